@@ -1,0 +1,137 @@
+"""One input file -> depth map (+ mask) PNGs: the unit of work the command line runs per file.
+
+Sources are pluggable by suffix so that image inputs (MiDaS) reuse the same naming, processing,
+atomic writing and error rules as EXR renders.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DepthError
+from .exr import EXR_SUFFIX, read_depth
+from .png import encode_png, write_bytes_atomic
+from .process import DepthOptions, histogram, make_depth_map, valid_mask
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything needed to convert one file; picklable, so `--jobs` can ship it to a worker."""
+
+    source: Path
+    options: DepthOptions = DepthOptions()
+    channel: str | None = None
+    mask: bool = False
+    want_histogram: bool = False
+    output_dir: Path | None = None
+    #: Source-specific settings (MiDaS resolution, device, ...), read by the source that needs them.
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class JobResult:
+    source: str
+    outputs: list[str] = field(default_factory=list)
+    channel: str | None = None
+    near: float | None = None
+    far: float | None = None
+    histogram: dict | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class SourceDepth:
+    depth: np.ndarray  # float32 HxW, larger = farther
+    channel: str | None = None
+    extra_images: dict[str, np.ndarray] = field(default_factory=dict)  # name -> image to write
+
+
+def load_exr(job: Job) -> SourceDepth:
+    exr = read_depth(job.source, job.channel)
+    return SourceDepth(exr.depth, exr.channel)
+
+
+#: suffix (lower case) -> "module:function" taking a Job and returning a SourceDepth. Imported on
+#: first use, so converting EXR renders never imports torch.
+SOURCES: dict[str, str] = {EXR_SUFFIX: "lib_depth.pipeline:load_exr"}
+
+
+def _loader(spec: str) -> Callable[[Job], SourceDepth]:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def output_stem(source: Path) -> str:
+    """`scene.exr` -> `scene`, `Render.EXR` -> `Render`."""
+    return source.name[: -len(source.suffix)] if source.suffix else source.name
+
+
+def output_paths(job: Job) -> dict[str, Path]:
+    folder = job.output_dir if job.output_dir is not None else job.source.parent
+    stem = output_stem(job.source)
+    paths = {"depth": folder / f"{stem}.depth.png"}
+    if job.mask:
+        paths["mask"] = folder / f"{stem}.mask.png"
+    return paths
+
+
+def supported_suffixes() -> tuple[str, ...]:
+    return tuple(sorted(SOURCES))
+
+
+def load_source(job: Job) -> SourceDepth:
+    spec = SOURCES.get(job.source.suffix.lower())
+    if spec is None:
+        wanted = ", ".join(supported_suffixes())
+        raise DepthError(f"unsupported file type {job.source.suffix or '(none)'!r}; expected {wanted}", job.source)
+    return _loader(spec)(job)
+
+
+def convert(job: Job) -> JobResult:
+    """Read, process and write one file. Raises DepthError; writes nothing unless all succeeded."""
+    source = load_source(job)
+    result = JobResult(str(job.source), channel=source.channel)
+    valid = valid_mask(source.depth, job.options.background_above)
+    if job.want_histogram:
+        result.histogram = histogram(source.depth, valid, path=str(job.source)).as_dict()
+    depth_map = make_depth_map(source.depth, job.options, path=str(job.source))
+    result.near, result.far = depth_map.near, depth_map.far
+    encoded = {"depth": encode_png(depth_map.levels)}
+    if job.mask:
+        encoded["mask"] = encode_png(depth_map.mask_image(), bilevel=True)
+    paths = output_paths(job)
+    for name, image in source.extra_images.items():
+        encoded[name] = encode_png(image)
+        paths[name] = paths["depth"].with_name(f"{output_stem(job.source)}.{name}.png")
+    folder = paths["depth"].parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DepthError(f"cannot create output folder {folder} ({exc.strerror})", job.source) from None
+    for name, data in encoded.items():
+        try:
+            result.outputs.append(str(write_bytes_atomic(paths[name], data)))
+        except OSError as exc:
+            raise DepthError(f"cannot write {paths[name]} ({exc.strerror})", job.source) from None
+    return result
+
+
+def run_job(job: Job) -> JobResult:
+    """`convert`, with every failure turned into a one-line result: a batch never stops early."""
+    try:
+        return convert(job)
+    except DepthError as exc:
+        return JobResult(str(job.source), error=str(exc) if exc.path else f"{job.source}: {exc}")
+    except MemoryError:
+        return JobResult(str(job.source), error=f"{job.source}: not enough memory for this image")
+    except Exception as exc:  # a bug, not a user mistake: still one line, and the batch goes on
+        return JobResult(str(job.source), error=f"{job.source}: unexpected error ({type(exc).__name__}: {exc})")
