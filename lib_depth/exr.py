@@ -6,7 +6,12 @@ Renderers disagree on where depth lives: Daz iray writes it to `Y`, Blender to `
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +64,40 @@ def pick_channel(names: Iterable[str], wanted: str | None = None) -> str | None:
     return names[0] if len(names) == 1 else None
 
 
+@contextmanager
+def _native_output_captured() -> Iterator[list[str]]:
+    """OpenEXR's C++ core prints its complaints straight to fd 1 and 2 (stdout, even): capture
+    them so `--json` output stays parseable and the text can go into our one-line error.
+
+    Only in a single-threaded process: swapping fds under other threads would swallow their output.
+    """
+    captured: list[str] = []
+    if threading.active_count() > 1:
+        yield captured
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(1), os.dup(2)
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            sink.seek(0)
+            captured.append(sink.read().decode("utf-8", "replace").strip())
+
+
+def _native_detail(captured: list[str], path: Path) -> str:
+    """The first line OpenEXR printed, without its own copy of the path."""
+    lines = [line.strip() for text in captured for line in text.splitlines() if line.strip()]
+    return f" ({lines[0].replace(f'{path}: ', '')[:160]})" if lines else ""
+
+
 def _open(path: Path, header_only: bool = False) -> OpenEXR.File:
     if not path.exists():
         raise DepthError("file not found", path)
@@ -69,12 +108,19 @@ def _open(path: Path, header_only: bool = False) -> OpenEXR.File:
             magic = fh.read(4)
     except OSError as exc:
         raise DepthError(f"cannot read file ({exc.strerror})", path) from None
+    if not magic:
+        raise DepthError("empty file (0 bytes): not an OpenEXR image", path)
     if magic != b"\x76\x2f\x31\x01":
         raise DepthError("not an OpenEXR file (wrong signature)", path)
-    try:
-        return OpenEXR.File(str(path), separate_channels=True, header_only=header_only)
-    except (RuntimeError, ValueError, OSError, TypeError) as exc:
-        raise DepthError(f"damaged or truncated EXR ({exc})", path) from None
+    with _native_output_captured() as captured:
+        try:
+            exr = OpenEXR.File(str(path), separate_channels=True, header_only=header_only)
+        except (RuntimeError, ValueError, OSError, TypeError) as exc:
+            exr, error = None, str(exc)
+    if exr is None or not exr.parts:  # a damaged body loads as a File with no parts
+        detail = _native_detail(captured, path) or (f" ({error})" if exr is None else "")
+        raise DepthError(f"damaged or truncated EXR{detail}", path)
+    return exr
 
 
 def _all_channels(exr: OpenEXR.File) -> dict[str, OpenEXR.Channel]:
