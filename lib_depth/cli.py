@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     extras.add_argument("--noise", action="store_true", help="fill the far level with uniform noise")
     extras.add_argument("--seed", type=int, default=0, help="noise seed: same seed, same bytes (default 0)")
     io = parser.add_argument_group("input and output")
-    io.add_argument("--channel", metavar="NAME", help="EXR channel to read (default: Y, Z, *.Depth.Z, R, or the only one)")
+    io.add_argument(
+        "--channel", metavar="NAME", help="EXR channel to read (default: Y, Z, *.Depth.Z, R, or the only one)"
+    )
     io.add_argument("-o", "--output-dir", type=Path, metavar="DIR", help="write PNGs here instead of beside each input")
     io.add_argument("--json", action="store_true", help="print results (histogram, suggestions, outputs) as JSON")
     io.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N", help="files converted in parallel")

@@ -24,7 +24,7 @@ class Job:
     """Everything needed to convert one file; picklable, so `--jobs` can ship it to a worker."""
 
     source: Path
-    options: DepthOptions = DepthOptions()
+    options: DepthOptions = field(default_factory=DepthOptions)
     channel: str | None = None
     mask: bool = False
     want_histogram: bool = False

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import DepthError
 
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

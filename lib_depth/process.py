@@ -68,7 +68,7 @@ class Histogram:
         return {
             "buckets": [
                 {"index": i, "lower_edge": float(self.edges[i]), "count": int(c), "share": float(s)}
-                for i, (c, s) in enumerate(zip(self.counts, self.shares))
+                for i, (c, s) in enumerate(zip(self.counts, self.shares, strict=True))
             ],
             "min": float(self.edges[0]),
             "max": float(self.edges[-1]),
@@ -122,19 +122,17 @@ def histogram(
 ) -> Histogram:
     """20 equal buckets between the nearest and farthest valid depth, with cut suggestions.
 
-    The last bucket includes the max (the seed dropped those pixels): cv2's upper bound is
-    exclusive, so it is moved one float32 step past the max, which shifts no edge measurably.
+    cv2.calcHist (twice as fast as np.histogram) excludes its upper bound, so the pixels equal
+    to the max are added to the last bucket: the seed lost them.
     """
     if valid is None:
         valid = valid_mask(depth, background_above)
     near, far = depth_range(depth, valid, path)
-    upper = float(np.nextafter(np.float32(far), np.float32(np.inf)))
-    if far == near:
-        counts = np.zeros(buckets, np.int64)
-        counts[-1] = int(np.count_nonzero(valid))
-    else:
+    counts = np.zeros(buckets, np.int64)
+    if far > near:
         mask = None if valid.all() else valid.view(np.uint8)
-        counts = cv2.calcHist([depth], [0], mask, [buckets], [near, upper]).ravel().astype(np.int64)
+        counts += cv2.calcHist([depth], [0], mask, [buckets], [near, far]).ravel().astype(np.int64)
+    counts[-1] += int(np.count_nonzero(depth == np.float32(far)))
     edges = near + (far - near) * np.arange(buckets + 1, dtype=np.float64) / buckets
     shares = counts / max(int(counts.sum()), 1)
     return Histogram(edges, counts, depth.size, suggest_cuts(edges[:-1], shares))
@@ -152,12 +150,19 @@ def suggest_cuts(lower_edges: np.ndarray, shares: np.ndarray, empty: float = EMP
 
 
 def _levels_from_depth(depth: np.ndarray, valid: np.ndarray, near: float, far: float, top: int) -> np.ndarray:
-    """Float levels in [0, top], rounded: near -> top, far (and beyond, and background) -> 0."""
-    levels = np.minimum(depth, np.float32(far))
-    np.copyto(levels, np.float32(far), where=~valid)
-    np.subtract(np.float32(far), levels, out=levels)
+    """Float levels in [0, top], rounded: near -> top, far (and beyond, and background) -> 0.
+
+    float32 keeps memory and time down; a depth range so narrow that top/range overflows float32
+    is computed in float64 instead.
+    """
+    scale = top / (far - near) if far > near else 0.0
+    dtype = np.float32 if scale < 1e30 else np.float64
+    levels = np.minimum(depth, dtype(far), dtype=dtype)
+    np.copyto(levels, dtype(far), where=~valid)
+    np.subtract(dtype(far), levels, out=levels)
     if far > near:
-        levels *= np.float32(top / (far - near))
+        levels *= dtype(scale)
+        np.minimum(levels, dtype(top), out=levels)  # guards float rounding at the near end
     else:  # one depth only: everything valid is as near as it gets
         levels[valid] = top
     np.rint(levels, out=levels)
@@ -177,6 +182,9 @@ def _compress(levels: np.ndarray, top: int, dtype: type) -> np.ndarray:
     count = int(rank[-1]) + 1
     if count > 1:
         lut = np.rint(rank * (top / (count - 1)))
+        # only the farthest occupied depth keeps the far level: with more occupied depths than
+        # levels, its next neighbours would round to 0 too and vanish into the mask's background
+        np.maximum(lut, np.minimum(rank, 1), out=lut)
     else:
         lut = np.full(rank.shape, top)
     return lut.astype(dtype)[steps]

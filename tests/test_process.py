@@ -232,3 +232,12 @@ def test_suggestions_on_the_sample_scene_separate_the_subjects() -> None:
 def test_make_depth_map_rejects_non_2d() -> None:
     with pytest.raises(DepthError, match="non-empty 2-D"):
         make_depth_map(np.zeros((0, 3), np.float32))
+
+
+def test_compress_keeps_the_far_level_for_the_farthest_depth_only() -> None:
+    # 1000 distinct depths into 256 levels: the ones next to the farthest must not round to 0,
+    # or they would drop out of the mask as background
+    depth = np.linspace(1.0, 2.0, 1000, dtype=np.float32)[None, :]
+    result = make_depth_map(depth, DepthOptions(compress=True))
+    assert np.count_nonzero(result.background) == 1 and result.levels[0, -1] == 0
+    assert result.levels[0, -2] == 1 and result.levels[0, 0] == 255

@@ -1,0 +1,69 @@
+"""PNG output: bit depths survive, masks are 1-bit, and a failed write leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lib_depth import png
+from lib_depth.errors import DepthError
+
+
+def test_eight_and_sixteen_bit_round_trip(tmp_path: Path, rng: np.random.Generator) -> None:
+    for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):
+        image = rng.integers(0, top, size=(9, 13), endpoint=True).astype(dtype)
+        path = png.write_png(tmp_path / f"{dtype.__name__}.png", image)
+        back = png.read_png(path)
+        assert back.dtype == dtype
+        np.testing.assert_array_equal(back, image)
+        with Image.open(path) as pil:  # a second decoder agrees on the bit depth
+            assert pil.mode == ("L" if dtype == np.uint8 else "I;16")
+
+
+def test_colour_images_keep_rgb_order(tmp_path: Path) -> None:
+    image = np.zeros((2, 2, 3), np.uint8)
+    image[..., 0] = 200  # red
+    path = png.write_png(tmp_path / "rgb.png", image)
+    with Image.open(path) as pil:
+        assert pil.getpixel((0, 0)) == (200, 0, 0)
+    np.testing.assert_array_equal(png.read_png(path), image)
+
+
+def test_bilevel_mask_is_one_bit_and_reads_back_as_0_255(tmp_path: Path) -> None:
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:12, 4:12] = 255
+    path = tmp_path / "m.png"
+    png.write_bytes_atomic(path, png.encode_png(mask, bilevel=True))
+    with Image.open(path) as pil:
+        assert pil.mode == "1"
+    np.testing.assert_array_equal(png.read_png(path), mask)
+
+
+def test_rejects_float_images() -> None:
+    with pytest.raises(DepthError, match="uint8 or uint16"):
+        png.encode_png(np.zeros((2, 2), np.float32))
+
+
+def test_written_files_get_normal_permissions(tmp_path: Path) -> None:
+    path = png.write_png(tmp_path / "p.png", np.zeros((2, 2), np.uint8))
+    assert stat.S_IMODE(path.stat().st_mode) == png.FILE_MODE
+    assert png.FILE_MODE & stat.S_IRGRP  # not the 0600 of a temp file
+
+
+def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "out.png"
+    target.write_bytes(b"previous result")
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        png.write_bytes_atomic(target, b"new bytes")
+    assert target.read_bytes() == b"previous result"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
