@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -237,15 +238,52 @@ def torch_gc() -> None:
 
 
 def after_run() -> None:
-    """Called after each tab run or preprocessor call: unload unless the model should stay."""
+    """Called after each tab run or preprocessor call: let go of the model unless it should stay.
+
+    Keep-loaded off: free it (the next run loads it again). --lowvram/--medvram with keep-loaded on:
+    move it off the GPU but keep it in memory, as ControlNet does with its own annotators.
+    """
     if keep_model_loaded():
         return
-    import sys
-
-    midas = sys.modules.get(f"{__package__}.midas")  # nothing loaded if midas was never imported
+    midas = sys.modules.get(f"{__package__}.midas")  # nothing to release if midas was never imported
     if midas is not None:
-        midas.release_estimators(free=low_memory())
+        midas.release_estimators(free=not bool(_setting(OPT_KEEP_LOADED)))
     torch_gc()
+
+
+TAB_TITLE = "Depth Tools"
+TAB_ID = "depth_tools"
+
+
+def _callbacks() -> ModuleType | None:
+    return _host_module("script_callbacks")
+
+
+def on_ui_tabs(fn: Callable[[], list]) -> None:
+    """Register a tab builder (no `name=` keyword: older WebUIs reject it)."""
+    callbacks = _callbacks()
+    if callbacks is not None:
+        callbacks.on_ui_tabs(fn)
+
+
+def on_ui_settings(fn: Callable[[], None]) -> None:
+    callbacks = _callbacks()
+    if callbacks is not None:
+        callbacks.on_ui_settings(fn)
+
+
+def on_before_ui(fn: Callable[[], Any]) -> None:
+    """Runs after every extension's scripts are loaded, also in API-only mode: ControlNet is ready."""
+    callbacks = _callbacks()
+    if callbacks is not None:
+        callbacks.on_before_ui(fn)
+
+
+def ui_tabs() -> list[tuple[Any, str, str]]:
+    """on_ui_tabs: the "Depth Tools" tab (imported here, so a WebUI start without the UI stays light)."""
+    from .ui import build_tab
+
+    return [(build_tab(), TAB_TITLE, TAB_ID)]
 
 
 def register_settings() -> None:
@@ -273,7 +311,7 @@ def can_send_images() -> bool:
 
 
 def create_send_buttons(image_component: Any, tabname: str = "depth_tools") -> None:
-    """"Send to img2img / inpaint / extras" buttons for `image_component` (call inside the Blocks).
+    """ "Send to img2img / inpaint / extras" buttons for `image_component` (call inside the Blocks).
 
     The WebUI wires them after all tabs are built. The component must hold a PIL image or a
     gallery (A1111 resizes via PIL when sending): use `gr.Image(type="pil")`. No-op standalone.
