@@ -6,11 +6,13 @@ Nothing here reads files, imports torch or knows about a UI.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from .blocks import for_each_block
 from .errors import DepthError
 
 #: Renderers write inf, NaN or ~1e10 where no surface was hit; anything beyond this is background.
@@ -98,16 +100,24 @@ class DepthMap:
 
 def valid_mask(depth: np.ndarray, background_above: float = DEFAULT_BACKGROUND_ABOVE) -> np.ndarray:
     """True where a surface was hit: finite and |depth| <= the background limit (NaN/inf fail both)."""
-    with np.errstate(invalid="ignore"):
-        valid = depth <= background_above
-        valid &= depth >= -background_above
+    valid = np.empty(depth.shape, dtype=bool)
+
+    def block(rows: slice) -> None:
+        with np.errstate(invalid="ignore"):
+            np.less_equal(depth[rows], background_above, out=valid[rows])
+            valid[rows] &= depth[rows] >= -background_above
+
+    for_each_block(block, depth.shape)
     return valid
 
 
 def depth_range(depth: np.ndarray, valid: np.ndarray, path: str | None = None) -> tuple[float, float]:
-    """(nearest, farthest) valid depth, without copying the valid pixels out."""
+    """(nearest, farthest) valid depth in one masked pass, without copying the valid pixels out."""
     if not valid.any():
         raise DepthError("no depth in the image: every pixel is background (NaN, inf or too far)", path)
+    if depth.dtype == np.float32 and depth.ndim == 2:
+        near, far, _, _ = cv2.minMaxLoc(depth, valid.view(np.uint8))
+        return float(near), float(far)
     near = float(np.min(depth, where=valid, initial=np.inf))
     far = float(np.max(depth, where=valid, initial=-np.inf))
     return near, far
@@ -125,14 +135,25 @@ def histogram(
     cv2.calcHist (twice as fast as np.histogram) excludes its upper bound, so the pixels equal
     to the max are added to the last bucket: the seed lost them.
     """
+    depth = np.ascontiguousarray(depth, dtype=np.float32)
     if valid is None:
         valid = valid_mask(depth, background_above)
     near, far = depth_range(depth, valid, path)
     counts = np.zeros(buckets, np.int64)
-    if far > near:
-        mask = None if valid.all() else valid.view(np.uint8)
-        counts += cv2.calcHist([depth], [0], mask, [buckets], [near, far]).ravel().astype(np.int64)
-    counts[-1] += int(np.count_nonzero(depth == np.float32(far)))
+    at_max = np.float32(far)
+    mask = valid.view(np.uint8)
+    lock = threading.Lock()
+
+    def block(rows: slice) -> None:
+        part = np.zeros(buckets, np.int64)
+        if far > near:
+            hist = cv2.calcHist([depth[rows]], [0], mask[rows], [buckets], [near, far])
+            part += hist.ravel().astype(np.int64)
+        part[-1] += np.count_nonzero(depth[rows] == at_max)
+        with lock:
+            counts.__iadd__(part)
+
+    for_each_block(block, depth.shape)
     edges = near + (far - near) * np.arange(buckets + 1, dtype=np.float64) / buckets
     shares = counts / max(int(counts.sum()), 1)
     return Histogram(edges, counts, depth.size, suggest_cuts(edges[:-1], shares))
@@ -149,34 +170,41 @@ def suggest_cuts(lower_edges: np.ndarray, shares: np.ndarray, empty: float = EMP
     return tuple(float(lower_edges[i]) for i in starts)
 
 
-def _levels_from_depth(depth: np.ndarray, valid: np.ndarray, near: float, far: float, top: int) -> np.ndarray:
-    """Float levels in [0, top], rounded: near -> top, far (and beyond, and background) -> 0.
+def _levels_from_depth(
+    depth: np.ndarray, valid: np.ndarray, near: float, far: float, top: int, out_dtype: type
+) -> np.ndarray:
+    """Levels 0..top as `out_dtype`, rounded: near -> top, far (and beyond, and background) -> 0.
 
-    float32 keeps memory and time down; a depth range so narrow that top/range overflows float32
-    is computed in float64 instead.
+    Computed block by block (see blocks.py) so no full-size float copy is made. float32 keeps it
+    fast; a depth range so narrow that top/range overflows float32 is computed in float64.
     """
     scale = top / (far - near) if far > near else 0.0
-    dtype = np.float32 if scale < 1e30 else np.float64
-    levels = np.minimum(depth, dtype(far), dtype=dtype)
-    np.copyto(levels, dtype(far), where=~valid)
-    np.subtract(dtype(far), levels, out=levels)
-    if far > near:
-        levels *= dtype(scale)
-        np.minimum(levels, dtype(top), out=levels)  # guards float rounding at the near end
-    else:  # one depth only: everything valid is as near as it gets
-        levels[valid] = top
-    np.rint(levels, out=levels)
-    return levels
+    ftype = np.float32 if scale < 1e30 else np.float64
+    out = np.empty(depth.shape, dtype=out_dtype)
+
+    def block(rows: slice) -> None:
+        levels = np.minimum(depth[rows], ftype(far), dtype=ftype)
+        np.copyto(levels, ftype(far), where=~valid[rows])
+        np.subtract(ftype(far), levels, out=levels)
+        if far > near:
+            levels *= ftype(scale)
+            np.minimum(levels, ftype(top), out=levels)  # guards float rounding at the near end
+        else:  # one depth only: everything valid is as near as it gets
+            levels[valid[rows]] = top
+        np.rint(levels, out=levels)
+        out[rows] = levels
+
+    for_each_block(block, depth.shape)
+    return out
 
 
-def _compress(levels: np.ndarray, top: int, dtype: type) -> np.ndarray:
+def _compress(steps: np.ndarray, top: int, dtype: type) -> np.ndarray:
     """Remove empty depth ranges: rank the occupied quantised depths and spread the ranks evenly
     over 0..top (farthest occupied -> 0, nearest -> top).
 
-    `levels` are float steps in 0..COMPRESS_STEPS-1 with background already at 0; step 0 always
-    holds the farthest valid pixel, so background shares its level without being counted apart.
+    `steps` are uint16 in 0..COMPRESS_STEPS-1 with background already at 0; step 0 always holds
+    the farthest valid pixel, so background shares its level without being counted apart.
     """
-    steps = levels.astype(np.uint16)
     counts = cv2.calcHist([steps], [0], None, [COMPRESS_STEPS], [0, COMPRESS_STEPS]).ravel()
     rank = np.cumsum(counts > 0, dtype=np.int64) - 1
     count = int(rank[-1]) + 1
@@ -187,7 +215,14 @@ def _compress(levels: np.ndarray, top: int, dtype: type) -> np.ndarray:
         np.maximum(lut, np.minimum(rank, 1), out=lut)
     else:
         lut = np.full(rank.shape, top)
-    return lut.astype(dtype)[steps]
+    lut = lut.astype(dtype)
+    out = np.empty(steps.shape, dtype=dtype)
+
+    def block(rows: slice) -> None:
+        np.take(lut, steps[rows], out=out[rows])
+
+    for_each_block(block, steps.shape)
+    return out
 
 
 def check_cutoff(cutoff: float | None, near: float, path: str | None = None) -> None:
@@ -203,19 +238,20 @@ def make_depth_map(depth: np.ndarray, options: DepthOptions = DepthOptions(), pa
     """Apply cutoff, normalise (or compress), noise and invert; `path` only labels errors."""
     if depth.ndim != 2 or depth.size == 0:
         raise DepthError(f"depth must be a non-empty 2-D array, got shape {depth.shape}", path)
-    depth = np.asarray(depth, dtype=np.float32)
+    depth = np.ascontiguousarray(depth, dtype=np.float32)
     valid = valid_mask(depth, options.background_above)
     near, max_depth = depth_range(depth, valid, path)
     check_cutoff(options.cutoff, near, path)
     far = max_depth if options.cutoff is None else min(max_depth, float(options.cutoff))
     top = options.top
     if options.compress:
-        steps = _levels_from_depth(depth, valid, near, far, COMPRESS_STEPS - 1)
+        steps = _levels_from_depth(depth, valid, near, far, COMPRESS_STEPS - 1, np.uint16)
         levels = _compress(steps, top, options.dtype)
         del steps
     else:
-        levels = _levels_from_depth(depth, valid, near, far, top).astype(options.dtype)
-    background = levels == 0
+        levels = _levels_from_depth(depth, valid, near, far, top, options.dtype)
+    background = np.empty(levels.shape, dtype=bool)
+    for_each_block(lambda rows: np.equal(levels[rows], 0, out=background[rows]), levels.shape)
     if options.noise:
         add_noise(levels, background, options.seed, top)
     if options.invert:

@@ -1,0 +1,158 @@
+"""EXR -> depth + mask PNG benchmark: end to end and per stage, median of several runs, peak memory.
+
+    .venv/bin/python bench/bench_exr.py [--runs 7] [--sizes 1920x1080 4096x4096]
+
+Prints tables (markdown). Inputs are synthetic renders (lib_depth.sample) written as float32 ZIP
+EXRs in a temporary folder. The targets of issue 2 are checked on the 4096x4096 row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from lib_depth import process  # noqa: E402
+from lib_depth.exr import read_depth, write_depth  # noqa: E402
+from lib_depth.pipeline import Job, convert  # noqa: E402
+from lib_depth.png import encode_png, write_bytes_atomic  # noqa: E402
+from lib_depth.process import DepthOptions, histogram, make_depth_map  # noqa: E402
+from lib_depth.sample import synthetic_scene  # noqa: E402
+
+CUTOFF = 340.0  # between the second subject and the wall of the synthetic scene
+MAIN = DepthOptions(cutoff=CUTOFF, compress=True)
+
+
+def median_seconds(fn: Callable[[], object], runs: int) -> float:
+    fn()  # warm-up: page cache, lazy imports, allocator
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_mb(code: str) -> float:
+    """Peak resident memory of a fresh interpreter running `code`, in MiB.
+
+    VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (this benchmark,
+    which holds big arrays), VmHWM starts afresh with the new program.
+    """
+    script = f"import sys; sys.path.insert(0, {str(REPO)!r})\n{code}\n" \
+             "print(int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def stage_table(path: Path, runs: int) -> list[tuple[str, float]]:
+    depth = read_depth(path).depth
+    valid = process.valid_mask(depth)
+    near, far = process.depth_range(depth, valid)
+    steps = process._levels_from_depth(depth, valid, near, min(far, CUTOFF), process.COMPRESS_STEPS - 1, np.uint16)
+    result = make_depth_map(depth, MAIN)
+    mask = result.mask_image()
+    return [
+        ("read EXR", median_seconds(lambda: read_depth(path), runs)),
+        ("valid mask + range", median_seconds(lambda: process.depth_range(depth, process.valid_mask(depth)), runs)),
+        ("histogram (20 buckets)", median_seconds(lambda: histogram(depth, valid), runs)),
+        ("cutoff + normalise (8-bit)",
+         median_seconds(lambda: process._levels_from_depth(depth, valid, near, CUTOFF, 255, np.uint8), runs)),
+        ("compress (rank + LUT)", median_seconds(lambda: process._compress(steps, 255, np.uint8), runs)),
+        ("mask image", median_seconds(result.mask_image, runs)),
+        ("encode depth PNG (8-bit)", median_seconds(lambda: encode_png(result.levels), runs)),
+        ("encode mask PNG (1-bit)", median_seconds(lambda: encode_png(mask, bilevel=True), runs)),
+    ]
+
+
+def end_to_end(path: Path, out: Path, runs: int) -> dict[str, float]:
+    job = Job(path, MAIN, mask=True, output_dir=out)
+    histo = Job(path, DepthOptions(), want_histogram=True, output_dir=out)
+    sixteen = Job(path, DepthOptions(cutoff=CUTOFF, compress=True, bits=16), mask=True, output_dir=out)
+    levels = make_depth_map(read_depth(path).depth, MAIN)
+    mask = levels.mask_image()
+
+    def read_and_encode_only() -> None:
+        read_depth(path)
+        write_bytes_atomic(out / "a.png", encode_png(levels.levels))
+        write_bytes_atomic(out / "b.png", encode_png(mask, bilevel=True))
+
+    return {
+        "pipeline": median_seconds(lambda: convert(job), runs),
+        "read + encode alone": median_seconds(read_and_encode_only, runs),
+        "histo": median_seconds(lambda: convert(histo), runs),
+        "pipeline 16-bit": median_seconds(lambda: convert(sixteen), runs),
+    }
+
+
+def cli_seconds(path: Path, out: Path, *args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "lib_depth", str(path), "-o", str(out), "-q", *args],
+                   cwd=REPO, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--sizes", nargs="+", default=["1920x1080", "4096x4096"])
+    parser.add_argument("--json", type=Path, help="also save the figures here")
+    args = parser.parse_args()
+    figures: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        for size in args.sizes:
+            w, h = map(int, size.split("x"))
+            path = tmpdir / f"scene_{size}.exr"
+            write_depth(path, synthetic_scene(w, h), channel="Y")
+            out = tmpdir / f"out_{size}"
+            out.mkdir()
+            stages = stage_table(path, args.runs)
+            e2e = end_to_end(path, out, args.runs)
+            job_code = (f"from lib_depth.pipeline import Job, convert; from lib_depth.process import DepthOptions; "
+                        f"from pathlib import Path; convert(Job(Path({str(path)!r}), "
+                        f"DepthOptions(cutoff={CUTOFF}, compress=True), mask=True, output_dir=Path({str(out)!r})))")
+            rss = peak_rss_mb(job_code)
+            rss_imports = peak_rss_mb("import lib_depth.pipeline")
+            cli = cli_seconds(path, out, "--depth_cutoff", "histo")
+            figures[size] = {"stages": dict(stages), "end_to_end": e2e, "peak_rss_mb": rss,
+                             "imports_rss_mb": rss_imports, "cli_histo_s": cli,
+                             "exr_bytes": path.stat().st_size}
+            print(f"\n### {size} float32 ZIP EXR ({path.stat().st_size / 2**20:.1f} MiB), median of {args.runs}\n")
+            print("| stage | ms |\n|---|---:|")
+            for name, seconds in stages:
+                print(f"| {name} | {seconds * 1000:.1f} |")
+            base = e2e["read + encode alone"]
+            print("\n| end to end | ms | vs read+encode |\n|---|---:|---:|")
+            for name, seconds in e2e.items():
+                print(f"| {name} | {seconds * 1000:.1f} | {seconds / base:.2f}x |")
+            print(f"| CLI `--depth_cutoff histo` (new process, imports included) | {cli * 1000:.0f} | |")
+            print(f"\npeak RSS, cutoff + compress + mask: {rss:.0f} MiB (imports alone: {rss_imports:.0f} MiB)")
+    big = figures.get("4096x4096")
+    if big:
+        e2e = big["end_to_end"]
+        ratio = e2e["pipeline"] / e2e["read + encode alone"]
+        print("\n### issue 2 targets (4096x4096)\n")
+        print("| target | measured | met |\n|---|---:|:-:|")
+        print(f"| end to end <= 0.6 s | {e2e['pipeline']:.3f} s | {'yes' if e2e['pipeline'] <= 0.6 else 'NO'} |")
+        print(f"| <= 1.5x read + encode | {ratio:.2f}x | {'yes' if ratio <= 1.5 else 'NO'} |")
+        print(f"| peak RSS <= 400 MB | {big['peak_rss_mb'] * 1.048576:.0f} MB | "
+              f"{'yes' if big['peak_rss_mb'] * 1.048576 <= 400 else 'NO'} |")
+        print(f"| histo < 0.5 s (in process) | {e2e['histo']:.3f} s | {'yes' if e2e['histo'] < 0.5 else 'NO'} |")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
