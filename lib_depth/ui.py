@@ -1,0 +1,79 @@
+"""The "Depth Tools" tab: gradio Blocks that work in the WebUI (gradio 3.41 or 4.40) and alone.
+
+`build_tab()` is what the WebUI's on_ui_tabs gets (via `host.ui_tabs`); `python -m lib_depth.ui`
+serves the same tab on 127.0.0.1 for people without a WebUI, and for the browser tests.
+Nothing here imports torch or the WebUI: MiDaS is imported when first used, the host through
+`host.py` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import gradio as gr
+
+from . import __version__, ui_exr_tab, ui_midas_tab
+from . import ui_status as status
+
+TITLE = "Depth Tools"
+SUBTITLE = "EXR depth renders and images to ControlNet depth maps (near = white)"
+
+
+@dataclass
+class DepthToolsUI:
+    """The Blocks and its two sub-tabs' components (tests reach the components through these)."""
+
+    blocks: gr.Blocks
+    exr: ui_exr_tab.ExrTab
+    midas: ui_midas_tab.MidasTab
+
+
+def build_ui() -> DepthToolsUI:
+    """The whole tab as one Blocks: an "EXR render" and an "Image (MiDaS)" sub-tab."""
+    with gr.Blocks(analytics_enabled=False, title=TITLE) as blocks:
+        gr.HTML(status.header(TITLE, SUBTITLE), elem_id="depth_tools_header")
+        with gr.Tabs(elem_id="depth_tools_tabs"):
+            with gr.Tab("EXR render", elem_id="depth_tools_tab_exr"):
+                exr = ui_exr_tab.build()
+            with gr.Tab("Image (MiDaS)", elem_id="depth_tools_tab_midas"):
+                midas = ui_midas_tab.build()
+    return DepthToolsUI(blocks, exr, midas)
+
+
+def build_tab() -> gr.Blocks:
+    """What the WebUI's on_ui_tabs returns."""
+    return build_ui().blocks
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m lib_depth.ui",
+        description="Serve the Depth Tools tab in a browser, without a WebUI.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    parser.add_argument("--port", type=int, default=7870, help="port (default 7870)")
+    parser.add_argument("--browser", action="store_true", help="open a browser tab once the server is up")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    tab = build_tab()
+    tab.queue()  # progress bars and one job at a time per event, as in the WebUI
+    print(f"Depth Tools {__version__} (gradio {gr.__version__}) on http://{args.host}:{args.port}", flush=True)
+    tab.launch(
+        server_name=args.host,
+        server_port=args.port,
+        inbrowser=args.browser,
+        share=False,
+        show_api=False,
+        quiet=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The few places where gradio 3.41 (A1111, reForge) and 4.40 (Forge) disagree, handled once.
+
+HOST_API.md lists the differences; everything else in the tab is written against the API both
+versions share (constructor sizes, `gr.update`, no `.style()`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gradio as gr
+
+GRADIO_MAJOR = int(gr.__version__.split(".")[0])
+
+
+def image(**kwargs: Any) -> gr.Image:
+    """`gr.Image`, sent to the browser as PNG on 4.x too (its default, WebP, would blur depth levels)."""
+    if GRADIO_MAJOR >= 4:
+        kwargs.setdefault("format", "png")
+    return gr.Image(**kwargs)
+
+
+def file_path(value: Any) -> str:
+    """An uploaded file's path: 3.x hands a tempfile wrapper with `.name`, 4.x a str (or FileData)."""
+    path = getattr(value, "path", None) or getattr(value, "name", None) or value
+    return os.fspath(path)
+
+
+def file_paths(value: Any) -> list[str]:
+    """Paths of a `gr.File` value: None, one file, or a list of them."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [file_path(v) for v in value if v is not None]
+    return [file_path(value)]
+
+
+def js_kwargs(code: str) -> dict[str, str]:
+    """Event keyword for client-side JavaScript: `_js=` on 3.x, `js=` on 4.x."""
+    return {"js": code} if GRADIO_MAJOR >= 4 else {"_js": code}

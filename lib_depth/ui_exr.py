@@ -1,0 +1,243 @@
+"""The EXR tab's work: load renders, preview the map as the controls move, write the PNGs.
+
+Plain functions of plain values (paths, numbers, flags), so tests call them with real files and
+ui.py only wires them to components. Failures come back as `DepthError`s for the tab to show
+as messages. The preview runs on a downscaled copy (fast on 4K renders); the PNGs on the files.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .chart import SCALE as CHART_SCALE
+from .chart import decimals_for, format_depth
+from .chart import layout as chart_layout
+from .errors import DepthError
+from .exr import read_depth
+from .pipeline import Job, output_stem, run_job
+from .png import read_png
+from .process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, valid_mask
+
+#: Longest side of the preview: the tab shows it at about this size, and a 4K render would make
+#: every slider move re-process 16 M pixels.
+PREVIEW_MAX_SIDE = 768
+MAX_CUT_BUTTONS = 4
+#: A click on the chart this close (displayed pixels) to a suggested cut takes the suggestion.
+SNAP_PIXELS = 10
+AUTO_CHANNEL = "auto"
+BITS_CHOICES = ("8-bit", "16-bit")
+#: Runs older than this are removed from the download folder when a new one starts.
+KEEP_RUNS_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class MapControls:
+    """The tab's post-processing controls, as the components hand them over."""
+
+    cutoff: float | None = None
+    compress: bool = False
+    noise: bool = False
+    seed: float | None = 0
+    mask: bool = False
+    invert: bool = False
+    bits: str = BITS_CHOICES[0]
+
+    def options(self) -> DepthOptions:
+        cutoff = self.cutoff
+        if cutoff is not None and not math.isfinite(float(cutoff)):
+            raise DepthError("the cutoff must be a number (leave it empty for no cutoff)")
+        return DepthOptions(
+            cutoff=None if cutoff is None else float(cutoff),
+            compress=bool(self.compress),
+            noise=bool(self.noise),
+            invert=bool(self.invert),
+            bits=16 if self.bits == BITS_CHOICES[1] else 8,
+            seed=int(self.seed or 0),
+        )
+
+
+@dataclass(frozen=True)
+class ExrView:
+    """One render as the tab shows it: its histogram (full resolution) and a small copy to preview."""
+
+    path: str
+    channel: str
+    channels: tuple[str, ...]
+    width: int
+    height: int
+    preview: np.ndarray  # float32 depth, longest side <= PREVIEW_MAX_SIDE
+    histogram: Histogram
+    background: float  # share of pixels with no surface
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    @property
+    def decimals(self) -> int:
+        return decimals_for(float(self.histogram.edges[0]), float(self.histogram.edges[-1]))
+
+    def fmt(self, depth: float) -> str:
+        return format_depth(depth, self.decimals)
+
+    def cut_value(self, index: int) -> float | None:
+        """Suggestion `index`, rounded as its button shows it (what a user would have typed)."""
+        cuts = self.histogram.suggestions
+        return round(cuts[index], self.decimals) if index < len(cuts) else None
+
+
+@dataclass(frozen=True)
+class Preview:
+    depth: np.ndarray  # uint8 HxW, what the PNG looks like (16-bit shown by its high byte)
+    mask: np.ndarray  # uint8 HxW, 255 = subject
+    depth_map: DepthMap
+
+
+@dataclass
+class MakeResult:
+    """What one press of "Make depth maps" produced."""
+
+    downloads: list[str]
+    first_map: np.ndarray | None  # the first file's depth map, 8-bit, full size (for "send to")
+    written: list[str]
+    errors: list[str]
+
+
+def downscale(depth: np.ndarray, max_side: int = PREVIEW_MAX_SIDE) -> np.ndarray:
+    """Nearest-neighbour shrink: averaging would blend background (NaN/inf) into the subject's
+    edges and invent depths between subject and wall that are not in the render."""
+    h, w = depth.shape
+    scale = max_side / max(h, w)
+    if scale >= 1:
+        return depth
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST)
+
+
+def channel_choice(choice: str | None) -> str | None:
+    return None if not choice or choice == AUTO_CHANNEL else choice
+
+
+def load_view(path: str, channel: str | None = None) -> ExrView:
+    """Read `path` (channel `channel`, or the auto-picked one) and prepare its histogram and preview."""
+    exr = read_depth(path, channel_choice(channel))
+    valid = valid_mask(exr.depth)
+    hist = histogram(exr.depth, valid, path=path)
+    h, w = exr.depth.shape
+    background = 1.0 - float(np.count_nonzero(valid)) / exr.depth.size
+    return ExrView(path, exr.channel, exr.channels, w, h, downscale(exr.depth), hist, background)
+
+
+def to_display(levels: np.ndarray) -> np.ndarray:
+    """8-bit view of 8- or 16-bit levels (browsers show 8 bits; 16-bit keeps its high byte)."""
+    if levels.dtype == np.uint16:
+        return (levels >> 8).astype(np.uint8)
+    return levels
+
+
+def render_preview(view: ExrView, controls: MapControls) -> Preview:
+    depth_map = make_depth_map(view.preview, controls.options(), path=view.name)
+    return Preview(to_display(depth_map.levels), depth_map.mask_image(), depth_map)
+
+
+@dataclass(frozen=True)
+class Click:
+    """What a click on the chart asks for: `changed` False means "ignore" (beside the plot)."""
+
+    changed: bool
+    cutoff: float | None = None
+
+
+def cutoff_at(view: ExrView, x: float) -> Click:
+    """The cutoff for a click at picture column `x`: a suggestion when the click is within a few
+    pixels of its line, no cutoff at the far end, else the depth under the click (rounded)."""
+    box = chart_layout(view.histogram)
+    for i, cut in enumerate(view.histogram.suggestions):
+        if abs(box.x_of(cut) - x) <= SNAP_PIXELS * CHART_SCALE:
+            return Click(True, view.cut_value(i))
+    depth = box.depth_at(x)
+    if depth is None:
+        return Click(False)
+    if depth >= box.far - (box.far - box.near) / 400:
+        return Click(True, None)
+    value = round(depth, view.decimals)
+    return Click(True, value) if value > box.near else Click(False)
+
+
+def _unique_dirs(paths: Sequence[str], run_dir: Path) -> list[Path]:
+    """Output folder per input: the run folder, or a numbered subfolder when stems repeat
+    (two uploads named render.exr must not overwrite each other's PNGs)."""
+    seen: dict[str, int] = {}
+    dirs = []
+    for path in paths:
+        stem = output_stem(Path(path)).lower()
+        n = seen.get(stem, 0)
+        seen[stem] = n + 1
+        dirs.append(run_dir if n == 0 else run_dir / str(n + 1))
+    return dirs
+
+
+def new_run_dir(root: Path | None = None) -> Path:
+    """A fresh folder for one run's downloads; old runs (> a day) are swept away first."""
+    root = root or Path(tempfile.gettempdir()) / "depth-tools"
+    root.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in root.glob("run-*"):
+        try:
+            if now - old.stat().st_mtime > KEEP_RUNS_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
+    return Path(tempfile.mkdtemp(prefix="run-", dir=root))
+
+
+def make_maps(
+    paths: Sequence[str],
+    channel: str | None,
+    controls: MapControls,
+    run_dir: Path,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> MakeResult:
+    """Full-resolution PNGs for every file, through the command line's own `run_job` (same names,
+    same atomic writes). One bad file is reported and the others are still converted. Several
+    inputs are also packed into one zip, the single download offered for them."""
+    if not paths:
+        raise DepthError("upload one or more EXR files first")
+    options = controls.options()
+    result = MakeResult([], None, [], [])
+    for i, (path, folder) in enumerate(zip(paths, _unique_dirs(paths, run_dir), strict=True)):
+        if progress is not None:
+            progress(i, len(paths), Path(path).name)
+        job = Job(Path(path), options, channel_choice(channel), bool(controls.mask), output_dir=folder)
+        done = run_job(job)
+        if not done.ok:
+            result.errors.append(_short_error(done.error or "failed", path))
+            continue
+        result.written.extend(done.outputs)
+        if result.first_map is None:
+            result.first_map = to_display(read_png(done.outputs[0]))
+    if len(paths) > 1 and result.written:
+        archive = run_dir / "depth_maps.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
+            for written in result.written:
+                zf.write(written, Path(written).relative_to(run_dir).as_posix())
+        result.downloads = [str(archive)]
+    else:
+        result.downloads = list(result.written)
+    return result
+
+
+def _short_error(message: str, path: str) -> str:
+    """Errors name the upload by its file name, not gradio's temporary folder."""
+    return message.replace(str(path), Path(path).name)
+

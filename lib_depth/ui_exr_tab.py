@@ -1,0 +1,394 @@
+"""The "EXR render" tab: components, and the event handlers that connect them to `ui_exr`.
+
+Handlers are module-level functions of the components' values, returning the outputs' new
+values (or `gr.update`s), so tests can call them directly. They never raise for a user's
+mistake: the status box says what went wrong and the rest of the tab keeps its state.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from . import host
+from . import ui_status as status
+from .chart import draw_histogram
+from .errors import DepthError
+from .ui_compat import file_paths, image
+from .ui_exr import (
+    AUTO_CHANNEL,
+    BITS_CHOICES,
+    MAX_CUT_BUTTONS,
+    ExrView,
+    MapControls,
+    Preview,
+    cutoff_at,
+    load_view,
+    make_maps,
+    new_run_dir,
+    render_preview,
+)
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scene.exr"
+UPLOAD_HINT = (
+    "Upload one or more EXR depth renders (Daz Studio iray depth canvas, Blender Z pass, any float depth) "
+    "to see where their depths lie and choose the cut."
+)
+
+
+@dataclass
+class ExrTab:
+    """The components, for ui.py and the tests (elem_ids are `depth_tools_exr_<name>`)."""
+
+    files: Any
+    sample: Any
+    cut_panel: Any
+    file_choice: Any
+    channel: Any
+    chart: Any
+    cutoff: Any
+    cut_buttons: list[Any]
+    no_cut: Any
+    compress: Any
+    invert: Any
+    mask: Any
+    noise: Any
+    seed: Any
+    bits: Any
+    status: Any
+    depth_image: Any
+    mask_image: Any
+    make: Any
+    downloads: Any
+    result: Any
+    view: Any
+
+    @property
+    def controls(self) -> list[Any]:
+        """In `MapControls` field order."""
+        return [self.cutoff, self.compress, self.noise, self.seed, self.mask, self.invert, self.bits]
+
+
+# ---------------------------------------------------------------- handlers
+
+def describe_preview(view: ExrView, preview: Preview, controls: MapControls) -> str:
+    depth_map = preview.depth_map
+    h, w = view.preview.shape
+    size = f"{view.width}×{view.height}"
+    if (w, h) != (view.width, view.height):
+        size += f" (preview {w}×{h})"
+    near, far = ("black", "white") if controls.invert else ("white", "black")
+    beyond = "" if controls.cutoff is None else " and beyond"
+    parts = [
+        status.code(view.name),
+        f"channel {status.code(view.channel)}",
+        size,
+        f"nearest {status.esc(view.fmt(depth_map.near))} → {near}",
+        f"{status.esc(view.fmt(depth_map.far))}{beyond} → {far}",
+        f"{float(np.mean(depth_map.background)) * 100:.1f}% at the far level",
+    ]
+    if not view.histogram.suggestions:
+        parts.append("no empty depth range: no cut suggested")
+    return status.info(parts)
+
+
+def preview_outputs(view: ExrView | None, controls: MapControls) -> list[Any]:
+    """[chart, depth preview, mask preview, status, downloads, result]: everything that follows
+    the controls. Downloads are cleared: they no longer match what the preview shows."""
+    mask_update = {"visible": bool(controls.mask)}
+    if view is None:
+        return [None, None, gr.update(value=None, **mask_update), status.hint(UPLOAD_HINT), None, None]
+    chart = draw_histogram(view.histogram, controls.cutoff)
+    try:
+        preview = render_preview(view, controls)
+    except DepthError as exc:
+        return [chart, gr.update(), gr.update(**mask_update), status.error(exc), None, None]
+    message = describe_preview(view, preview, controls)
+    return [chart, preview.depth, gr.update(value=preview.mask, **mask_update), message, None, None]
+
+
+def _cut_button_updates(view: ExrView | None) -> list[Any]:
+    cuts = view.histogram.suggestions if view is not None else ()
+    updates = []
+    for i in range(MAX_CUT_BUTTONS):
+        if i < len(cuts):
+            updates.append(gr.update(value=f"Cut at {view.fmt(cuts[i])}", visible=True))  # type: ignore[union-attr]
+        else:
+            updates.append(gr.update(visible=False))
+    return updates
+
+
+def _choice_label(index: int, path: str) -> str:
+    return f"{index + 1}: {Path(path).name}"
+
+
+def _choice_index(choice: str | None) -> int:
+    try:
+        return max(int(str(choice).split(":", 1)[0]) - 1, 0)
+    except ValueError:
+        return 0
+
+
+def view_outputs(paths: list[str], index: int, channel: str | None, controls: MapControls) -> list[Any]:
+    """[view, sample button, cut panel, file choice, channel, *cut buttons, cutoff] + preview_outputs,
+    for a (re)loaded file. The histogram and cut controls show only with a file loaded; the cutoff
+    starts empty ("no cutoff"): a cut in one render's units means nothing in another."""
+    controls = replace(controls, cutoff=None)
+    if not paths:
+        return [
+            None,
+            gr.update(visible=SAMPLE.is_file()),
+            gr.update(visible=False),
+            gr.update(choices=[], value=None, visible=False),
+            gr.update(choices=[AUTO_CHANNEL], value=AUTO_CHANNEL),
+            *_cut_button_updates(None),
+            gr.update(value=None),
+            *preview_outputs(None, controls),
+        ]
+    index = min(index, len(paths) - 1)
+    labels = [_choice_label(i, p) for i, p in enumerate(paths)]
+    choice = gr.update(choices=labels, value=labels[index], visible=len(paths) > 1)
+    try:
+        view = load_view(paths[index], channel)
+    except DepthError as exc:
+        message = str(exc).replace(paths[index], Path(paths[index]).name)
+        outputs = preview_outputs(None, controls)
+        outputs[3] = status.error(message)
+        hidden = gr.update(visible=False)
+        return [None, hidden, hidden, choice, gr.update(), *_cut_button_updates(None), gr.update(value=None), *outputs]
+    chosen = channel if channel in view.channels else AUTO_CHANNEL
+    channel_update = gr.update(choices=[AUTO_CHANNEL, *view.channels], value=chosen)
+    return [
+        view,
+        gr.update(visible=False),
+        gr.update(visible=True),
+        choice,
+        channel_update,
+        *_cut_button_updates(view),
+        gr.update(value=None),
+        *preview_outputs(view, controls),
+    ]
+
+
+def on_files(files: Any, channel: str | None, *controls: Any) -> list[Any]:
+    """New upload (or cleared): load the first file with the channel picked automatically."""
+    del channel
+    return view_outputs(file_paths(files), 0, AUTO_CHANNEL, MapControls(*controls))
+
+
+def on_file_choice(files: Any, choice: str | None, channel: str | None, *controls: Any) -> list[Any]:
+    return view_outputs(file_paths(files), _choice_index(choice), channel, MapControls(*controls))
+
+
+def on_controls(view: ExrView | None, *controls: Any) -> list[Any]:
+    return preview_outputs(view, MapControls(*controls))
+
+
+def _with_cutoff(view: ExrView | None, cutoff: float | None, controls: tuple[Any, ...]) -> list[Any]:
+    """[cutoff] + preview_outputs: a button or a click set the cutoff and the preview follows."""
+    values = MapControls(cutoff, *controls[1:])
+    return [cutoff, *preview_outputs(view, values)]
+
+
+def on_cut(index: int) -> Callable[..., list[Any]]:
+    """Handler of suggestion button `index`: one click sets the cutoff to that suggestion."""
+
+    def pick(view: ExrView | None, *controls: Any) -> list[Any]:
+        if view is None:
+            return [gr.update(), *preview_outputs(view, MapControls(*controls))]
+        return _with_cutoff(view, view.cut_value(index), controls)
+
+    return pick
+
+
+def on_no_cut(view: ExrView | None, *controls: Any) -> list[Any]:
+    return _with_cutoff(view, None, controls)
+
+
+def on_chart_click(
+    view: ExrView | None,
+    cutoff: float | None,
+    compress: bool,
+    noise: bool,
+    seed: float | None,
+    mask: bool,
+    invert: bool,
+    bits: str,
+    evt: gr.SelectData,
+) -> list[Any]:
+    """A click on the histogram cuts there (snapping to a suggested cut close by)."""
+    controls = (cutoff, compress, noise, seed, mask, invert, bits)
+    index = getattr(evt, "index", None)
+    if view is None or not isinstance(index, (list, tuple)) or not index:
+        return [gr.update()] * 7
+    click = cutoff_at(view, float(index[0]))
+    if not click.changed:
+        return [gr.update()] * 7
+    return _with_cutoff(view, click.cutoff, controls)
+
+
+def on_make(
+    files: Any,
+    channel: str | None,
+    cutoff: float | None,
+    compress: bool,
+    noise: bool,
+    seed: float | None,
+    mask: bool,
+    invert: bool,
+    bits: str,
+    progress: Any = gr.Progress(),  # noqa: B008 - gradio's way of asking for a progress bar
+) -> list[Any]:
+    """Full-size PNGs of every upload: [downloads, result image (for "send to"), status]."""
+    paths = file_paths(files)
+    controls = MapControls(cutoff, compress, noise, seed, mask, invert, bits)
+    if not paths:
+        return [None, None, status.error("Upload one or more EXR files first.")]
+    try:
+        controls.options()
+    except DepthError as exc:
+        return [None, None, status.error(exc)]
+    with host.progress_tracker("Depth Tools: depth maps", len(paths)) as tracker:
+
+        def report(i: int, n: int, name: str) -> None:
+            progress((i, n), desc=f"Converting {name}")
+            tracker.step(name)
+
+        result = make_maps(paths, channel, controls, new_run_dir(), report)
+    first = Image.fromarray(result.first_map).convert("RGB") if result.first_map is not None else None
+    names = [status.code(Path(p).name) for p in result.written]
+    if result.errors and not result.written:
+        return [None, None, status.error("No depth map was written.", result.errors)]
+    summary = [f"Wrote {len(result.written)} PNG{'s' if len(result.written) != 1 else ''}", f"{bits}"]
+    if len(paths) > 1:
+        summary.append(f"all in {status.code('depth_maps.zip')}")
+    message = status.done(summary, names)
+    if result.errors:
+        message += status.error(f"{len(result.errors)} of {len(paths)} files failed:", result.errors)
+    return [result.downloads or None, first, message]
+
+
+def on_sample() -> list[str]:
+    """The bundled sample render, copied to a temporary folder (gradio serves only files it may)."""
+    folder = Path(tempfile.mkdtemp(prefix="depth-tools-sample-"))
+    return [str(shutil.copy2(SAMPLE, folder / SAMPLE.name))]
+
+
+# ---------------------------------------------------------------- layout
+
+def _id(name: str) -> str:
+    return f"depth_tools_exr_{name}"
+
+
+def build() -> ExrTab:
+    """Lay out the tab (inside an open Blocks/Tab) and wire its events."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=6, min_width=380):
+            files = gr.File(
+                label="EXR depth renders (several: one zip)",
+                file_count="multiple",
+                file_types=[".exr"],
+                elem_id=_id("files"),
+            )
+            with gr.Row():
+                file_choice = gr.Dropdown(label="Previewing", choices=[], visible=False, elem_id=_id("file_choice"))
+                channel = gr.Dropdown(
+                    label="Depth channel",
+                    choices=[AUTO_CHANNEL],
+                    value=AUTO_CHANNEL,
+                    info="auto: Y, Z, <layer>.Depth.Z, R or the only one",
+                    elem_id=_id("channel"),
+                )
+            sample = gr.Button("Try the sample render", size="sm", visible=SAMPLE.is_file(), elem_id=_id("sample"))
+            with gr.Column(visible=False, elem_id=_id("cut_panel")) as cut_panel:
+                chart = image(
+                    label="Histogram: click it to cut there",
+                    interactive=False,
+                    show_download_button=False,
+                    elem_id=_id("chart"),
+                )
+                with gr.Row(elem_id="depth_tools_cut_row"):
+                    cutoff = gr.Number(
+                        label="Cutoff (empty: none)",
+                        value=None,
+                        info="scene units; all beyond is far",
+                        elem_id=_id("cutoff"),
+                        scale=2,
+                        min_width=160,
+                    )
+                    cut_buttons = [
+                        gr.Button(visible=False, size="sm", elem_id=_id(f"cut_{i}"), min_width=100)
+                        for i in range(MAX_CUT_BUTTONS)
+                    ]
+                    no_cut = gr.Button("No cutoff", size="sm", elem_id=_id("no_cut"), min_width=100)
+            with gr.Row():
+                compress = gr.Checkbox(
+                    label="Compress", info="spread the used depths over all levels", elem_id=_id("compress")
+                )
+                invert = gr.Checkbox(label="Invert", info="near = black", elem_id=_id("invert"))
+                mask = gr.Checkbox(label="Mask", info="also a subject/background mask", elem_id=_id("mask"))
+            with gr.Row():
+                noise = gr.Checkbox(label="Noise", info="fill the far level with noise", elem_id=_id("noise"))
+                seed = gr.Number(label="Noise seed", value=0, precision=0, visible=False, elem_id=_id("seed"))
+                bits = gr.Radio(
+                    label="PNG bit depth", choices=list(BITS_CHOICES), value=BITS_CHOICES[0], elem_id=_id("bits")
+                )
+        with gr.Column(scale=5, min_width=320):
+            status_box = gr.HTML(status.hint(UPLOAD_HINT), elem_id=_id("status"))
+            with gr.Row():
+                depth_image = image(
+                    label="Depth map (preview)", type="numpy", interactive=False, height=360, elem_id=_id("depth")
+                )
+                mask_image = image(
+                    label="Mask (preview)", type="numpy", interactive=False, height=360, visible=False,
+                    elem_id=_id("mask_preview"),
+                )
+            make = gr.Button("Make depth maps", variant="primary", elem_id="depth_tools_make")
+            downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
+            result = gr.Image(type="pil", visible=False, elem_id=_id("result"))
+            host.create_send_buttons(result, "depth_tools")
+    view = gr.State(None)
+
+    tab = ExrTab(
+        files=files, sample=sample, cut_panel=cut_panel, file_choice=file_choice, channel=channel, chart=chart,
+        cutoff=cutoff, cut_buttons=cut_buttons, no_cut=no_cut, compress=compress, invert=invert, mask=mask,
+        noise=noise, seed=seed, bits=bits, status=status_box, depth_image=depth_image, mask_image=mask_image,
+        make=make, downloads=downloads, result=result, view=view,
+    )
+    _wire(tab)
+    return tab
+
+
+def _wire(tab: ExrTab) -> None:
+    preview = [tab.chart, tab.depth_image, tab.mask_image, tab.status, tab.downloads, tab.result]
+    loaded = [tab.view, tab.sample, tab.cut_panel, tab.file_choice, tab.channel, *tab.cut_buttons, tab.cutoff, *preview]
+    controls = tab.controls
+
+    tab.files.change(on_files, [tab.files, tab.channel, *controls], loaded)
+    tab.sample.click(on_sample, None, tab.files)
+    tab.file_choice.input(on_file_choice, [tab.files, tab.file_choice, tab.channel, *controls], loaded)
+    tab.channel.input(on_file_choice, [tab.files, tab.file_choice, tab.channel, *controls], loaded)
+
+    # The cutoff box listens to the user only (buttons and chart clicks update the preview
+    # themselves). gradio 3 sends no `input` when the box is emptied: Enter or leaving it does.
+    for event in (tab.cutoff.input, tab.cutoff.submit, tab.cutoff.blur):
+        event(on_controls, [tab.view, *controls], preview)
+    for box in (tab.compress, tab.invert, tab.mask, tab.noise, tab.seed, tab.bits):
+        box.input(on_controls, [tab.view, *controls], preview)
+    tab.noise.change(lambda on: gr.update(visible=bool(on)), tab.noise, tab.seed)
+
+    with_cutoff = [tab.cutoff, *preview]
+    for i, button in enumerate(tab.cut_buttons):
+        button.click(on_cut(i), [tab.view, *controls], with_cutoff)
+    tab.no_cut.click(on_no_cut, [tab.view, *controls], with_cutoff)
+    tab.chart.select(on_chart_click, [tab.view, *controls], with_cutoff)
+
+    tab.make.click(on_make, [tab.files, tab.channel, *controls], [tab.downloads, tab.result, tab.status])
