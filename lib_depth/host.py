@@ -167,22 +167,42 @@ def forge_preprocessor_dir() -> Path | None:
     return candidate if candidate is not None and candidate.is_dir() else None
 
 
-def weights_search_dirs() -> tuple[str, ...]:
-    """Folders searched for the MiDaS weights, in order (the Hugging Face cache is midas.py's).
+def configured_weights_dir() -> Path | None:
+    """The settings' weights folder, or None when the setting is empty."""
+    configured = str(_setting(OPT_WEIGHTS_DIR) or "").strip()
+    return Path(os.path.expanduser(configured)) if configured else None
 
-    Settings folder, `<extension>/models/midas`, ControlNet's annotator folder (and its `midas/`),
-    Forge's `models/ControlNetPreprocessor/midas`.
+
+def configured_weights_file() -> Path | None:
+    """The weights in the configured folder (or its `midas/`), if the user put them there.
+
+    A file in the folder the user named is used as is, like a file named on the command line:
+    the user said where the weights are, so nothing else is searched or downloaded.
+    """
+    from .midas_weights import WEIGHTS_NAME
+
+    folder = configured_weights_dir()
+    if folder is None:
+        return None
+    return next((f for f in (folder / WEIGHTS_NAME, folder / "midas" / WEIGHTS_NAME) if f.is_file()), None)
+
+
+def weights_search_dirs() -> tuple[str, ...]:
+    """Folders searched for the MiDaS weights, in order (each also in its `midas/` subfolder; the
+    Hugging Face cache is searched by midas.py).
+
+    Settings folder, `<extension>/models/midas`, ControlNet's annotator folder, Forge's
+    `models/ControlNetPreprocessor`.
     """
     dirs: list[Path] = []
-    configured = str(_setting(OPT_WEIGHTS_DIR) or "").strip()
-    if configured:
-        dirs.append(Path(os.path.expanduser(configured)))
+    configured = configured_weights_dir()
+    if configured is not None:
+        dirs.append(configured)
     dirs.append(extension_root() / "models" / "midas")
-    for annotator in controlnet_annotator_dirs():
-        dirs += [annotator / "midas", annotator]
+    dirs += controlnet_annotator_dirs()
     forge = forge_preprocessor_dir()
     if forge is not None:
-        dirs.append(forge / "midas")
+        dirs.append(forge)
     unique: list[str] = []
     for path in dirs:
         text = str(path)
@@ -215,8 +235,9 @@ def midas_settings() -> MidasSettings:
     """MiDaS settings from the Depth Tools settings (standalone: extension models folder, no download)."""
     from .midas import MidasSettings
 
+    explicit = configured_weights_file()
     return MidasSettings(
-        weights=None,
+        weights=None if explicit is None else str(explicit),
         search_dirs=weights_search_dirs(),
         allow_download=bool(_setting(OPT_ALLOW_DOWNLOAD)),
         device=_device(),
