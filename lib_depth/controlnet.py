@@ -42,14 +42,12 @@ class PreprocessorError(DepthError, _GradioError):
     `/controlnet/detect` answers with this message rather than a bare traceback.
     """
 
-    status_code = 500
-
-    def __init__(self, message: str, status_code: int | None = None) -> None:
+    def __init__(self, message: str, status_code: int = 500) -> None:
         super().__init__(message)
+        # Instance attributes: the WebUI's handler reads vars(e), which holds no class attributes.
         self.message = message
         self.detail = message
-        if status_code is not None:
-            self.status_code = status_code
+        self.status_code = status_code
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,40 +118,29 @@ SPECS: tuple[PreprocessorSpec, ...] = (
 
 
 def to_rgb(image: Any) -> np.ndarray:
-    """uint8 HxWx3 from what ControlNet may pass: HxW gray, HxWx1, RGB or RGBA (API uploads).
+    """uint8 HxWx3 from what ControlNet may pass: HxW gray, HxWx1, RGB or RGBA (API uploads), also
+    as the ndarray subclass its result cache wraps inputs in. RGBA is composited on white, as
+    ControlNet's HWC3 does (midas.as_rgb8); a float image in 0..1 or 0..255 is accepted too."""
+    from . import midas
 
-    RGBA is composited on white, as ControlNet's own HWC3 does, so transparent areas read as
-    empty background rather than black.
-    """
     if image is None:
         raise PreprocessorError("no input image: give the ControlNet unit an image", 422)
     array = np.asarray(image)
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.shape[1] == 0:
-        raise PreprocessorError(f"input must be an HxW or HxWxC image, got shape {array.shape}", 422)
-    if array.dtype != np.uint8:
-        if np.issubdtype(array.dtype, np.floating) and array.size and float(np.nanmax(array)) <= 1.0:
-            array = array * 255.0
-        array = np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
-    if array.ndim == 2:
-        return np.ascontiguousarray(np.repeat(array[:, :, None], 3, axis=2))
-    channels = array.shape[2]
-    if channels == 3:
-        return np.ascontiguousarray(array)
-    if channels == 4:
-        color = array[:, :, :3].astype(np.float32)
-        alpha = array[:, :, 3:4].astype(np.float32) / 255.0
-        blended = color * alpha + 255.0 * (1.0 - alpha)
-        return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-    raise PreprocessorError(f"input must have 1, 3 or 4 channels, got {channels}", 422)
+    if np.issubdtype(array.dtype, np.floating):
+        scale = 255.0 if array.size and float(np.nanmax(array)) <= 1.0 else 1.0
+        array = np.clip(np.nan_to_num(array * scale), 0, 255).astype(np.uint8)
+    try:
+        return np.ascontiguousarray(midas.as_rgb8(array))
+    except DepthError as err:
+        raise PreprocessorError(f"unusable input image: {err}", 422) from None
 
 
 def target_size(height: int, width: int, resolution: int) -> tuple[int, int]:
-    """(H, W) with the short side at `resolution` and the aspect ratio kept (ControlNet's rule:
-    scale k = resolution / short side, each side rounded)."""
-    k = resolution / min(height, width)
-    return max(round(height * k), 1), max(round(width * k), 1)
+    """(H, W) with the short side at `resolution` and the aspect ratio kept, each side rounded —
+    ControlNet's rule for its preprocessors, and the shape MiDaS runs at (no stretching)."""
+    from . import midas
+
+    return midas.network_shape(height, width, resolution).content
 
 
 def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -163,8 +150,23 @@ def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC if grow else cv2.INTER_AREA)
 
 
-def _weights_error(err: Exception) -> PreprocessorError:
-    return PreprocessorError(str(err), 503)
+def pick_resolution(raw: Any) -> int:
+    """The preprocessor resolution: the default for nothing usable (None, -1 from the API), the
+    slider's maximum for more (pixel-perfect mode computes values past it for large outputs)."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return int(RESOLUTION.value)
+    if math.isfinite(value) and value > RESOLUTION.maximum:
+        return int(RESOLUTION.maximum)
+    return round(RESOLUTION.pick(value))
+
+
+def _estimator_error(err: DepthError) -> PreprocessorError:
+    """Weights missing/unusable: 503 (the server cannot serve until the file is fixed); else 500."""
+    from .midas_weights import WeightsError
+
+    return PreprocessorError(str(err), 503 if isinstance(err, WeightsError) else 500)
 
 
 class DepthToolsPreprocessor:
@@ -184,7 +186,7 @@ class DepthToolsPreprocessor:
 
     def run(self, input_image: Any, resolution: Any = None, slider_1: Any = None, slider_2: Any = None) -> np.ndarray:
         image = to_rgb(input_image)
-        res = int(RESOLUTION.pick(resolution)) if resolution is not None else int(RESOLUTION.value)
+        res = pick_resolution(resolution)
         height, width = target_size(image.shape[0], image.shape[1], res)
         image = resize_to(image, height, width)
         s1, s2 = self.sliders(slider_1, slider_2)
@@ -192,7 +194,7 @@ class DepthToolsPreprocessor:
             nearness = self._estimate(image, res)
             if self.spec.kind == "normal":
                 assert s2 is not None
-                result = self._normal(nearness, a=s1, bg_threshold=s2)
+                result = self._normal(nearness, a=s1, bg_threshold=s2, resolution=res)
             else:
                 result = self._depth(nearness, bg_threshold=s1)
         finally:
@@ -208,7 +210,7 @@ class DepthToolsPreprocessor:
             estimator = midas.get_estimator(host.midas_settings())
             nearness = estimator(image, resolution=resolution)
         except DepthError as err:
-            raise _weights_error(err) from err
+            raise _estimator_error(err) from None
         return np.asarray(nearness, dtype=np.float32)
 
     def _depth(self, nearness: np.ndarray, bg_threshold: float) -> np.ndarray:
@@ -221,10 +223,10 @@ class DepthToolsPreprocessor:
             levels = np.zeros(depth.shape, np.uint8)
         return np.ascontiguousarray(np.repeat(levels[:, :, None], 3, axis=2))
 
-    def _normal(self, nearness: np.ndarray, a: float, bg_threshold: float) -> np.ndarray:
+    def _normal(self, nearness: np.ndarray, a: float, bg_threshold: float, resolution: int) -> np.ndarray:
         from . import midas
 
-        return np.ascontiguousarray(midas.normal_map(nearness, a, bg_threshold), dtype=np.uint8)
+        return np.ascontiguousarray(midas.normal_map(nearness, a, bg_threshold, resolution), dtype=np.uint8)
 
     @staticmethod
     def unload() -> bool:
