@@ -65,6 +65,53 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _resolution(text: str) -> int:
+    value = _positive_int(text)
+    if value < 64:
+        raise argparse.ArgumentTypeError(f"must be at least 64, got {text!r}")
+    return value
+
+
+def add_midas_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options for image inputs (PNG/JPEG/WebP), which go through MiDaS depth estimation."""
+    group = parser.add_argument_group(
+        "images (PNG, JPEG, WebP) through MiDaS",
+        "MiDaS depth is relative: --depth_cutoff and the histogram use 0 (nearest) .. 1 (farthest).",
+    )
+    group.add_argument("--resolution", type=_resolution, default=512, metavar="PX",
+                       help="short side the network sees; the map keeps the image's size and shape (default 512)")
+    group.add_argument("--bg-threshold", "--bg_threshold", type=_fraction, default=0.1, metavar="X",
+                       help="normalised nearness below X is background: far level in the depth map, flat in "
+                       "the normal map (default 0.1; 0 = ControlNet's depth_midas)")
+    group.add_argument("-a", type=_number, default=2 * math.pi, metavar="A",
+                       help="z of the normal map, larger = flatter (default 2*pi, as ControlNet)")
+    group.add_argument("--normal", action="store_true", help="also write <stem>.normal.png (ControlNet normal_midas)")
+    group.add_argument("--weights", metavar="PATH",
+                       help="dpt_hybrid-midas-501f0c75.pt or its folder (default: search ControlNet's, Forge's "
+                       "and the Hugging Face folders)")
+    group.add_argument("--download", action="store_true", help="download the weights (470 MiB) if none are found")
+    group.add_argument("--device", metavar="DEV", help="auto (default: cuda, mps, else cpu), cpu, cuda, cuda:N, mps")
+    group.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto",
+                       help="auto (default): fp16 on a GPU; on a CPU fp32 or bf16, whichever measures faster")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lib_depth",
@@ -95,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     extras.add_argument("--mask", action="store_true", help="also write <stem>.mask.png: white = subject")
     extras.add_argument("--noise", action="store_true", help="fill the far level with uniform noise")
     extras.add_argument("--seed", type=int, default=0, help="noise seed: same seed, same bytes (default 0)")
+    add_midas_arguments(parser)
     io = parser.add_argument_group("input and output")
     io.add_argument(
         "--channel", metavar="NAME", help="EXR channel to read (default: Y, Z, *.Depth.Z, R, or the only one)"
@@ -117,8 +165,12 @@ def make_jobs(args: argparse.Namespace) -> list[Job]:
         seed=args.seed,
         background_above=args.background_above,
     )
+    extra = {
+        "resolution": args.resolution, "bg_threshold": args.bg_threshold, "a": args.a, "normal": args.normal,
+        "weights": args.weights, "download": args.download, "device": args.device, "precision": args.precision,
+    }
     return [
-        Job(path, options, args.channel, args.mask, histo or args.json, args.output_dir)
+        Job(path, options, args.channel, args.mask, histo or args.json, args.output_dir, extra)
         for path in args.files
     ]
 

@@ -1,0 +1,83 @@
+"""Pipeline source for ordinary images (PNG/JPEG/WebP): image -> MiDaS -> depth (+ normal map).
+
+Registered in `pipeline.SOURCES`, so images get the same output naming, post-processing options
+(cutoff, compress, noise, mask, bits) and error rules as EXR renders. Settings come from
+`Job.extra`; the model is loaded once per process and settings (`midas.get_estimator`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import DepthError
+from .pipeline import Job, SourceDepth
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+DEFAULT_RESOLUTION = 512
+#: The seed node's defaults (ControlNet's normal_midas uses the same a = 2*pi).
+DEFAULT_BG_THRESHOLD = 0.1
+DEFAULT_A = 2 * math.pi
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """What `Job.extra` may hold for an image; missing keys take the defaults."""
+
+    resolution: int = DEFAULT_RESOLUTION
+    bg_threshold: float = DEFAULT_BG_THRESHOLD
+    a: float = DEFAULT_A
+    normal: bool = False
+    weights: str | None = None
+    download: bool = False
+    device: str | None = None
+    precision: str | None = None
+
+    @classmethod
+    def from_extra(cls, extra: dict) -> ImageSettings:
+        known = {k: v for k, v in extra.items() if k in cls.__dataclass_fields__ and v is not None}
+        return cls(**known)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """uint8 HxWx3 RGB (alpha composited over white by midas). Raises DepthError naming the file."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: it cannot open non-ASCII paths on Windows
+    except FileNotFoundError:
+        raise DepthError("no such file", path) from None
+    except IsADirectoryError:
+        raise DepthError("is a folder, not an image", path) from None
+    except OSError as exc:
+        raise DepthError(f"cannot read the file ({exc.strerror or exc})", path) from None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise DepthError("cannot decode the image: the file is damaged or not a PNG, JPEG or WebP image", path)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return image
+
+
+def load_image(job: Job) -> SourceDepth:
+    """Image file -> MiDaS nearness -> depth (larger = farther, NaN = background) for `process`."""
+    from . import midas
+
+    settings = ImageSettings.from_extra(job.extra)
+    image = read_image(job.source)
+    estimator = midas.get_estimator(
+        midas.MidasSettings(
+            weights=settings.weights,
+            allow_download=settings.download,
+            device=settings.device,
+            precision=settings.precision,
+        )
+    )
+    nearness = estimator(image, settings.resolution)
+    depth = midas.nearness_to_depth(nearness, settings.bg_threshold)
+    extra_images = {}
+    if settings.normal:
+        extra_images["normal"] = midas.normal_map(nearness, settings.a, settings.bg_threshold, settings.resolution)
+    return SourceDepth(depth, None, extra_images)
