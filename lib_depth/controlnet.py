@@ -166,7 +166,14 @@ def _estimator_error(err: DepthError) -> PreprocessorError:
     """Weights missing/unusable: 503 (the server cannot serve until the file is fixed); else 500."""
     from .midas_weights import WeightsError
 
-    return PreprocessorError(str(err), 503 if isinstance(err, WeightsError) else 500)
+    if not isinstance(err, WeightsError):
+        return PreprocessorError(str(err), 500)
+    advice = (
+        " (in the WebUI: Settings > Depth Tools has the weights folder and the download switch)"
+        if host.in_webui()
+        else ""
+    )
+    return PreprocessorError(f"{err}{advice}", 503)
 
 
 class DepthToolsPreprocessor:
