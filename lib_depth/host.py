@@ -238,7 +238,8 @@ def midas_settings() -> MidasSettings:
     explicit = configured_weights_file()
     return MidasSettings(
         weights=None if explicit is None else str(explicit),
-        search_dirs=weights_search_dirs(),
+        # nothing else is searched when the user's file is there; also keeps the cache key stable
+        search_dirs=weights_search_dirs() if explicit is None else (),
         allow_download=bool(_setting(OPT_ALLOW_DOWNLOAD)),
         device=_device(),
         precision=_precision(),

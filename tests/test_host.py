@@ -73,7 +73,8 @@ def test_midas_settings_follow_the_webui_settings(make_webui: Callable[..., WebU
     assert settings.allow_download is False and settings.precision == "bf16" and settings.device == "cpu"
     (folder / "midas").mkdir(parents=True)
     (folder / "midas" / WEIGHTS_NAME).write_bytes(b"x")
-    assert host.midas_settings().weights == str(folder / "midas" / WEIGHTS_NAME)  # the user's file, as named
+    named = host.midas_settings()
+    assert named.weights == str(folder / "midas" / WEIGHTS_NAME) and named.search_dirs == ()  # used as named
     assert host.midas_settings() == host.midas_settings()  # stable: the key of the estimator cache
 
 
