@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from . import __version__, ui_exr_tab, ui_midas_tab
+from . import __version__, ui_exr_tab, ui_midas, ui_midas_tab
 from . import ui_status as status
 
 TITLE = "Depth Tools"
@@ -56,11 +56,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=7870, help="port (default 7870)")
     parser.add_argument("--browser", action="store_true", help="open a browser tab once the server is up")
+    midas = parser.add_argument_group("MiDaS (the Image tab)")
+    midas.add_argument(
+        "--weights", metavar="PATH",
+        help="dpt_hybrid-midas-501f0c75.pt, or a folder holding it (default: search models/midas, ControlNet's "
+        "and Forge's folders, the Hugging Face cache)",
+    )
+    midas.add_argument(
+        "--download", action="store_true",
+        help="download the weights (470 MiB) from Hugging Face when none are found",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    ui_midas.standalone = ui_midas.StandaloneOptions(args.weights, True if args.download else None)
     tab = build_tab()
     tab.queue()  # progress bars and one job at a time per event, as in the WebUI
     print(f"Depth Tools {__version__} (gradio {gr.__version__}) on http://{args.host}:{args.port}", flush=True)

@@ -378,8 +378,10 @@ def _wire(tab: ExrTab) -> None:
     tab.channel.input(on_file_choice, [tab.files, tab.file_choice, tab.channel, *controls], loaded)
 
     # The cutoff box listens to the user only (buttons and chart clicks update the preview
-    # themselves). gradio 3 sends no `input` when the box is emptied: Enter or leaving it does.
-    for event in (tab.cutoff.input, tab.cutoff.submit, tab.cutoff.blur):
+    # themselves). gradio 3 sends no `input` when the box is emptied: Enter or leaving it does
+    # (gradio 4's Number has no blur event; its `input` sees the empty box).
+    events = [tab.cutoff.input, tab.cutoff.submit, getattr(tab.cutoff, "blur", None)]
+    for event in filter(None, events):
         event(on_controls, [tab.view, *controls], preview)
     for box in (tab.compress, tab.invert, tab.mask, tab.noise, tab.seed, tab.bits):
         box.input(on_controls, [tab.view, *controls], preview)

@@ -8,8 +8,10 @@ the functions that need it: importing the tab must stay torch-free (gradio 4 che
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,11 +20,17 @@ from .png import encode_png, write_bytes_atomic
 from .process import DepthOptions, make_depth_map
 from .ui_exr import BITS_CHOICES, to_display
 
+if TYPE_CHECKING:  # midas imports torch: only when the model is used
+    from .midas import MidasEstimator, MidasSettings
+
 #: ControlNet's and the ComfyUI node's ranges and defaults for these parameters.
 RESOLUTION = (64, 2048, 64, 512)  # minimum, maximum, step, default
 BG_THRESHOLD = (0.0, 1.0, 0.01, 0.1)
 NORMAL_A = (0.0, round(5 * math.pi, 2), 0.05, round(2 * math.pi, 2))
 OUTPUT_STEM = "image"
+
+#: (bytes done, bytes total or None), as midas_weights reports a download.
+DownloadProgress = Callable[[int, "int | None"], None]
 
 
 @dataclass(frozen=True)
@@ -60,37 +68,59 @@ class MidasMaps:
         return to_display(self.levels)
 
 
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """uint8 HxWx3 from what an image upload gives (gray, RGBA, other dtypes)."""
-    array = np.asarray(image)
-    if array.dtype != np.uint8:
-        array = np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    elif array.ndim == 3 and array.shape[2] == 1:
-        array = np.repeat(array, 3, axis=2)
-    elif array.ndim == 3 and array.shape[2] == 4:
-        alpha = array[:, :, 3:4].astype(np.float32) / 255.0
-        array = np.rint(array[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)  # on white
-    if array.ndim != 3 or array.shape[2] != 3 or array.size == 0:
-        raise DepthError(f"expected an RGB image, got an array of shape {array.shape}")
-    return np.ascontiguousarray(array)
+@dataclass
+class StandaloneOptions:
+    """Set by `python -m lib_depth.ui --weights/--download`: with no WebUI there are no settings."""
+
+    weights: str | None = None
+    allow_download: bool | None = None
 
 
-def estimate(image: np.ndarray, resolution: int) -> np.ndarray:
-    """float32 HxW nearness (larger = nearer) at the image's size. Raises DepthError (WeightsError
-    when the weights are missing, naming every folder searched)."""
-    from . import host, midas
-
-    estimator = midas.get_estimator(host.midas_settings())
-    return np.asarray(estimator(as_rgb(image), resolution=int(resolution)), dtype=np.float32)
+standalone = StandaloneOptions()
 
 
-def render(nearness: np.ndarray, controls: MidasControls) -> MidasMaps:
+def settings() -> MidasSettings:
+    """The host's MiDaS settings (WebUI settings, or standalone defaults), with the launcher's flags."""
+    from . import host
+
+    base = host.midas_settings()
+    changes: dict[str, object] = {}
+    if standalone.weights:
+        changes["weights"] = standalone.weights
+    if standalone.allow_download is not None:
+        changes["allow_download"] = standalone.allow_download
+    return replace(base, **changes) if changes else base
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The model's output for one image, kept in the session so the controls after it are live."""
+
+    nearness: np.ndarray  # float32 HxW, larger = nearer, at the image's size
+    resolution: int  # what it was estimated at (the normal map's gradients are scaled to it)
+
+
+def load(download: DownloadProgress | None = None) -> MidasEstimator:
+    """The process-wide estimator (loaded on first use). Raises WeightsError when the weights are
+    missing, naming every folder searched; `download` hears of a weights download."""
     from . import midas
 
-    depth = midas.nearness_to_depth(nearness, float(controls.bg_threshold))
-    normal = np.ascontiguousarray(midas.normal_map(nearness, float(controls.a), float(controls.bg_threshold)))
+    return midas.get_estimator(settings(), download)
+
+
+def estimate(image: np.ndarray, resolution: int, estimator: MidasEstimator | None = None) -> Estimate:
+    """Run MiDaS on an RGB(A)/gray uint8 image (DepthError for a bad image or resolution)."""
+    estimator = estimator or load()
+    nearness = np.asarray(estimator(image, resolution=int(resolution)), dtype=np.float32)
+    return Estimate(nearness, int(resolution))
+
+
+def render(result: Estimate, controls: MidasControls) -> MidasMaps:
+    from . import midas
+
+    nearness, bg = result.nearness, float(controls.bg_threshold)
+    depth = midas.nearness_to_depth(nearness, bg)
+    normal = np.ascontiguousarray(midas.normal_map(nearness, float(controls.a), bg, result.resolution))
     options = controls.options()
     try:
         depth_map = make_depth_map(depth, options)

@@ -20,7 +20,18 @@ from . import ui_status as status
 from .errors import DepthError
 from .ui_compat import image
 from .ui_exr import BITS_CHOICES, new_run_dir
-from .ui_midas import BG_THRESHOLD, NORMAL_A, RESOLUTION, MidasControls, MidasMaps, estimate, render, write_maps
+from .ui_midas import (
+    BG_THRESHOLD,
+    NORMAL_A,
+    RESOLUTION,
+    Estimate,
+    MidasControls,
+    MidasMaps,
+    estimate,
+    load,
+    render,
+    write_maps,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +69,17 @@ class MidasTab:
 
 # ---------------------------------------------------------------- handlers
 
-def maps_outputs(nearness: np.ndarray | None, controls: MidasControls, note: str = "") -> list[Any]:
+def maps_outputs(estimated: Estimate | None, controls: MidasControls, note: str = "") -> list[Any]:
     """[depth, normal, mask, status, downloads, result] from a stored estimate."""
     mask_update = {"visible": bool(controls.mask)}
-    if nearness is None:
+    if estimated is None:
         return [None, None, gr.update(value=None, **mask_update), status.hint(HINT), None, None]
     try:
-        maps: MidasMaps = render(nearness, controls)
+        maps: MidasMaps = render(estimated, controls)
         files = write_maps(maps, new_run_dir(), bool(controls.mask))
     except DepthError as exc:
         return [None, None, gr.update(value=None, **mask_update), status.error(exc), None, None]
-    h, w = nearness.shape
+    h, w = estimated.nearness.shape
     parts = [note] if note else []
     parts += [
         f"{w}×{h}",
@@ -100,18 +111,24 @@ def on_run(
         return [None, *_failed(controls, "Upload an image first.")]
     try:
         with host.running("Depth Tools: MiDaS", 2) as tracker:
-            progress(0.1, desc="Loading MiDaS")
+            progress(0.05, desc="Loading MiDaS")
             tracker.step("loading MiDaS")
-            nearness = estimate(picture, int(resolution))
-            progress(0.8, desc="Rendering the maps")
-            tracker.step("rendering the maps")
+
+            def downloading(done: int, total: int | None) -> None:
+                progress((done // 2**20, total // 2**20 if total else None), desc="Downloading MiDaS weights",
+                         unit="MiB")
+
+            estimator = load(downloading)
+            progress(0.3, desc=f"Estimating depth at {int(resolution)}")
+            tracker.step("estimating depth")
+            estimated = estimate(picture, int(resolution), estimator)
     except DepthError as exc:  # WeightsError included: its message names every place searched
         return [None, *_failed(controls, exc)]
     except Exception as exc:  # torch / out of memory: still a message, the details in the console
         log.exception("MiDaS failed")
         return [None, *_failed(controls, f"MiDaS failed: {type(exc).__name__}: {exc}")]
     note = f"MiDaS at resolution {int(resolution)}"
-    return [nearness, *maps_outputs(nearness, controls, note)]
+    return [estimated, *maps_outputs(estimated, controls, note)]
 
 
 def _failed(controls: MidasControls, message: object) -> list[Any]:
@@ -120,8 +137,8 @@ def _failed(controls: MidasControls, message: object) -> list[Any]:
     return outputs
 
 
-def on_controls(nearness: np.ndarray | None, *controls: Any) -> list[Any]:
-    return maps_outputs(nearness, MidasControls(*controls))
+def on_controls(estimated: Estimate | None, *controls: Any) -> list[Any]:
+    return maps_outputs(estimated, MidasControls(*controls))
 
 
 def on_image(_picture: Any, *controls: Any) -> list[Any]:

@@ -1,0 +1,130 @@
+"""Session fixtures for the UI tests: the standalone tab served once on 127.0.0.1, and Debian's
+chromium driven by Playwright (never a downloaded browser: `executable_path` points at the system one).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "UiServer", "artifacts_dir", "chromium", "ui_server"]
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+#: Without the networking switches chromium keeps trying to reach Google on a closed network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: How long the server may take to import gradio and bind (a cold start on 2 cores is ~10 s).
+SERVER_START_LIMIT = 120.0
+
+
+@dataclass(frozen=True)
+class UiServer:
+    url: str
+    log: Path
+    weights_dir: Path  # the (empty) MiDaS weights folder the server was pointed at
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_serving(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_LIMIT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the standalone UI exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.3)
+    pytest.fail(f"the standalone UI did not answer on {url}:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    """`python -m lib_depth.ui` on a free port, as a user would start it, for the whole session.
+
+    MiDaS is pointed at an empty folder with downloads off, so the tab's missing-weights message
+    is what the browser sees whatever weights the machine has.
+    """
+    root = tmp_path_factory.mktemp("ui_server")
+    weights = root / "no-weights"
+    weights.mkdir()
+    log = root / "server.log"
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HOME": str(root / "hf"),
+        "DEPTH_TOOLS_CACHE": str(root / "cache"),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "TMPDIR": str(root),
+    }
+    command = [sys.executable, "-m", "lib_depth.ui", "--port", str(port), "--weights", str(weights)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_serving(url, proc, log)
+        yield UiServer(url, log, weights)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """One headless chromium for the session (Debian's package, installed by tools/setup.sh browser)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash tools/setup.sh browser`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """artifacts/browser/ in the repo (git-ignored): screenshots and downloads to look at after a run."""
+    path = REPO / "artifacts" / "browser"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path

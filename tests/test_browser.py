@@ -1,0 +1,169 @@
+"""End to end in a real browser: Debian's chromium, driven by Playwright, against the standalone tab
+(`python -m lib_depth.ui`) on 127.0.0.1. One flow, as a user would go through it.
+
+Screenshots land in artifacts/browser/. The README's screenshot (docs/screenshots/exr_tab.png) is
+written when missing, or refreshed with DEPTH_TOOLS_UPDATE_SCREENSHOTS=1.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from lib_depth.chart import HEIGHT, SCALE, WIDTH, layout
+from lib_depth.exr import read_depth
+from lib_depth.png import read_png
+from lib_depth.process import DepthOptions, histogram, make_depth_map
+from tests.fixtures_ui import UiServer
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+DOC_SCREENSHOTS = REPO / "docs" / "screenshots"
+#: Generous waits for a loaded 2-core machine; the flow itself takes a few seconds.
+WAIT_MS = 30_000
+
+
+def image_pixels(page, selector: str) -> np.ndarray:
+    """Decode the picture an <img> shows: a data URL (gradio 3) or a served file (gradio 4)."""
+    src = page.locator(f"{selector} img").first.get_attribute("src")
+    assert src, f"{selector} shows no image"
+    data = base64.b64decode(src.split(",", 1)[1]) if src.startswith("data:") else page.request.get(src).body()
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def gray(image: np.ndarray) -> np.ndarray:
+    return image if image.ndim == 2 else image[:, :, 0]
+
+
+def wait_for_new_image(page, selector: str, old_src: str | None) -> None:
+    page.wait_for_function(
+        "([sel, old]) => { const i = document.querySelector(sel + ' img'); return i && i.src && i.src !== old; }",
+        arg=[selector, old_src or ""],
+        timeout=WAIT_MS,
+    )
+
+
+def src_of(page, selector: str) -> str | None:
+    locator = page.locator(f"{selector} img")
+    return locator.first.get_attribute("src") if locator.count() else None
+
+
+def publish(shot: Path, name: str) -> None:
+    """Copy a screenshot to docs/ when it is not there yet or when asked to refresh it."""
+    target = DOC_SCREENSHOTS / name
+    if not target.exists() or os.environ.get("DEPTH_TOOLS_UPDATE_SCREENSHOTS") == "1":
+        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
+
+
+def test_exr_tab_in_chromium(ui_server: UiServer, chromium, sample_exr: Path, artifacts_dir: Path) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    depth = read_depth(sample_exr).depth
+    suggestions = histogram(depth).suggestions
+    context = chromium.new_context(viewport={"width": 1360, "height": 980}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(ui_server.url)
+        status = page.locator("#depth_tools_exr_status").first  # gradio 3 repeats an HTML block's id inside
+        expect(status).to_contain_text("Upload one or more EXR")
+        page.screenshot(path=str(artifacts_dir / "01_empty.png"), full_page=True)
+
+        # Upload the sample: the histogram appears with its two suggested cuts, and the preview.
+        page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
+        expect(page.locator("#depth_tools_exr_cut_0")).to_have_text("Cut at 254.50")
+        expect(page.locator("#depth_tools_exr_cut_1")).to_have_text("Cut at 340.50")
+        expect(page.locator("#depth_tools_exr_cut_2")).to_be_hidden()
+        expect(status).to_contain_text("channel Y")
+        page.wait_for_selector("#depth_tools_exr_depth img")
+        chart = image_pixels(page, "#depth_tools_exr_chart")
+        assert chart.shape[:2] == (HEIGHT * SCALE, WIDTH * SCALE)
+        before = gray(image_pixels(page, "#depth_tools_exr_depth"))
+        np.testing.assert_array_equal(before, make_depth_map(depth).levels)
+        assert page.locator("#depth_tools_exr_cutoff input").input_value() == ""  # no cutoff yet
+        page.screenshot(path=str(artifacts_dir / "02_loaded.png"), full_page=True)
+
+        # One click on a suggested cut sets the cutoff; the preview follows.
+        old = src_of(page, "#depth_tools_exr_depth")
+        page.click("#depth_tools_exr_cut_0")
+        expect(page.locator("#depth_tools_exr_cutoff input")).to_have_value("254.5")
+        wait_for_new_image(page, "#depth_tools_exr_depth", old)
+        after = gray(image_pixels(page, "#depth_tools_exr_depth"))
+        np.testing.assert_array_equal(after, make_depth_map(depth, DepthOptions(cutoff=254.5)).levels)
+        assert not np.array_equal(before, after)
+        expect(status).to_contain_text("254.50 and beyond")
+
+        # A click on the chart near the other suggested cut snaps to it.
+        box = layout(histogram(depth))
+        shown = page.locator("#depth_tools_exr_chart img").bounding_box()
+        assert shown is not None
+        scale = shown["width"] / (WIDTH * SCALE)
+        old = src_of(page, "#depth_tools_exr_depth")
+        page.click(
+            "#depth_tools_exr_chart img",
+            position={"x": (box.x_of(suggestions[1]) + 3 * SCALE) * scale, "y": shown["height"] / 2},
+        )
+        expect(page.locator("#depth_tools_exr_cutoff input")).to_have_value("340.5")
+        wait_for_new_image(page, "#depth_tools_exr_depth", old)
+
+        # A cutoff that leaves nothing is a message in the tab, not a traceback.
+        page.fill("#depth_tools_exr_cutoff input", "100")
+        page.press("#depth_tools_exr_cutoff input", "Enter")
+        expect(status).to_contain_text("Problem")
+        expect(status).to_contain_text("at or below the nearest depth")
+        assert "Traceback" not in status.inner_text()
+
+        # Back to the first suggestion, with a mask; make the full-size PNGs and download them.
+        page.click("#depth_tools_exr_cut_0")
+        expect(page.locator("#depth_tools_exr_cutoff input")).to_have_value("254.5")
+        page.check("#depth_tools_exr_mask input")
+        expect(page.locator("#depth_tools_exr_mask_preview img")).to_be_visible()
+        page.click("#depth_tools_make")
+        links = page.locator("#depth_tools_exr_downloads a")
+        expect(links).to_have_count(2)
+        expect(status).to_contain_text("Wrote 2 PNGs")
+        expected = make_depth_map(depth, DepthOptions(cutoff=254.5))
+        for index, (name, pixels) in enumerate(
+            [("scene.depth.png", expected.levels), ("scene.mask.png", expected.mask_image())]
+        ):
+            with page.expect_download() as info:
+                links.nth(index).click()
+            download = info.value
+            assert download.suggested_filename == name
+            saved = artifacts_dir / name
+            download.save_as(str(saved))
+            np.testing.assert_array_equal(read_png(saved), pixels)
+        page.mouse.move(0, 0)
+        shot = artifacts_dir / "03_cut_and_downloads.png"
+        page.screenshot(path=str(shot), full_page=True)
+        publish(shot, "exr_tab.png")
+
+        # The MiDaS tab without weights: a clear message naming where to put them.
+        page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
+        photo = artifacts_dir / "photo.png"
+        cv2.imwrite(str(photo), np.dstack([np.tile(np.arange(96, dtype=np.uint8), (64, 1))] * 3))
+        page.set_input_files("#depth_tools_midas_image input[type=file]", str(photo))
+        page.wait_for_selector("#depth_tools_midas_image img")
+        page.click("#depth_tools_midas_run")
+        midas_status = page.locator("#depth_tools_midas_status").first
+        expect(midas_status).to_contain_text("Problem")
+        expect(midas_status).to_contain_text("dpt_hybrid-midas-501f0c75.pt")
+        assert "Traceback" not in midas_status.inner_text()
+        page.screenshot(path=str(artifacts_dir / "04_midas_no_weights.png"), full_page=True)
+        assert errors == []
+    except Exception:
+        page.screenshot(path=str(artifacts_dir / "failure.png"), full_page=True)
+        raise
+    finally:
+        context.close()

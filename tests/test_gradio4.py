@@ -1,0 +1,147 @@
+"""The tab under gradio 4.40 (Forge's), in the second environment `tools/setup.sh gradio4` makes.
+
+That environment has no torch: building the tab must not import it. A subprocess there builds
+the Blocks, runs the EXR handlers with gradio 4's values (paths as str), feeds their results
+through gradio 4's own postprocessing, and serves the app on 127.0.0.1; it prints a JSON report
+that this test (in the main environment, gradio 3.41) checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+GRADIO4_PYTHON = Path(os.environ.get("DEPTH_TOOLS_GRADIO4_PYTHON", REPO / ".venv-gradio4" / "bin" / "python"))
+
+SCRIPT = r"""
+import json, socket, sys, urllib.request
+from pathlib import Path
+
+import gradio as gr
+from lib_depth.ui import build_ui
+from lib_depth.ui_exr import MAX_CUT_BUTTONS, MapControls
+from lib_depth import ui_exr_tab
+
+sample = sys.argv[1]
+report = {"gradio": gr.__version__}
+ui = build_ui()
+report["torch_imported"] = "torch" in sys.modules
+report["components"] = {
+    block.elem_id: type(block).__name__
+    for block in ui.blocks.blocks.values()
+    if isinstance(getattr(block, "elem_id", None), str) and block.elem_id.startswith("depth_tools")
+}
+report["image_formats"] = sorted({getattr(c, "format", None) for c in (ui.exr.depth_image, ui.exr.chart,
+                                  ui.midas.depth_image, ui.midas.normal_image)})
+
+defaults = list(vars(MapControls()).values())
+tab = ui.exr
+loaded_components = [tab.view, tab.sample, tab.cut_panel, tab.file_choice, tab.channel, *tab.cut_buttons,
+                     tab.cutoff, tab.chart, tab.depth_image, tab.mask_image, tab.status, tab.downloads, tab.result]
+out = ui_exr_tab.on_files([sample], "auto", *defaults)  # gradio 4 hands File values as str paths
+report["cut_labels"] = [u.get("value") for u in out[5:5 + MAX_CUT_BUTTONS] if u.get("visible")]
+postprocessed = []
+for component, value in zip(loaded_components, out):
+    if isinstance(value, dict) or isinstance(component, gr.State):
+        continue
+    postprocessed.append((component.elem_id, type(component.postprocess(value)).__name__))
+report["postprocessed"] = postprocessed
+view = out[0]
+cut = ui_exr_tab.on_cut(0)(view, *defaults)
+report["cutoff_after_click"] = cut[0]
+downloads, result, status = ui_exr_tab.on_make([sample], "auto", 254.5, False, False, 0, True, False, "8-bit")
+report["downloads"] = [Path(p).name for p in downloads]
+report["downloads_postprocessed"] = type(tab.downloads.postprocess(downloads)).__name__
+report["result_postprocessed"] = type(tab.result.postprocess(result)).__name__
+
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+port = sock.getsockname()[1]
+sock.close()
+try:  # a failure here is reported, so that the checks above still run
+    ui.blocks.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                             show_api=False)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=30) as response:
+        config = json.load(response)
+    report["served_ids"] = sorted(
+        c["props"].get("elem_id") for c in config["components"] if str(c["props"].get("elem_id")).startswith("depth")
+    )
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
+        report["page_status"] = response.status
+except Exception as exc:
+    report["serve_error"] = f"{type(exc).__name__}: {exc}"
+finally:
+    ui.blocks.close()
+print("REPORT " + json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def gradio4_report(sample_exr: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    if not GRADIO4_PYTHON.exists():
+        pytest.skip(f"{GRADIO4_PYTHON} is missing: run `bash tools/setup.sh gradio4`")
+    tmp = tmp_path_factory.mktemp("gradio4")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+        "TMPDIR": str(tmp),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    proc = subprocess.run(
+        [str(GRADIO4_PYTHON), "-c", SCRIPT, str(sample_exr)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("REPORT ")]
+    assert proc.returncode == 0 and lines, f"gradio 4 run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    return json.loads(lines[-1][len("REPORT ") :])
+
+
+def test_builds_under_gradio4_without_torch(gradio4_report: dict) -> None:
+    assert gradio4_report["gradio"].startswith("4.40")
+    assert gradio4_report["torch_imported"] is False
+    components = gradio4_report["components"]
+    expected = {
+        "depth_tools_exr_files": "File",
+        "depth_tools_exr_chart": "Image",
+        "depth_tools_exr_cutoff": "Number",
+        "depth_tools_exr_cut_0": "Button",
+        "depth_tools_exr_depth": "Image",
+        "depth_tools_make": "Button",
+        "depth_tools_exr_downloads": "File",
+        "depth_tools_midas_image": "Image",
+        "depth_tools_midas_resolution": "Slider",
+        "depth_tools_midas_bg_threshold": "Slider",
+        "depth_tools_midas_a": "Slider",
+        "depth_tools_midas_run": "Button",
+        "depth_tools_midas_normal": "Image",
+    }
+    assert {k: components.get(k) for k in expected} == expected
+    assert gradio4_report["image_formats"] == ["png"]  # not gradio 4's lossy WebP default
+
+
+def test_handlers_values_pass_gradio4_postprocessing(gradio4_report: dict) -> None:
+    assert gradio4_report["cut_labels"] == ["Cut at 254.50", "Cut at 340.50"]
+    kinds = dict(gradio4_report["postprocessed"])
+    assert kinds["depth_tools_exr_chart"] == kinds["depth_tools_exr_depth"] == "FileData"
+    assert kinds["depth_tools_exr_status"] == "str"
+    assert gradio4_report["cutoff_after_click"] == pytest.approx(254.5)
+    assert gradio4_report["downloads"] == ["scene.depth.png", "scene.mask.png"]
+    assert gradio4_report["downloads_postprocessed"] == "ListFiles"
+    assert gradio4_report["result_postprocessed"] == "FileData"
+
+
+def test_serves_under_gradio4(gradio4_report: dict) -> None:
+    # gradio 4.40 with pydantic >= 2.11 cannot build its API page for File/Image components
+    # ("argument of type 'bool' is not iterable"): the gradio4 environment must pin pydantic < 2.11.
+    assert "serve_error" not in gradio4_report, gradio4_report["serve_error"]
+    assert gradio4_report["page_status"] == 200
+    assert "depth_tools_exr_files" in gradio4_report["served_ids"]
+    assert "depth_tools_midas_run" in gradio4_report["served_ids"]

@@ -1,0 +1,256 @@
+"""The EXR tab's handlers, called directly with real EXR files written by OpenEXR.
+
+What a user sees is checked through the values the handlers hand gradio: the loaded view, the
+suggestion buttons, the preview pixels, the written PNGs, and error messages instead of tracebacks.
+"""
+
+from __future__ import annotations
+
+import html
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import gradio as gr
+import numpy as np
+import pytest
+
+from lib_depth.chart import SCALE, SUGGESTION, draw_histogram, layout
+from lib_depth.exr import read_depth, write_depth
+from lib_depth.png import read_png
+from lib_depth.process import DepthOptions, histogram, make_depth_map
+from lib_depth.sample import synthetic_scene
+from lib_depth.ui_compat import file_paths
+from lib_depth.ui_exr import (
+    MAX_CUT_BUTTONS,
+    PREVIEW_MAX_SIDE,
+    MapControls,
+    cutoff_at,
+    load_view,
+    make_maps,
+    render_preview,
+)
+from lib_depth.ui_exr_tab import (
+    on_chart_click,
+    on_controls,
+    on_cut,
+    on_file_choice,
+    on_files,
+    on_make,
+    on_no_cut,
+)
+
+# Output positions of the handlers (see ui_exr_tab._wire).
+VIEW, SAMPLE, PANEL, CHOICE, CHANNEL = range(5)
+CUTS = slice(5, 5 + MAX_CUT_BUTTONS)
+CUTOFF = 5 + MAX_CUT_BUTTONS
+CHART, DEPTH, MASK, STATUS, DOWNLOADS, RESULT = range(CUTOFF + 1, CUTOFF + 7)
+DEFAULTS = list(vars(MapControls()).values())
+
+
+def controls(**changes: object) -> list[object]:
+    """Control values in component order, as gradio passes them."""
+    values = {**vars(MapControls()), **changes}
+    return list(values.values())
+
+
+def click(x: float) -> gr.SelectData:
+    """The event gradio builds for a click on the chart picture at column `x`."""
+    return gr.SelectData(None, {"index": [x, 200], "value": None, "selected": True})
+
+
+def text(html_status: str) -> str:
+    return html.unescape(html_status)
+
+
+def upload(*paths: Path) -> list[SimpleNamespace]:
+    """What gradio 3 hands a `gr.File(file_count="multiple")` handler: objects with `.name`."""
+    return [SimpleNamespace(name=str(p)) for p in paths]
+
+
+@pytest.fixture
+def sample_view(sample_exr: Path):
+    return load_view(str(sample_exr))
+
+
+def test_upload_shows_histogram_suggestions_and_preview(sample_exr: Path) -> None:
+    out = on_files(upload(sample_exr), "auto", *DEFAULTS)
+    view = out[VIEW]
+    assert view.channel == "Y" and (view.width, view.height) == (768, 512)
+    assert out[CHANNEL]["choices"] == ["auto", "Y"] and out[CHANNEL]["value"] == "auto"
+    assert out[PANEL]["visible"] is True and out[SAMPLE]["visible"] is False
+    labels = [u.get("value") for u in out[CUTS] if u["visible"]]
+    assert labels == ["Cut at 254.50", "Cut at 340.50"]
+    assert out[CUTOFF]["value"] is None  # starts at "no cutoff"
+    chart = out[CHART]
+    assert chart.ndim == 3 and chart.dtype == np.uint8
+    expected = make_depth_map(read_depth(sample_exr).depth).levels
+    np.testing.assert_array_equal(out[DEPTH], expected)  # 768 px: the preview is the file itself
+    assert out[MASK]["visible"] is False
+    assert "scene.exr" in out[STATUS] and "190.00" in out[STATUS] and "Problem" not in out[STATUS]
+
+
+def test_suggestion_button_sets_cutoff_and_preview_follows(sample_exr: Path, sample_view) -> None:
+    before = on_no_cut(sample_view, *DEFAULTS)
+    after = on_cut(0)(sample_view, *DEFAULTS)
+    assert before[0] is None and after[0] == pytest.approx(254.5)
+    depth = read_depth(sample_exr).depth
+    np.testing.assert_array_equal(after[2], make_depth_map(depth, DepthOptions(cutoff=254.5)).levels)
+    second_subject = (depth > 300) & (depth < 330)
+    assert before[2][second_subject].min() > 0 and after[2][second_subject].max() == 0
+    assert not np.array_equal(before[1], after[1])  # the chart marks the cutoff
+    assert "254.50 and beyond" in after[4]
+
+
+def test_chart_click_cuts_there_and_snaps_to_suggestions(sample_view) -> None:
+    box = layout(sample_view.histogram)
+    near_cut = box.x_of(340.5) + 4 * SCALE
+    snapped = on_chart_click(sample_view, *DEFAULTS, click(near_cut))
+    assert snapped[0] == pytest.approx(340.5)
+    x = box.x_of(400.0)
+    free = on_chart_click(sample_view, *DEFAULTS, click(x))
+    assert free[0] == pytest.approx(400.0, abs=0.01)
+    far_end = on_chart_click(sample_view, *DEFAULTS, click(box.right))
+    assert far_end[0] is None
+    beside = on_chart_click(sample_view, *DEFAULTS, click(2))
+    assert all(isinstance(u, dict) and set(u) <= {"__type__"} for u in beside)  # nothing changes
+
+
+def test_controls_mask_invert_compress_noise_16bit(sample_exr: Path, sample_view) -> None:
+    depth = read_depth(sample_exr).depth
+    values = dict(cutoff=340.5, compress=True, noise=True, seed=7, mask=True, invert=True, bits="16-bit")
+    preview = render_preview(sample_view, MapControls(**values))
+    options = DepthOptions(cutoff=340.5, compress=True, noise=True, invert=True, bits=16, seed=7)
+    full = make_depth_map(depth, options)
+    np.testing.assert_array_equal(preview.depth_map.levels, full.levels)
+    np.testing.assert_array_equal(preview.depth, (full.levels >> 8).astype(np.uint8))
+    np.testing.assert_array_equal(preview.mask, full.mask_image())
+    out = on_no_cut(sample_view, *controls(**values))
+    assert out[3]["visible"] is True and out[3]["value"] is not None  # mask preview shown
+
+
+def test_cutoff_below_nearest_is_a_message_and_keeps_the_preview(sample_view) -> None:
+    failed = on_controls(sample_view, *controls(cutoff=100.0))
+    assert "Problem" in failed[3] and "nearest depth (190)" in failed[3] and "Traceback" not in failed[3]
+    assert failed[1] == gr.update()  # the last good preview stays on screen
+    assert isinstance(failed[0], np.ndarray)  # the chart is still drawn
+
+
+def test_large_render_previews_downscaled_and_downloads_full_size(tmp_path: Path) -> None:
+    big = tmp_path / "big.exr"
+    depth = synthetic_scene(2000, 1200)
+    write_depth(big, depth, channel="Y")
+    view = load_view(str(big))
+    assert max(view.preview.shape) == PREVIEW_MAX_SIDE and view.preview.shape == (461, 768)
+    assert view.histogram.suggestions == histogram(depth).suggestions  # histogram from the full file
+    run = tmp_path / "run"
+    run.mkdir()
+    result = make_maps([str(big)], "auto", MapControls(cutoff=view.cut_value(0)), run)
+    assert result.errors == [] and [Path(p).name for p in result.downloads] == ["big.depth.png"]
+    written = read_png(result.downloads[0])
+    assert written.shape == (1200, 2000)
+    np.testing.assert_array_equal(written, make_depth_map(depth, DepthOptions(cutoff=view.cut_value(0))).levels)
+    np.testing.assert_array_equal(result.first_map, written)
+
+
+def test_several_files_one_zip_bad_file_reported(tmp_path: Path, sample_exr: Path) -> None:
+    other = tmp_path / "other" / "scene.exr"  # same name as the sample: must not overwrite it
+    other.parent.mkdir()
+    write_depth(other, synthetic_scene(96, 64) + 5.0, channel="Y")
+    broken = tmp_path / "broken.exr"
+    broken.write_bytes(b"not an exr at all")
+    run = tmp_path / "run"
+    run.mkdir()
+    result = make_maps([str(sample_exr), str(other), str(broken)], None, MapControls(mask=True), run)
+    assert len(result.errors) == 1 and "broken.exr" in result.errors[0] and str(tmp_path) not in result.errors[0]
+    assert [Path(p).name for p in result.downloads] == ["depth_maps.zip"]
+    with zipfile.ZipFile(result.downloads[0]) as zf:
+        names = sorted(zf.namelist())
+        assert names == ["2/scene.depth.png", "2/scene.mask.png", "scene.depth.png", "scene.mask.png"]
+        data = np.frombuffer(zf.read("2/scene.depth.png"), np.uint8)
+    inside = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(inside, make_depth_map(read_depth(other).depth).levels)
+
+
+def test_make_handler_writes_pngs_and_gives_an_image_to_send(sample_exr: Path) -> None:
+    downloads, result, message = on_make(upload(sample_exr), "Y", *controls(cutoff=254.5, mask=True))
+    assert [Path(p).name for p in downloads] == ["scene.depth.png", "scene.mask.png"]
+    expected = make_depth_map(read_depth(sample_exr).depth, DepthOptions(cutoff=254.5))
+    np.testing.assert_array_equal(read_png(downloads[0]), expected.levels)
+    np.testing.assert_array_equal(read_png(downloads[1]), expected.mask_image())
+    assert result.mode == "RGB" and result.size == (768, 512)  # PIL, as the WebUI's send buttons need
+    assert "Wrote 2 PNGs" in message
+
+
+def test_make_handler_errors_are_messages(tmp_path: Path) -> None:
+    assert "Upload one or more EXR files" in on_make(None, "auto", *DEFAULTS)[2]
+    bad = tmp_path / "render.exr"
+    bad.write_bytes(b"\x76\x2f\x31\x01 truncated")
+    downloads, result, message = on_make(upload(bad), "auto", *DEFAULTS)
+    assert downloads is None and result is None
+    assert "Problem" in message and "render.exr" in message and "Traceback" not in message
+    nan_cut = on_make(upload(bad), "auto", *controls(cutoff=float("nan")))
+    assert "cutoff must be a number" in nan_cut[2]
+
+
+def test_bad_upload_is_a_message(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.exr"
+    fake.write_text("hello")
+    out = on_files(upload(fake), "auto", *DEFAULTS)
+    assert out[VIEW] is None and out[PANEL]["visible"] is False
+    assert "not an OpenEXR file" in out[STATUS] and "fake.exr" in out[STATUS] and str(tmp_path) not in out[STATUS]
+
+
+def test_cleared_upload_resets_the_tab() -> None:
+    out = on_files(None, "Y", *DEFAULTS)
+    assert out[VIEW] is None and out[PANEL]["visible"] is False and out[CHART] is None
+    assert "Upload one or more EXR" in out[STATUS]
+
+
+def test_channel_choice_and_file_choice(tmp_path: Path) -> None:
+    depth = synthetic_scene(96, 64)
+    blender = tmp_path / "blender.exr"
+    write_depth(blender, depth, channel="Z", extra={"R": depth * 2, "G": depth, "B": depth})
+    daz = tmp_path / "daz.exr"
+    write_depth(daz, depth + 1.0, channel="Y")
+    out = on_files(upload(blender, daz), "auto", *DEFAULTS)
+    assert out[VIEW].channel == "Z" and out[CHOICE]["visible"] is True
+    assert out[CHOICE]["choices"] == ["1: blender.exr", "2: daz.exr"]
+    assert sorted(out[CHANNEL]["choices"]) == ["B", "G", "R", "Z", "auto"]
+    picked = on_file_choice(upload(blender, daz), "1: blender.exr", "R", *DEFAULTS)
+    assert picked[VIEW].channel == "R"
+    assert picked[VIEW].histogram.edges[0] == pytest.approx(2 * np.nanmin(depth[np.isfinite(depth)]))
+    second = on_file_choice(upload(blender, daz), "2: daz.exr", "R", *DEFAULTS)
+    assert second[VIEW] is None and "no channel named 'R'" in text(second[STATUS]) and "Y" in second[STATUS]
+    auto = on_file_choice(upload(blender, daz), "2: daz.exr", "auto", *DEFAULTS)
+    assert auto[VIEW].channel == "Y" and auto[CHANNEL]["value"] == "auto"
+
+
+def test_cutoff_at_maps_clicks_to_depths(sample_view) -> None:
+    box = layout(sample_view.histogram)
+    assert cutoff_at(sample_view, box.x_of(254.5) - 3 * SCALE).cutoff == pytest.approx(254.5)
+    assert cutoff_at(sample_view, box.x_of(500.0)).cutoff == pytest.approx(500.0, abs=0.01)
+    assert not cutoff_at(sample_view, box.left).changed  # at the nearest depth nothing would be left
+    assert not cutoff_at(sample_view, box.right + 5).changed
+
+
+def test_chart_marks_suggestions_and_shades_beyond_the_cutoff(sample_view) -> None:
+    plain = draw_histogram(sample_view.histogram)
+    cut = draw_histogram(sample_view.histogram, 254.5)
+    box = layout(sample_view.histogram)
+    assert plain.shape == (box.bottom + 40 * SCALE, box.right + 20 * SCALE, 3)
+    for s in sample_view.histogram.suggestions:
+        column = plain[box.top : box.bottom, round(box.x_of(s))]
+        assert (column == SUGGESTION).all(axis=1).any()  # the dashed amber line
+    mid_y = (box.top + box.bottom) // 2
+    empty_x = round(box.x_of(450.0))  # a near-empty span beyond the cut
+    assert cut[mid_y, empty_x].sum() != plain[mid_y, empty_x].sum()
+    left_x = round(box.x_of(200.0))
+    np.testing.assert_array_equal(cut[:, left_x], plain[:, left_x])  # before the cut: unchanged
+
+
+def test_file_paths_reads_gradio_3_and_4_values(tmp_path: Path) -> None:
+    assert file_paths(None) == []
+    assert file_paths(str(tmp_path)) == [str(tmp_path)]
+    assert file_paths([SimpleNamespace(name="/a.exr"), "/b.exr", None]) == ["/a.exr", "/b.exr"]
