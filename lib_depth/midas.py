@@ -150,7 +150,7 @@ def _ensure_torchvision() -> None:
         import torchvision  # noqa: F401
 
 
-def _network_class() -> type:
+def network_class() -> type:
     """controlnet_aux's DPTDepthModel (importing controlnet_aux imports every detector: ~3 s)."""
     _ensure_torchvision()
     with warnings.catch_warnings():
@@ -246,7 +246,7 @@ def load_network(path: Path, verified: bool = False) -> torch.nn.Module:
     import torch
 
     state = read_state_dict(path, verified)
-    dpt = _network_class()
+    dpt = network_class()
 
     def build() -> torch.nn.Module:
         with warnings.catch_warnings():

@@ -1,0 +1,62 @@
+"""Session fixtures for the MiDaS tests: one random DPT-hybrid checkpoint per test run.
+
+The published weights cannot be downloaded here, so the real network (controlnet_aux's
+DPTDepthModel, 123M parameters) is built with seeded random weights and its state dict saved the
+way the real file is; everything else goes through the real loading path. A random checkpoint
+cannot match the published sha256, so code that finds weights by searching refuses it (which the
+tests check); tests that need a loaded model name the file explicitly (trusted, not hashed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+__all__ = ["midas_cache", "midas_checkpoint", "midas_estimator", "midas_settings"]
+
+
+@pytest.fixture(scope="session")
+def midas_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private state folder (remembered verifications, CPU precision choice) for this run."""
+    path = tmp_path_factory.mktemp("midas_cache")
+    previous = os.environ.get("DEPTH_TOOLS_CACHE")
+    os.environ["DEPTH_TOOLS_CACHE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("DEPTH_TOOLS_CACHE", None)
+    else:
+        os.environ["DEPTH_TOOLS_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def midas_checkpoint(tmp_path_factory: pytest.TempPathFactory, midas_cache: Path) -> Path:
+    """`<tmp>/dpt_hybrid-midas-501f0c75.pt`: the real network's state dict, random weights (470 MiB)."""
+    import torch
+
+    from lib_depth import midas
+
+    dpt = midas.network_class()
+    torch.manual_seed(0)
+    net = dpt(path=None, backbone="vitb_rn50_384", non_negative=True)
+    path = tmp_path_factory.mktemp("midas_weights") / midas.WEIGHTS_NAME
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def midas_settings(midas_checkpoint: Path) -> object:
+    """Settings naming the random checkpoint, on the CPU in fp32 (deterministic, exact comparisons)."""
+    from lib_depth.midas import MidasSettings
+
+    return MidasSettings(weights=str(midas_checkpoint), device="cpu", precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def midas_estimator(midas_settings: object) -> object:
+    """The process-wide cached estimator for `midas_settings` (what the CLI and the WebUI share)."""
+    from lib_depth.midas import get_estimator
+
+    return get_estimator(midas_settings)
