@@ -49,6 +49,9 @@ class PreprocessorError(DepthError, _GradioError):
         self.detail = message
         self.status_code = status_code
 
+    def __str__(self) -> str:  # gradio 3's Error quotes its message (repr); the API reply must not
+        return self.message
+
 
 # --------------------------------------------------------------------------------------------
 # What the preprocessors are: names, sliders, kind
