@@ -144,7 +144,7 @@ def draw_histogram(
     small, normal = _font(12 * s), _font(13 * s)
     digits = decimals_for(box.near, box.far)
 
-    draw.text((box.left, 8 * s), "Pixels per depth bucket (log scale)", fill=TEXT, font=normal)
+    draw.text((box.left, 8 * s), "Pixels per depth bucket (log scale): click to cut", fill=TEXT, font=normal)
     legend = "blue: occupied   grey: near-empty"
     draw.text((box.right - _text_width(draw, legend, small), 9 * s), legend, fill=MUTED, font=small)
 

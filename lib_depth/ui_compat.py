@@ -7,6 +7,8 @@ versions share (constructor sizes, `gr.update`, no `.style()`).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -39,3 +41,21 @@ def file_paths(value: Any) -> list[str]:
 def js_kwargs(code: str) -> dict[str, str]:
     """Event keyword for client-side JavaScript: `_js=` on 3.x, `js=` on 4.x."""
     return {"js": code} if GRADIO_MAJOR >= 4 else {"_js": code}
+
+
+def commit_events(number: gr.Number) -> list[Callable[..., Any]]:
+    """Listeners for "the user has entered a value" in a number box, without one event per keystroke
+    (typing 254.5 would flash an error for 2, and finish out of order on a parallel queue).
+
+    gradio 3: Enter or leaving the box (`blur`; `input` does not even fire when the box is emptied).
+    gradio 4: its Number has no `blur`, so Enter, and `input` with only the last of a burst kept.
+    """
+    if GRADIO_MAJOR >= 4:
+        return [number.submit, partial(number.input, trigger_mode="always_last")]
+    return [number.submit, number.blur]
+
+
+def sequential(group: str) -> dict[str, Any]:
+    """Event keywords that run a tab's events one at a time, in order (gradio 4 runs different
+    listeners concurrently; gradio 3's queue is already sequential standalone)."""
+    return {"concurrency_id": group, "concurrency_limit": 1} if GRADIO_MAJOR >= 4 else {}

@@ -22,10 +22,10 @@ from . import host
 from . import ui_status as status
 from .chart import draw_histogram
 from .errors import DepthError
-from .ui_compat import file_paths, image
+from .ui_compat import commit_events, file_paths, image, sequential
+from .ui_controls import post_controls
 from .ui_exr import (
     AUTO_CHANNEL,
-    BITS_CHOICES,
     MAX_CUT_BUTTONS,
     ExrView,
     MapControls,
@@ -54,7 +54,7 @@ class ExrTab:
     file_choice: Any
     channel: Any
     chart: Any
-    cutoff: Any
+    cutoff: Any  # the box the user types in (and buttons fill)
     cut_buttons: list[Any]
     no_cut: Any
     compress: Any
@@ -70,11 +70,14 @@ class ExrTab:
     downloads: Any
     result: Any
     view: Any
+    #: The cutoff in force. A State, read on the server when an event runs: the box's value is
+    #: captured by the browser when an event starts, before a button's new cutoff has come back.
+    cutoff_state: Any
 
     @property
     def controls(self) -> list[Any]:
         """In `MapControls` field order."""
-        return [self.cutoff, self.compress, self.noise, self.seed, self.mask, self.invert, self.bits]
+        return [self.cutoff_state, self.compress, self.noise, self.seed, self.mask, self.invert, self.bits]
 
 
 # ---------------------------------------------------------------- handlers
@@ -138,7 +141,8 @@ def _choice_index(choice: str | None) -> int:
 
 
 def view_outputs(paths: list[str], index: int, channel: str | None, controls: MapControls) -> list[Any]:
-    """[view, sample button, cut panel, file choice, channel, *cut buttons, cutoff] + preview_outputs,
+    """[view, sample button, cut panel, file choice, channel, *cut buttons, cutoff state, cutoff box]
+    + preview_outputs,
     for a (re)loaded file. The histogram and cut controls show only with a file loaded; the cutoff
     starts empty ("no cutoff"): a cut in one render's units means nothing in another."""
     controls = replace(controls, cutoff=None)
@@ -150,6 +154,7 @@ def view_outputs(paths: list[str], index: int, channel: str | None, controls: Ma
             gr.update(choices=[], value=None, visible=False),
             gr.update(choices=[AUTO_CHANNEL], value=AUTO_CHANNEL),
             *_cut_button_updates(None),
+            None,
             gr.update(value=None),
             *preview_outputs(None, controls),
         ]
@@ -163,7 +168,8 @@ def view_outputs(paths: list[str], index: int, channel: str | None, controls: Ma
         outputs = preview_outputs(None, controls)
         outputs[3] = status.error(message)
         hidden = gr.update(visible=False)
-        return [None, hidden, hidden, choice, gr.update(), *_cut_button_updates(None), gr.update(value=None), *outputs]
+        cuts = _cut_button_updates(None)
+        return [None, hidden, hidden, choice, gr.update(), *cuts, None, gr.update(value=None), *outputs]
     chosen = channel if channel in view.channels else AUTO_CHANNEL
     channel_update = gr.update(choices=[AUTO_CHANNEL, *view.channels], value=chosen)
     return [
@@ -173,6 +179,7 @@ def view_outputs(paths: list[str], index: int, channel: str | None, controls: Ma
         choice,
         channel_update,
         *_cut_button_updates(view),
+        None,
         gr.update(value=None),
         *preview_outputs(view, controls),
     ]
@@ -192,10 +199,15 @@ def on_controls(view: ExrView | None, *controls: Any) -> list[Any]:
     return preview_outputs(view, MapControls(*controls))
 
 
+def on_cutoff_typed(view: ExrView | None, typed: float | None, *controls: Any) -> list[Any]:
+    """[cutoff state] + preview_outputs: the box's value (empty = no cutoff) comes into force."""
+    return [typed, *preview_outputs(view, MapControls(typed, *controls[1:]))]
+
+
 def _with_cutoff(view: ExrView | None, cutoff: float | None, controls: tuple[Any, ...]) -> list[Any]:
-    """[cutoff] + preview_outputs: a button or a click set the cutoff and the preview follows."""
+    """[cutoff state, cutoff box] + preview_outputs: a button or a click set the cutoff."""
     values = MapControls(cutoff, *controls[1:])
-    return [cutoff, *preview_outputs(view, values)]
+    return [cutoff, cutoff, *preview_outputs(view, values)]
 
 
 def on_cut(index: int) -> Callable[..., list[Any]]:
@@ -203,7 +215,7 @@ def on_cut(index: int) -> Callable[..., list[Any]]:
 
     def pick(view: ExrView | None, *controls: Any) -> list[Any]:
         if view is None:
-            return [gr.update(), *preview_outputs(view, MapControls(*controls))]
+            return [gr.update(), gr.update(), *preview_outputs(view, MapControls(*controls))]
         return _with_cutoff(view, view.cut_value(index), controls)
 
     return pick
@@ -228,10 +240,10 @@ def on_chart_click(
     controls = (cutoff, compress, noise, seed, mask, invert, bits)
     index = getattr(evt, "index", None)
     if view is None or not isinstance(index, (list, tuple)) or not index:
-        return [gr.update()] * 7
+        return [gr.update()] * 8
     click = cutoff_at(view, float(index[0]))
     if not click.changed:
-        return [gr.update()] * 7
+        return [gr.update()] * 8
     return _with_cutoff(view, click.cutoff, controls)
 
 
@@ -310,7 +322,8 @@ def build() -> ExrTab:
             sample = gr.Button("Try the sample render", size="sm", visible=SAMPLE.is_file(), elem_id=_id("sample"))
             with gr.Column(visible=False, elem_id=_id("cut_panel")) as cut_panel:
                 chart = image(
-                    label="Histogram: click it to cut there",
+                    label="Histogram",
+                    show_label=False,
                     interactive=False,
                     show_download_button=False,
                     elem_id=_id("chart"),
@@ -329,18 +342,7 @@ def build() -> ExrTab:
                         for i in range(MAX_CUT_BUTTONS)
                     ]
                     no_cut = gr.Button("No cutoff", size="sm", elem_id=_id("no_cut"), min_width=100)
-            with gr.Row():
-                compress = gr.Checkbox(
-                    label="Compress", info="spread the used depths over all levels", elem_id=_id("compress")
-                )
-                invert = gr.Checkbox(label="Invert", info="near = black", elem_id=_id("invert"))
-                mask = gr.Checkbox(label="Mask", info="also a subject/background mask", elem_id=_id("mask"))
-            with gr.Row():
-                noise = gr.Checkbox(label="Noise", info="fill the far level with noise", elem_id=_id("noise"))
-                seed = gr.Number(label="Noise seed", value=0, precision=0, visible=False, elem_id=_id("seed"))
-                bits = gr.Radio(
-                    label="PNG bit depth", choices=list(BITS_CHOICES), value=BITS_CHOICES[0], elem_id=_id("bits")
-                )
+            post = post_controls("depth_tools_exr")
         with gr.Column(scale=5, min_width=320):
             status_box = gr.HTML(status.hint(UPLOAD_HINT), elem_id=_id("status"))
             with gr.Row():
@@ -356,12 +358,14 @@ def build() -> ExrTab:
             result = gr.Image(type="pil", visible=False, elem_id=_id("result"))
             host.create_send_buttons(result, "depth_tools")
     view = gr.State(None)
+    cutoff_state = gr.State(None)
 
     tab = ExrTab(
         files=files, sample=sample, cut_panel=cut_panel, file_choice=file_choice, channel=channel, chart=chart,
-        cutoff=cutoff, cut_buttons=cut_buttons, no_cut=no_cut, compress=compress, invert=invert, mask=mask,
-        noise=noise, seed=seed, bits=bits, status=status_box, depth_image=depth_image, mask_image=mask_image,
-        make=make, downloads=downloads, result=result, view=view,
+        cutoff=cutoff, cut_buttons=cut_buttons, no_cut=no_cut, compress=post.compress, invert=post.invert,
+        mask=post.mask, noise=post.noise, seed=post.seed, bits=post.bits, status=status_box,
+        depth_image=depth_image, mask_image=mask_image, make=make, downloads=downloads, result=result, view=view,
+        cutoff_state=cutoff_state,
     )
     _wire(tab)
     return tab
@@ -369,28 +373,31 @@ def build() -> ExrTab:
 
 def _wire(tab: ExrTab) -> None:
     preview = [tab.chart, tab.depth_image, tab.mask_image, tab.status, tab.downloads, tab.result]
-    loaded = [tab.view, tab.sample, tab.cut_panel, tab.file_choice, tab.channel, *tab.cut_buttons, tab.cutoff, *preview]
+    loaded = [
+        tab.view, tab.sample, tab.cut_panel, tab.file_choice, tab.channel, *tab.cut_buttons, tab.cutoff_state,
+        tab.cutoff, *preview,
+    ]
     controls = tab.controls
+    order = sequential("depth_tools_exr")
 
-    tab.files.change(on_files, [tab.files, tab.channel, *controls], loaded)
-    tab.sample.click(on_sample, None, tab.files)
-    tab.file_choice.input(on_file_choice, [tab.files, tab.file_choice, tab.channel, *controls], loaded)
-    tab.channel.input(on_file_choice, [tab.files, tab.file_choice, tab.channel, *controls], loaded)
+    tab.files.change(on_files, [tab.files, tab.channel, *controls], loaded, **order)
+    tab.sample.click(on_sample, None, tab.files, **order)
+    tab.file_choice.input(on_file_choice, [tab.files, tab.file_choice, tab.channel, *controls], loaded, **order)
+    tab.channel.input(on_file_choice, [tab.files, tab.file_choice, tab.channel, *controls], loaded, **order)
 
-    # The cutoff box listens to the user only (buttons and chart clicks update the preview
-    # themselves). gradio 3 sends no `input` when the box is emptied: Enter or leaving it does
-    # (gradio 4's Number has no blur event; its `input` sees the empty box).
-    events = [tab.cutoff.input, tab.cutoff.submit, getattr(tab.cutoff, "blur", None)]
-    for event in filter(None, events):
-        event(on_controls, [tab.view, *controls], preview)
-    for box in (tab.compress, tab.invert, tab.mask, tab.noise, tab.seed, tab.bits):
-        box.input(on_controls, [tab.view, *controls], preview)
-    tab.noise.change(lambda on: gr.update(visible=bool(on)), tab.noise, tab.seed)
+    # Typed cutoffs count when entered; buttons and chart clicks set the cutoff (state and box)
+    # and update the preview themselves.
+    for event in commit_events(tab.cutoff):
+        event(on_cutoff_typed, [tab.view, tab.cutoff, *controls], [tab.cutoff_state, *preview], **order)
+    for box in (tab.compress, tab.invert, tab.mask, tab.noise, tab.bits):
+        box.input(on_controls, [tab.view, *controls], preview, **order)
+    for event in commit_events(tab.seed):
+        event(on_controls, [tab.view, *controls], preview, **order)
 
-    with_cutoff = [tab.cutoff, *preview]
+    with_cutoff = [tab.cutoff_state, tab.cutoff, *preview]
     for i, button in enumerate(tab.cut_buttons):
-        button.click(on_cut(i), [tab.view, *controls], with_cutoff)
-    tab.no_cut.click(on_no_cut, [tab.view, *controls], with_cutoff)
-    tab.chart.select(on_chart_click, [tab.view, *controls], with_cutoff)
+        button.click(on_cut(i), [tab.view, *controls], with_cutoff, **order)
+    tab.no_cut.click(on_no_cut, [tab.view, *controls], with_cutoff, **order)
+    tab.chart.select(on_chart_click, [tab.view, *controls], with_cutoff, **order)
 
-    tab.make.click(on_make, [tab.files, tab.channel, *controls], [tab.downloads, tab.result, tab.status])
+    tab.make.click(on_make, [tab.files, tab.channel, *controls], [tab.downloads, tab.result, tab.status], **order)

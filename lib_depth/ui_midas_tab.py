@@ -18,8 +18,9 @@ from PIL import Image
 from . import host
 from . import ui_status as status
 from .errors import DepthError
-from .ui_compat import image
-from .ui_exr import BITS_CHOICES, new_run_dir
+from .ui_compat import commit_events, image, sequential
+from .ui_controls import post_controls
+from .ui_exr import new_run_dir
 from .ui_midas import (
     BG_THRESHOLD,
     NORMAL_A,
@@ -167,16 +168,7 @@ def build() -> MidasTab:
             run = gr.Button("Estimate depth", variant="primary", elem_id=_id("run"))
             bg_threshold = _slider(BG_THRESHOLD, "bg_threshold", "nearness below this is background", "bg_threshold")
             a = _slider(NORMAL_A, "a", "normal map: the z of the normals (smaller = stronger relief)", "a")
-            with gr.Row():
-                compress = gr.Checkbox(label="Compress", info="spread the used depths over all levels",
-                                       elem_id=_id("compress"))
-                invert = gr.Checkbox(label="Invert", info="near = black", elem_id=_id("invert"))
-                mask = gr.Checkbox(label="Mask", info="also a subject/background mask", elem_id=_id("mask"))
-            with gr.Row():
-                noise = gr.Checkbox(label="Noise", info="fill the far level with noise", elem_id=_id("noise"))
-                seed = gr.Number(label="Noise seed", value=0, precision=0, visible=False, elem_id=_id("seed"))
-                bits = gr.Radio(label="PNG bit depth", choices=list(BITS_CHOICES), value=BITS_CHOICES[0],
-                                elem_id=_id("bits"))
+            post = post_controls("depth_tools_midas")
         with gr.Column(scale=6, min_width=340):
             status_box = gr.HTML(status.hint(HINT), elem_id=_id("status"))
             with gr.Row():
@@ -190,8 +182,8 @@ def build() -> MidasTab:
             result = gr.Image(type="pil", visible=False, elem_id=_id("result"))
             host.create_send_buttons(result, "depth_tools_midas")
     nearness = gr.State(None)
-    tab = MidasTab(picture, resolution, bg_threshold, a, compress, invert, mask, noise, seed, bits, run,
-                   status_box, depth_image, normal_image, mask_image, downloads, result, nearness)
+    tab = MidasTab(picture, resolution, bg_threshold, a, post.compress, post.invert, post.mask, post.noise, post.seed,
+                   post.bits, run, status_box, depth_image, normal_image, mask_image, downloads, result, nearness)
     _wire(tab)
     return tab
 
@@ -199,11 +191,13 @@ def build() -> MidasTab:
 def _wire(tab: MidasTab) -> None:
     maps = [tab.depth_image, tab.normal_image, tab.mask_image, tab.status, tab.downloads, tab.result]
     controls = tab.controls
-    tab.run.click(on_run, [tab.image, tab.resolution, *controls], [tab.nearness, *maps])
-    tab.image.upload(on_image, [tab.image, *controls], [tab.nearness, *maps])
-    tab.image.clear(on_image, [tab.image, *controls], [tab.nearness, *maps])
+    order = sequential("depth_tools_midas")
+    tab.run.click(on_run, [tab.image, tab.resolution, *controls], [tab.nearness, *maps], **order)
+    tab.image.upload(on_image, [tab.image, *controls], [tab.nearness, *maps], **order)
+    tab.image.clear(on_image, [tab.image, *controls], [tab.nearness, *maps], **order)
     for slider in (tab.bg_threshold, tab.a):
-        slider.release(on_controls, [tab.nearness, *controls], maps)
-    for box in (tab.compress, tab.invert, tab.mask, tab.noise, tab.seed, tab.bits):
-        box.input(on_controls, [tab.nearness, *controls], maps)
-    tab.noise.change(lambda on: gr.update(visible=bool(on)), tab.noise, tab.seed)
+        slider.release(on_controls, [tab.nearness, *controls], maps, **order)
+    for box in (tab.compress, tab.invert, tab.mask, tab.noise, tab.bits):
+        box.input(on_controls, [tab.nearness, *controls], maps, **order)
+    for event in commit_events(tab.seed):
+        event(on_controls, [tab.nearness, *controls], maps, **order)

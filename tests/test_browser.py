@@ -124,11 +124,18 @@ def test_exr_tab_in_chromium(ui_server: UiServer, chromium, sample_exr: Path, ar
         expect(status).to_contain_text("at or below the nearest depth")
         assert "Traceback" not in status.inner_text()
 
-        # Back to the first suggestion, with a mask; make the full-size PNGs and download them.
+        # Back to the first suggestion and, without waiting, ask for a mask: the mask's event must
+        # see the new cutoff although the box had not been refilled when it was sent.
         page.click("#depth_tools_exr_cut_0")
-        expect(page.locator("#depth_tools_exr_cutoff input")).to_have_value("254.5")
         page.check("#depth_tools_exr_mask input")
         expect(page.locator("#depth_tools_exr_mask_preview img")).to_be_visible()
+        expect(page.locator("#depth_tools_exr_cutoff input")).to_have_value("254.5")
+        expect(status).to_contain_text("254.50 and beyond")
+        cut = make_depth_map(depth, DepthOptions(cutoff=254.5))
+        np.testing.assert_array_equal(gray(image_pixels(page, "#depth_tools_exr_depth")), cut.levels)
+        np.testing.assert_array_equal(gray(image_pixels(page, "#depth_tools_exr_mask_preview")), cut.mask_image())
+
+        # Make the full-size PNGs and download them.
         page.click("#depth_tools_make")
         links = page.locator("#depth_tools_exr_downloads a")
         expect(links).to_have_count(2)

@@ -35,6 +35,7 @@ from lib_depth.ui_exr_tab import (
     on_chart_click,
     on_controls,
     on_cut,
+    on_cutoff_typed,
     on_file_choice,
     on_files,
     on_make,
@@ -44,8 +45,10 @@ from lib_depth.ui_exr_tab import (
 # Output positions of the handlers (see ui_exr_tab._wire).
 VIEW, SAMPLE, PANEL, CHOICE, CHANNEL = range(5)
 CUTS = slice(5, 5 + MAX_CUT_BUTTONS)
-CUTOFF = 5 + MAX_CUT_BUTTONS
+CUTOFF_STATE, CUTOFF = 5 + MAX_CUT_BUTTONS, 6 + MAX_CUT_BUTTONS
 CHART, DEPTH, MASK, STATUS, DOWNLOADS, RESULT = range(CUTOFF + 1, CUTOFF + 7)
+# ... and of the handlers that set the cutoff: [state, box, *the preview outputs].
+P_CHART, P_DEPTH, P_MASK, P_STATUS = 2, 3, 4, 5
 DEFAULTS = list(vars(MapControls()).values())
 
 
@@ -82,7 +85,7 @@ def test_upload_shows_histogram_suggestions_and_preview(sample_exr: Path) -> Non
     assert out[PANEL]["visible"] is True and out[SAMPLE]["visible"] is False
     labels = [u.get("value") for u in out[CUTS] if u["visible"]]
     assert labels == ["Cut at 254.50", "Cut at 340.50"]
-    assert out[CUTOFF]["value"] is None  # starts at "no cutoff"
+    assert out[CUTOFF_STATE] is None and out[CUTOFF]["value"] is None  # starts at "no cutoff"
     chart = out[CHART]
     assert chart.ndim == 3 and chart.dtype == np.uint8
     expected = make_depth_map(read_depth(sample_exr).depth).levels
@@ -94,13 +97,13 @@ def test_upload_shows_histogram_suggestions_and_preview(sample_exr: Path) -> Non
 def test_suggestion_button_sets_cutoff_and_preview_follows(sample_exr: Path, sample_view) -> None:
     before = on_no_cut(sample_view, *DEFAULTS)
     after = on_cut(0)(sample_view, *DEFAULTS)
-    assert before[0] is None and after[0] == pytest.approx(254.5)
+    assert before[:2] == [None, None] and after[0] == after[1] == pytest.approx(254.5)
     depth = read_depth(sample_exr).depth
-    np.testing.assert_array_equal(after[2], make_depth_map(depth, DepthOptions(cutoff=254.5)).levels)
+    np.testing.assert_array_equal(after[P_DEPTH], make_depth_map(depth, DepthOptions(cutoff=254.5)).levels)
     second_subject = (depth > 300) & (depth < 330)
-    assert before[2][second_subject].min() > 0 and after[2][second_subject].max() == 0
-    assert not np.array_equal(before[1], after[1])  # the chart marks the cutoff
-    assert "254.50 and beyond" in after[4]
+    assert before[P_DEPTH][second_subject].min() > 0 and after[P_DEPTH][second_subject].max() == 0
+    assert not np.array_equal(before[P_CHART], after[P_CHART])  # the chart marks the cutoff
+    assert "254.50 and beyond" in after[P_STATUS]
 
 
 def test_chart_click_cuts_there_and_snaps_to_suggestions(sample_view) -> None:
@@ -127,7 +130,17 @@ def test_controls_mask_invert_compress_noise_16bit(sample_exr: Path, sample_view
     np.testing.assert_array_equal(preview.depth, (full.levels >> 8).astype(np.uint8))
     np.testing.assert_array_equal(preview.mask, full.mask_image())
     out = on_no_cut(sample_view, *controls(**values))
-    assert out[3]["visible"] is True and out[3]["value"] is not None  # mask preview shown
+    assert out[P_MASK]["visible"] is True and out[P_MASK]["value"] is not None  # mask preview shown
+
+
+def test_typed_cutoff_comes_into_force_and_empty_means_none(sample_exr: Path, sample_view) -> None:
+    depth = read_depth(sample_exr).depth
+    typed = on_cutoff_typed(sample_view, 300.0, *controls(cutoff=254.5))
+    assert typed[0] == 300.0  # the state the other controls read
+    np.testing.assert_array_equal(typed[2], make_depth_map(depth, DepthOptions(cutoff=300.0)).levels)
+    emptied = on_cutoff_typed(sample_view, None, *controls(cutoff=300.0))
+    assert emptied[0] is None
+    np.testing.assert_array_equal(emptied[2], make_depth_map(depth).levels)
 
 
 def test_cutoff_below_nearest_is_a_message_and_keeps_the_preview(sample_view) -> None:
