@@ -241,12 +241,12 @@ class DepthToolsPreprocessor:
     @staticmethod
     def unload() -> bool:
         """ControlNet calls this after API detects and before generations: move the model off the
-        GPU (as its own depth_midas does), keeping it in memory so the next call pays no load."""
+        GPU (as its own depth_midas does), keeping it in memory so the next call pays no load.
+        On the CPU this costs nothing (ControlNet calls it for every registered preprocessor)."""
         midas = sys.modules.get(f"{__package__}.midas")
         if midas is None:
             return False
         midas.release_estimators(free=False)
-        host.torch_gc()
         return True
 
 

@@ -133,3 +133,16 @@ def test_send_buttons_bind_to_img2img_inpaint_extras(make_webui: Callable[..., W
     assert [b.tabname for b in bindings] == ["img2img", "inpaint", "extras"]
     assert all(b.source_image_component is image and isinstance(b.paste_button, gr.Button) for b in bindings)
     assert host.can_send_images()
+
+
+def test_the_double_undoes_the_webuis_torch_load(tmp_path: Path) -> None:
+    """Importing the WebUI's modules.safe replaces torch.load; leaving the double restores it."""
+    import torch
+
+    from tests.host_double import webui_double
+
+    original = torch.load
+    with webui_double(tmp_path, "none") as webui:
+        safe = webui.install_safe_loader()
+        assert torch.load is safe.load and safe.unsafe_torch_load is original
+    assert torch.load is original and "modules.safe" not in sys.modules

@@ -138,11 +138,8 @@ def webui_double(root: Path, flavour: str = "controlnet", extension_root: Path =
     """A fake WebUI rooted at `root` (models/, extensions/ inside) with the given ControlNet."""
     if flavour not in FLAVOURS:
         raise ValueError(f"unknown flavour {flavour!r}; one of {FLAVOURS}")
-    import torch  # noqa: F401 - restored below if modules.safe patched it
-
     saved_modules = {k: v for k, v in sys.modules.items() if _is_host_module(k)}
     saved_path = list(sys.path)
-    saved_load = sys.modules["torch"].load
     for name in saved_modules:
         del sys.modules[name]
     try:
@@ -161,11 +158,14 @@ def webui_double(root: Path, flavour: str = "controlnet", extension_root: Path =
             extension_dirs.insert(1 if flavour != "forge" else 0, HERE / flavour / "extension")
         yield WebUI(root=root, flavour=flavour, extension_dirs=extension_dirs)
     finally:
+        safe = sys.modules.get("modules.safe")
+        torch = sys.modules.get("torch")
+        if safe is not None and torch is not None and torch.load is safe.load:
+            torch.load = safe.unsafe_torch_load  # importing modules.safe replaced torch.load
         for name in [k for k in sys.modules if _is_host_module(k)]:
             del sys.modules[name]
         sys.modules.update(saved_modules)
         sys.path[:] = saved_path
-        sys.modules["torch"].load = saved_load
 
 
 def launch_module() -> ModuleType:
