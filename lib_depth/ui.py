@@ -59,19 +59,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     midas = parser.add_argument_group("MiDaS (the Image tab)")
     midas.add_argument(
         "--weights", metavar="PATH",
-        help="dpt_hybrid-midas-501f0c75.pt, or a folder holding it (default: search models/midas, ControlNet's "
-        "and Forge's folders, the Hugging Face cache)",
+        help="dpt_hybrid-midas-501f0c75.pt, or a folder holding it (default: search this extension's models/ "
+        "folder, ControlNet's and Forge's folders, the Hugging Face cache)",
     )
     midas.add_argument(
         "--download", action="store_true",
         help="download the weights (470 MiB) from Hugging Face when none are found",
     )
+    midas.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best there is)")
+    midas.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help="default: fp16 on GPUs, measured on CPUs")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    ui_midas.standalone = ui_midas.StandaloneOptions(args.weights, True if args.download else None)
+    ui_midas.standalone = ui_midas.StandaloneOptions(
+        args.weights, True if args.download else None, args.device, args.precision
+    )
     tab = build_tab()
     tab.queue()  # progress bars and one job at a time per event, as in the WebUI
     print(f"Depth Tools {__version__} (gradio {gr.__version__}) on http://{args.host}:{args.port}", flush=True)

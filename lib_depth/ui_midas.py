@@ -68,12 +68,15 @@ class MidasMaps:
         return to_display(self.levels)
 
 
-@dataclass
+@dataclass(frozen=True)
 class StandaloneOptions:
-    """Set by `python -m lib_depth.ui --weights/--download`: with no WebUI there are no settings."""
+    """Set by `python -m lib_depth.ui --weights/--download/--device/--precision`: with no WebUI
+    there is no settings page. None leaves the host's value."""
 
     weights: str | None = None
     allow_download: bool | None = None
+    device: str | None = None
+    precision: str | None = None
 
 
 standalone = StandaloneOptions()
@@ -85,10 +88,11 @@ def settings() -> MidasSettings:
 
     base = host.midas_settings()
     changes: dict[str, object] = {}
-    if standalone.weights:
-        changes["weights"] = standalone.weights
-    if standalone.allow_download is not None:
-        changes["allow_download"] = standalone.allow_download
+    if standalone.weights:  # a named file or folder is the whole search, as in the WebUI's settings
+        changes.update(weights=standalone.weights, search_dirs=())
+    for name in ("allow_download", "device", "precision"):
+        if getattr(standalone, name) is not None:
+            changes[name] = getattr(standalone, name)
     return replace(base, **changes) if changes else base
 
 

@@ -1,0 +1,106 @@
+"""The MiDaS tab's handlers with the real network (random weights, small resolutions) and real images.
+
+The model's output itself is the MiDaS tests' business; here: the tab runs it once, renders depth,
+normal and mask from it as the controls move, writes the PNGs, and turns every failure (missing
+weights first of all) into a message.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lib_depth import midas, ui_midas
+from lib_depth.png import read_png
+from lib_depth.process import DepthOptions, make_depth_map
+from lib_depth.ui_midas import Estimate, MidasControls, StandaloneOptions
+from lib_depth.ui_midas_tab import on_controls, on_image, on_run
+
+RES = 64
+A = round(2 * math.pi, 2)
+# on_run outputs: [estimate, depth, normal, mask, status, downloads, result]; on_controls: the rest.
+EST, DEPTH, NORMAL, MASK, STATUS, FILES, RESULT = range(7)
+
+
+def photo(height: int = 72, width: int = 120) -> np.ndarray:
+    """A bright disc on a darker gradient: something with structure for the network."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = np.dstack([x / width * 120, y / height * 90, np.full_like(x, 60)])
+    disc = (x - width * 0.4) ** 2 + (y - height * 0.55) ** 2 < (height * 0.3) ** 2
+    image[disc] = (230, 210, 190)
+    return image.astype(np.uint8)
+
+
+def controls(**changes: object) -> list[object]:
+    return list({**vars(MidasControls()), **changes}.values())
+
+
+@pytest.fixture
+def with_weights(monkeypatch: pytest.MonkeyPatch, midas_checkpoint: Path, midas_estimator) -> None:
+    """The tab pointed at the random checkpoint, as `--weights FILE --device cpu --precision fp32` do."""
+    options = StandaloneOptions(weights=str(midas_checkpoint), device="cpu", precision="fp32")
+    monkeypatch.setattr(ui_midas, "standalone", options)
+    assert ui_midas.settings() == midas_estimator.settings  # the session's loaded model is reused
+
+
+def test_run_gives_depth_normal_mask_and_pngs(with_weights, midas_estimator) -> None:
+    image = photo()
+    out = on_run(image, RES, *controls(mask=True))
+    estimate = out[EST]
+    assert isinstance(estimate, Estimate) and estimate.resolution == RES
+    np.testing.assert_array_equal(estimate.nearness, midas_estimator(image, resolution=RES))
+    assert estimate.nearness.shape == image.shape[:2]  # the image's own size, not the network's
+    depth = midas.nearness_to_depth(estimate.nearness, 0.1)
+    expected = make_depth_map(depth)
+    np.testing.assert_array_equal(out[DEPTH], expected.levels)
+    np.testing.assert_array_equal(out[NORMAL], midas.normal_map(estimate.nearness, A, 0.1, RES))
+    assert out[MASK]["visible"] is True
+    np.testing.assert_array_equal(out[MASK]["value"], expected.mask_image())
+    assert [Path(p).name for p in out[FILES]] == ["image.depth.png", "image.normal.png", "image.mask.png"]
+    np.testing.assert_array_equal(read_png(out[FILES][0]), expected.levels)
+    np.testing.assert_array_equal(read_png(out[FILES][1]), out[NORMAL])
+    np.testing.assert_array_equal(read_png(out[FILES][2]), expected.mask_image())
+    assert out[RESULT].mode == "RGB" and out[RESULT].size == (120, 72)
+    status = html.unescape(out[STATUS])
+    assert "MiDaS at resolution 64" in status and "Problem" not in status
+
+
+def test_controls_after_the_model_rerender_from_the_stored_estimate(with_weights) -> None:
+    estimate = on_run(photo(), RES, *controls())[EST]
+    values = dict(bg_threshold=0.4, a=1.0, compress=True, noise=True, seed=3, invert=True, bits="16-bit")
+    out = on_controls(estimate, *controls(**values))
+    depth = midas.nearness_to_depth(estimate.nearness, 0.4)
+    expected = make_depth_map(depth, DepthOptions(compress=True, noise=True, seed=3, invert=True, bits=16))
+    written = read_png(out[FILES - 1][0])
+    assert written.dtype == np.uint16
+    np.testing.assert_array_equal(written, expected.levels)
+    np.testing.assert_array_equal(out[DEPTH - 1], (expected.levels >> 8).astype(np.uint8))
+    np.testing.assert_array_equal(out[NORMAL - 1], midas.normal_map(estimate.nearness, 1.0, 0.4, RES))
+    assert out[MASK - 1]["visible"] is False and len(out[FILES - 1]) == 2  # no mask asked: none written
+
+
+def test_missing_weights_is_a_message_naming_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    empty = tmp_path / "weights"
+    empty.mkdir()
+    monkeypatch.setattr(ui_midas, "standalone", StandaloneOptions(weights=str(empty), device="cpu"))
+    out = on_run(photo(), RES, *controls())
+    status = html.unescape(out[STATUS])
+    assert out[EST] is None and out[DEPTH] is None and out[FILES] is None
+    assert "Problem" in status and midas.WEIGHTS_NAME in status and str(empty) in status
+    assert "Traceback" not in status
+
+
+def test_bad_inputs_are_messages(with_weights) -> None:
+    assert "Upload an image first" in on_run(None, RES, *controls())[STATUS]
+    wrong = on_run(np.zeros((8, 8, 2), np.uint8), RES, *controls())
+    assert wrong[EST] is None and "Problem" in wrong[STATUS]
+
+
+def test_new_image_clears_the_old_estimate() -> None:
+    out = on_image(photo(), *controls())
+    assert out[0] is None and out[1] is None and "Estimate depth" in out[4]
+    assert on_controls(None, *controls())[0] is None  # nothing to re-render
