@@ -79,6 +79,19 @@ class ExrTab:
         """In `MapControls` field order."""
         return [self.cutoff_state, self.compress, self.noise, self.seed, self.mask, self.invert, self.bits]
 
+    @property
+    def preview_outputs(self) -> list[Any]:
+        """What `preview_outputs()` fills, in its order."""
+        return [self.chart, self.depth_image, self.mask_image, self.status, self.downloads, self.result]
+
+    @property
+    def loaded_outputs(self) -> list[Any]:
+        """What `view_outputs()` fills, in its order."""
+        return [
+            self.view, self.sample, self.cut_panel, self.file_choice, self.channel, *self.cut_buttons,
+            self.cutoff_state, self.cutoff, *self.preview_outputs,
+        ]
+
 
 # ---------------------------------------------------------------- handlers
 
@@ -372,11 +385,7 @@ def build() -> ExrTab:
 
 
 def _wire(tab: ExrTab) -> None:
-    preview = [tab.chart, tab.depth_image, tab.mask_image, tab.status, tab.downloads, tab.result]
-    loaded = [
-        tab.view, tab.sample, tab.cut_panel, tab.file_choice, tab.channel, *tab.cut_buttons, tab.cutoff_state,
-        tab.cutoff, *preview,
-    ]
+    preview, loaded = tab.preview_outputs, tab.loaded_outputs
     controls = tab.controls
     order = sequential("depth_tools_exr")
 

@@ -41,11 +41,11 @@ report["image_formats"] = sorted({getattr(c, "format", None) for c in (ui.exr.de
 
 defaults = list(vars(MapControls()).values())
 tab = ui.exr
-loaded_components = [tab.view, tab.sample, tab.cut_panel, tab.file_choice, tab.channel, *tab.cut_buttons,
-                     tab.cutoff, tab.chart, tab.depth_image, tab.mask_image, tab.status, tab.downloads, tab.result]
+loaded_components = tab.loaded_outputs
 out = ui_exr_tab.on_files([sample], "auto", *defaults)  # gradio 4 hands File values as str paths
 report["cut_labels"] = [u.get("value") for u in out[5:5 + MAX_CUT_BUTTONS] if u.get("visible")]
 postprocessed = []
+assert len(loaded_components) == len(out)
 for component, value in zip(loaded_components, out):
     if isinstance(value, dict) or isinstance(component, gr.State):
         continue

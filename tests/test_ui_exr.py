@@ -267,3 +267,17 @@ def test_file_paths_reads_gradio_3_and_4_values(tmp_path: Path) -> None:
     assert file_paths(None) == []
     assert file_paths(str(tmp_path)) == [str(tmp_path)]
     assert file_paths([SimpleNamespace(name="/a.exr"), "/b.exr", None]) == ["/a.exr", "/b.exr"]
+
+
+def test_handler_outputs_match_the_wiring(sample_view) -> None:
+    """The positions these tests read are the components the events write (tab built for real)."""
+    from lib_depth.ui import build_ui
+
+    tab = build_ui().exr
+    loaded = tab.loaded_outputs
+    assert len(on_files(None, "auto", *DEFAULTS)) == len(loaded)
+    assert loaded[VIEW] is tab.view and loaded[CUTOFF_STATE] is tab.cutoff_state and loaded[CUTOFF] is tab.cutoff
+    assert loaded[CHART] is tab.chart and loaded[DEPTH] is tab.depth_image and loaded[STATUS] is tab.status
+    with_cutoff = on_no_cut(sample_view, *DEFAULTS)
+    assert len(with_cutoff) == 2 + len(tab.preview_outputs)
+    assert tab.preview_outputs[P_DEPTH - 2] is tab.depth_image and tab.preview_outputs[P_MASK - 2] is tab.mask_image
