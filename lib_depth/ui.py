@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.weights, True if args.download else None, args.device, args.precision
     )
     tab = build_tab()
-    tab.queue()  # progress bars and one job at a time per event, as in the WebUI
+    tab.queue(api_open=False)  # progress bars, one job at a time; no REST API on a local tool
     print(f"Depth Tools {__version__} (gradio {gr.__version__}) on http://{args.host}:{args.port}", flush=True)
     tab.launch(
         server_name=args.host,

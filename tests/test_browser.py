@@ -155,6 +155,9 @@ def test_exr_tab_in_chromium(ui_server: UiServer, chromium, sample_exr: Path, ar
         shot = artifacts_dir / "03_cut_and_downloads.png"
         page.screenshot(path=str(shot), full_page=True)
         publish(shot, "exr_tab.png")
+        chart_shot = artifacts_dir / "histogram.png"  # the chart as served, at its full resolution
+        cv2.imwrite(str(chart_shot), image_pixels(page, "#depth_tools_exr_chart"))
+        publish(chart_shot, "histogram.png")
 
         # The MiDaS tab without weights: a clear message naming where to put them.
         page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
