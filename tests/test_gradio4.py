@@ -75,6 +75,10 @@ try:  # a failure here is reported, so that the checks above still run
         report["page_status"] = response.status
 except Exception as exc:
     report["serve_error"] = f"{type(exc).__name__}: {exc}"
+    try:  # the usual root cause: gradio's page needs the API description
+        ui.blocks.get_api_info()
+    except Exception as cause:
+        report["serve_error"] += f" (API description: {type(cause).__name__}: {cause})"
 finally:
     ui.blocks.close()
 print("REPORT " + json.dumps(report))
