@@ -53,7 +53,9 @@ def read_image(path: Path) -> np.ndarray:
         raise DepthError("is a folder, not an image", path) from None
     except OSError as exc:
         raise DepthError(f"cannot read the file ({exc.strerror or exc})", path) from None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    # JPEG: IMREAD_COLOR applies the EXIF orientation (phone photos); PNG/WebP: keep alpha and 16 bits.
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR if jpeg else cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise DepthError("cannot decode the image: the file is damaged or not a PNG, JPEG or WebP image", path)
     if image.ndim == 3:

@@ -312,16 +312,16 @@ def pick_device(requested: str | None = None) -> torch.device:
     return device
 
 
-def _dtype(precision: str) -> torch.dtype:
+def torch_dtype(precision: str) -> torch.dtype:
     import torch
 
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 
 
-def _autocast(device: torch.device, precision: str):
+def autocast(device: torch.device, precision: str):
     import torch
 
-    return torch.autocast(device.type, dtype=_dtype(precision), enabled=precision != "fp32")
+    return torch.autocast(device.type, dtype=torch_dtype(precision), enabled=precision != "fp32")
 
 
 def check_precision(device: torch.device, precision: str) -> None:
@@ -331,7 +331,7 @@ def check_precision(device: torch.device, precision: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            with _autocast(device, precision):
+            with autocast(device, precision):
                 pass
         except (RuntimeError, UserWarning):
             raise DepthError(f"precision {precision} is not supported on {device.type}; use fp32") from None
@@ -364,7 +364,7 @@ def measure_cpu_precision(net: torch.nn.Module, key_extra: str = "") -> str:
     try:
         for precision in ("fp32", "bf16"):
             check_precision(cpu, precision)
-            with _LOCK, torch.inference_mode(), _autocast(cpu, precision):
+            with _LOCK, torch.inference_mode(), autocast(cpu, precision):
                 net(x)  # warm-up
                 best = math.inf
                 for _ in range(2):
@@ -586,7 +586,7 @@ class MidasEstimator:
         with _LOCK:
             self._place()
             x = _to_network_input(batch, self.device)
-            with torch.inference_mode(), _autocast(self.device, self.precision):
+            with torch.inference_mode(), autocast(self.device, self.precision):
                 y = self.model(x)
             if self.precision == "fp16" and not bool(torch.isfinite(y).all()):
                 log.warning("MiDaS overflowed in fp16 on %s: using fp32 from now on", self.device)

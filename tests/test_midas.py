@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -330,3 +332,11 @@ def test_normal_map_gradients_scale_with_resolution() -> None:
     large = normal_map(resized, 2.0, 0.0, resolution=128)
     assert abs(int(large[64, 100, 2]) - int(small[32, 50, 2])) <= 1
     assert int(small[32, 50, 2]) - int(normal_map(resized, 2.0, 0.0)[64, 100, 2]) > 5  # unscaled: flatter
+
+
+def test_importing_midas_does_not_import_torch() -> None:
+    """The WebUI imports lib_depth at start-up and EXR users never need torch: load it on use only."""
+    code = "import sys, lib_depth.midas, lib_depth.image_source; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert out.strip() == "False"

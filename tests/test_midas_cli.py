@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lib_depth import cli, midas_weights
+from lib_depth import cli, midas, midas_weights
 from lib_depth.errors import DepthError
 from lib_depth.image_source import load_image, read_image
 from lib_depth.pipeline import Job, convert
@@ -100,3 +100,15 @@ def test_fresh_process_on_an_image(picture: Path, midas_checkpoint: Path, midas_
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert read_png(picture.with_name("Photo.depth.png")).shape == (72, 120)
+
+
+def test_read_image_keeps_alpha_and_colour_order(tmp_path: Path) -> None:
+    rgba = np.zeros((8, 10, 4), np.uint8)
+    rgba[..., 0] = 200  # red in RGB order
+    rgba[:, :5, 3] = 255  # left half opaque
+    path = tmp_path / "cutout.png"
+    cv2.imwrite(str(path), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    image = read_image(path)
+    assert np.array_equal(image, rgba)
+    composited = midas.as_rgb8(image)  # transparent pixels over white, as ControlNet's HWC3
+    assert (composited[:, :5] == (200, 0, 0)).all() and (composited[:, 5:] == 255).all()
