@@ -17,6 +17,7 @@ import gradio as gr
 
 from . import __version__, ui_exr_tab, ui_midas, ui_midas_tab
 from . import ui_status as status
+from .ui_compat import gradio3_queue_read_timeout
 
 TITLE = "Depth Tools"
 SUBTITLE = "EXR depth renders and images to ControlNet depth maps (near = white)"
@@ -71,6 +72,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def lift_queue_timeout(blocks: gr.Blocks) -> bool:
+    """Let gradio 3's queue wait for long tasks (see `ui_compat.gradio3_queue_read_timeout`): its
+    client to itself exists once launched. True when a timeout was lifted."""
+    client = getattr(getattr(blocks, "_queue", None), "queue_client", None)
+    if client is None or gradio3_queue_read_timeout() is None:
+        return False
+    client.timeout = None
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     ui_midas.standalone = ui_midas.StandaloneOptions(
@@ -86,7 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         share=False,
         show_api=False,
         quiet=True,
+        prevent_thread_lock=True,
     )
+    lift_queue_timeout(tab)
+    tab.block_thread()  # until Ctrl+C
     return 0
 
 

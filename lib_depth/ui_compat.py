@@ -59,3 +59,33 @@ def sequential(group: str) -> dict[str, Any]:
     """Event keywords that run a tab's events one at a time, in order (gradio 4 runs different
     listeners concurrently; gradio 3's queue is already sequential standalone)."""
     return {"concurrency_id": group, "concurrency_limit": 1} if GRADIO_MAJOR >= 4 else {}
+
+
+def gradio3_queue_read_timeout() -> float | None:
+    """The read timeout gradio 3's queue puts on its own call to the event handler (None: none).
+
+    gradio 3.41 sends each queued event to itself with a bare `httpx.Request`; httpx >= 0.25 gives
+    such requests the client's 5 s default, so every task longer than 5 s fails with an empty
+    "Error" (A1111 pins httpx 0.24.1). Probed through gradio's own request class, on a mock
+    transport: nothing leaves the process.
+    """
+    if GRADIO_MAJOR >= 4:
+        return None
+    import asyncio
+
+    import httpx
+    from gradio.utils import AsyncRequest
+
+    seen: dict[str, Any] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen["timeout"] = request.extensions.get("timeout") or {}
+        return httpx.Response(200, json={})
+
+    async def probe() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            await AsyncRequest(method=AsyncRequest.Method.POST, url="http://127.0.0.1/api/predict", json={},
+                               client=client)
+
+    asyncio.run(probe())
+    return seen.get("timeout", {}).get("read")

@@ -70,7 +70,7 @@ class MidasTab:
 
 # ---------------------------------------------------------------- handlers
 
-def maps_outputs(estimated: Estimate | None, controls: MidasControls, note: str = "") -> list[Any]:
+def maps_outputs(estimated: Estimate | None, controls: MidasControls) -> list[Any]:
     """[depth, normal, mask, status, downloads, result] from a stored estimate."""
     mask_update = {"visible": bool(controls.mask)}
     if estimated is None:
@@ -81,8 +81,8 @@ def maps_outputs(estimated: Estimate | None, controls: MidasControls, note: str 
     except DepthError as exc:
         return [None, None, gr.update(value=None, **mask_update), status.error(exc), None, None]
     h, w = estimated.nearness.shape
-    parts = [note] if note else []
-    parts += [
+    parts = [
+        f"MiDaS at resolution {estimated.resolution}",
         f"{w}×{h}",
         f"bg_threshold {controls.bg_threshold:g}",
         f"{maps.background * 100:.1f}% background",
@@ -128,8 +128,7 @@ def on_run(
     except Exception as exc:  # torch / out of memory: still a message, the details in the console
         log.exception("MiDaS failed")
         return [None, *_failed(controls, f"MiDaS failed: {type(exc).__name__}: {exc}")]
-    note = f"MiDaS at resolution {int(resolution)}"
-    return [estimated, *maps_outputs(estimated, controls, note)]
+    return [estimated, *maps_outputs(estimated, controls)]
 
 
 def _failed(controls: MidasControls, message: object) -> list[Any]:

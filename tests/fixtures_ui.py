@@ -45,7 +45,7 @@ SERVER_START_LIMIT = 120.0
 class UiServer:
     url: str
     log: Path
-    weights_dir: Path  # the (empty) MiDaS weights folder the server was pointed at
+    weights: Path  # the MiDaS checkpoint the server runs (random weights, see fixtures_midas)
 
 
 def free_port() -> int:
@@ -69,15 +69,10 @@ def _wait_until_serving(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
-    """`python -m lib_depth.ui` on a free port, as a user would start it, for the whole session.
-
-    MiDaS is pointed at an empty folder with downloads off, so the tab's missing-weights message
-    is what the browser sees whatever weights the machine has.
-    """
+def ui_server(tmp_path_factory: pytest.TempPathFactory, midas_checkpoint: Path) -> Iterator[UiServer]:
+    """`python -m lib_depth.ui` on a free port, as a user would start it, for the whole session,
+    with MiDaS on the session's random checkpoint (CPU, fp32: the same numbers as in-process)."""
     root = tmp_path_factory.mktemp("ui_server")
-    weights = root / "no-weights"
-    weights.mkdir()
     log = root / "server.log"
     port = free_port()
     env = {
@@ -90,13 +85,16 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
         "no_proxy": "127.0.0.1,localhost",
         "TMPDIR": str(root),
     }
-    command = [sys.executable, "-m", "lib_depth.ui", "--port", str(port), "--weights", str(weights)]
+    command = [
+        sys.executable, "-m", "lib_depth.ui", "--port", str(port),
+        "--weights", str(midas_checkpoint), "--device", "cpu", "--precision", "fp32",
+    ]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_until_serving(url, proc, log)
-        yield UiServer(url, log, weights)
+        yield UiServer(url, log, midas_checkpoint)
     finally:
         proc.terminate()
         try:

@@ -81,6 +81,7 @@ def test_controls_after_the_model_rerender_from_the_stored_estimate(with_weights
     np.testing.assert_array_equal(out[DEPTH - 1], (expected.levels >> 8).astype(np.uint8))
     np.testing.assert_array_equal(out[NORMAL - 1], midas.normal_map(estimate.nearness, 1.0, 0.4, RES))
     assert out[MASK - 1]["visible"] is False and len(out[FILES - 1]) == 2  # no mask asked: none written
+    assert "MiDaS at resolution 64" in out[STATUS - 1]  # still says what the estimate was made at
 
 
 def test_missing_weights_is_a_message_naming_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
