@@ -10,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from . import host
 from .ui_exr import BITS_CHOICES
 
 
@@ -43,3 +44,11 @@ def post_controls(prefix: str) -> PostControls:
         seed = gr.Number(label="Noise seed", value=0, precision=0, visible=False, elem_id=f"{prefix}_seed")
     noise.change(lambda on: gr.update(visible=bool(on)), noise, seed)
     return PostControls(compress, invert, mask, noise, seed, bits)
+
+
+def send_buttons(result: gr.Image, prefix: str) -> None:
+    """The WebUI's "Send to img2img / inpaint / extras" for `result`, side by side; nothing standalone."""
+    if not host.can_send_images():
+        return
+    with gr.Row(elem_id=f"{prefix}_send"):
+        host.create_send_buttons(result, prefix)

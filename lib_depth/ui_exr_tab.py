@@ -23,7 +23,7 @@ from . import ui_status as status
 from .chart import draw_histogram
 from .errors import DepthError
 from .ui_compat import commit_events, file_paths, image, sequential
-from .ui_controls import post_controls
+from .ui_controls import post_controls, send_buttons
 from .ui_exr import (
     AUTO_CHANNEL,
     MAX_CUT_BUTTONS,
@@ -369,7 +369,7 @@ def build() -> ExrTab:
             make = gr.Button("Make depth maps", variant="primary", elem_id="depth_tools_make")
             downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
             result = gr.Image(type="pil", visible=False, elem_id=_id("result"))
-            host.create_send_buttons(result, "depth_tools")
+            send_buttons(result, "depth_tools_exr")
     view = gr.State(None)
     cutoff_state = gr.State(None)
 

@@ -19,7 +19,7 @@ from . import host
 from . import ui_status as status
 from .errors import DepthError
 from .ui_compat import commit_events, image, sequential
-from .ui_controls import post_controls
+from .ui_controls import post_controls, send_buttons
 from .ui_exr import new_run_dir
 from .ui_midas import (
     BG_THRESHOLD,
@@ -179,7 +179,7 @@ def build() -> MidasTab:
                                elem_id=_id("mask_preview"))
             downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
             result = gr.Image(type="pil", visible=False, elem_id=_id("result"))
-            host.create_send_buttons(result, "depth_tools_midas")
+            send_buttons(result, "depth_tools_midas")
     nearness = gr.State(None)
     tab = MidasTab(picture, resolution, bg_threshold, a, post.compress, post.invert, post.mask, post.noise, post.seed,
                    post.bits, run, status_box, depth_image, normal_image, mask_image, downloads, result, nearness)

@@ -1,0 +1,38 @@
+"""The tab inside a (stand-in) WebUI: the "send to" buttons, and the tab built through the host."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gradio as gr
+import numpy as np
+
+from lib_depth.ui import build_ui
+from lib_depth.ui_exr import MapControls
+from lib_depth.ui_exr_tab import on_make
+from tests.host_double import WebUI
+
+
+def test_send_buttons_send_the_full_size_result(make_webui: Callable[..., WebUI], sample_exr) -> None:
+    webui = make_webui("controlnet")
+    infotext = webui.module("modules.infotext_utils")
+    before = len(infotext.registered_param_bindings)
+    ui = build_ui()
+    bindings = infotext.registered_param_bindings[before:]
+    assert sorted(b.tabname for b in bindings) == sorted(["img2img", "inpaint", "extras"] * 2)
+    sources = {id(b.source_image_component): b.source_image_component for b in bindings}
+    assert set(sources) == {id(ui.exr.result), id(ui.midas.result)}
+    assert all(s.type == "pil" for s in sources.values())  # the WebUI resizes through PIL when sending
+    assert all(isinstance(b.paste_button.parent, gr.Row) for b in bindings)  # side by side, under the result
+    # What a click sends: the full-size map of the last "Make depth maps", as RGB.
+    values = list(vars(MapControls(cutoff=254.5)).values())
+    _, result, _ = on_make([str(sample_exr)], "auto", *values)
+    sent = ui.exr.result.preprocess(ui.exr.result.postprocess(result))
+    assert sent.size == (768, 512) and np.asarray(sent).shape == (512, 768, 3)
+
+
+def test_no_send_buttons_standalone() -> None:
+    ui = build_ui()
+    ids = {getattr(block, "elem_id", None) for block in ui.blocks.blocks.values()}
+    assert "depth_tools_exr_send" not in ids and "depth_tools_midas_send" not in ids
+    assert "depth_tools_exr_result" in ids
