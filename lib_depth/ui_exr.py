@@ -34,6 +34,8 @@ PREVIEW_MAX_SIDE = 768
 MAX_CUT_BUTTONS = 4
 #: A click on the chart this close (displayed pixels) to a suggested cut takes the suggestion.
 SNAP_PIXELS = 10
+#: Half the width of a suggestion's "cut 254.50" label above the plot: a click on it takes it.
+TAG_HALF_WIDTH = 40
 AUTO_CHANNEL = "auto"
 BITS_CHOICES = ("8-bit", "16-bit")
 #: Runs older than this are removed from the download folder when a new one starts.
@@ -158,13 +160,16 @@ class Click:
     cutoff: float | None = None
 
 
-def cutoff_at(view: ExrView, x: float) -> Click:
-    """The cutoff for a click at picture column `x`: a suggestion when the click is within a few
-    pixels of its line, no cutoff at the far end, else the depth under the click (rounded)."""
+def cutoff_at(view: ExrView, x: float, y: float | None = None) -> Click:
+    """The cutoff for a click at picture pixel (`x`, `y`): a suggestion when the click is on its
+    label above the plot or within a few pixels of its line, no cutoff at the far end, else the
+    depth under the click (rounded as the labels are)."""
     box = chart_layout(view.histogram)
-    for i, cut in enumerate(view.histogram.suggestions):
-        if abs(box.x_of(cut) - x) <= SNAP_PIXELS * CHART_SCALE:
-            return Click(True, view.cut_value(i))
+    cuts = view.histogram.suggestions
+    reach = (TAG_HALF_WIDTH if y is not None and y < box.top else SNAP_PIXELS) * CHART_SCALE
+    distances = [abs(box.x_of(cut) - x) for cut in cuts]
+    if distances and min(distances) <= reach:
+        return Click(True, view.cut_value(distances.index(min(distances))))
     depth = box.depth_at(x)
     if depth is None:
         return Click(False)

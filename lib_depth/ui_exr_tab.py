@@ -254,7 +254,7 @@ def on_chart_click(
     index = getattr(evt, "index", None)
     if view is None or not isinstance(index, (list, tuple)) or not index:
         return [gr.update()] * 8
-    click = cutoff_at(view, float(index[0]))
+    click = cutoff_at(view, float(index[0]), float(index[1]) if len(index) > 1 else None)
     if not click.changed:
         return [gr.update()] * 8
     return _with_cutoff(view, click.cutoff, controls)
@@ -287,7 +287,10 @@ def on_make(
             progress((i, n), desc=f"Converting {name}")
             tracker.step(name)
 
-        result = make_maps(paths, channel, controls, new_run_dir(), report)
+        try:
+            result = make_maps(paths, channel, controls, new_run_dir(), report)
+        except (OSError, DepthError) as exc:  # the download folder (disk full, permissions); zip writing
+            return [None, None, status.error(f"Cannot write the PNGs: {exc}")]
     first = Image.fromarray(result.first_map).convert("RGB") if result.first_map is not None else None
     names = [status.code(Path(p).name) for p in result.written]
     if result.errors and not result.written:

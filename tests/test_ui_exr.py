@@ -40,6 +40,7 @@ from lib_depth.ui_exr_tab import (
     on_files,
     on_make,
     on_no_cut,
+    on_sample,
 )
 
 # Output positions of the handlers (see ui_exr_tab._wire).
@@ -246,6 +247,9 @@ def test_cutoff_at_maps_clicks_to_depths(sample_view) -> None:
     assert cutoff_at(sample_view, box.x_of(500.0)).cutoff == pytest.approx(500.0, abs=0.01)
     assert not cutoff_at(sample_view, box.left).changed  # at the nearest depth nothing would be left
     assert not cutoff_at(sample_view, box.right + 5).changed
+    tag_edge = box.x_of(340.5) + 30 * SCALE  # on the "cut 340.50" label above the plot
+    assert cutoff_at(sample_view, tag_edge, box.top - 10 * SCALE).cutoff == pytest.approx(340.5)
+    assert cutoff_at(sample_view, tag_edge, box.top + 50 * SCALE).cutoff != pytest.approx(340.5)  # in the plot
 
 
 def test_chart_marks_suggestions_and_shades_beyond_the_cutoff(sample_view) -> None:
@@ -281,3 +285,11 @@ def test_handler_outputs_match_the_wiring(sample_view) -> None:
     with_cutoff = on_no_cut(sample_view, *DEFAULTS)
     assert len(with_cutoff) == 2 + len(tab.preview_outputs)
     assert tab.preview_outputs[P_DEPTH - 2] is tab.depth_image and tab.preview_outputs[P_MASK - 2] is tab.mask_image
+
+
+def test_sample_button_loads_the_bundled_render(sample_exr: Path) -> None:
+    [copy] = on_sample()
+    assert Path(copy).name == "scene.exr" and Path(copy).read_bytes() == sample_exr.read_bytes()
+    assert Path(copy).parent != sample_exr.parent  # served from a temporary folder, never the repo
+    out = on_files([copy], "auto", *DEFAULTS)
+    assert out[VIEW].channel == "Y" and out[SAMPLE]["visible"] is False
