@@ -81,7 +81,7 @@ def extension_root() -> Path:
 
 
 def get_option(key: str, default: Any = None) -> Any:
-    """`shared.opts.data.get(key, default)` in the WebUI; standalone, the standalone default."""
+    """`shared.opts.data.get(key, default)` in the WebUI; standalone: `default`."""
     shared = _host_module("shared")
     opts = getattr(shared, "opts", None) if shared is not None else None
     if opts is None:
