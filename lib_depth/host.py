@@ -46,7 +46,13 @@ class SettingSpec:
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec(OPT_WEIGHTS_DIR, "", "MiDaS weights folder (searched first; empty: only the usual places)", None, ""),
+    SettingSpec(
+        OPT_WEIGHTS_DIR,
+        "",
+        "MiDaS weights folder (its dpt_hybrid-midas-501f0c75.pt is used as is; empty: search)",
+        None,
+        "",
+    ),
     SettingSpec(
         OPT_ALLOW_DOWNLOAD, True, "Download the MiDaS weights from Hugging Face when none are found", None, False
     ),
