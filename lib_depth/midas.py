@@ -221,9 +221,16 @@ def read_state_dict(path: Path, verified: bool) -> Mapping[str, Any]:
         raise _damaged(path, exc) from None
     if isinstance(state, Mapping) and "optimizer" in state and "model" in state:
         state = state["model"]  # training checkpoints, as controlnet_aux accepts them
+    if state is None:  # only the WebUI's checking loader (modules/safe.py) answers None
+        raise WeightsError(
+            "MiDaS weights unusable: torch.load returned None, which inside the WebUI means its safe loader "
+            "refused the file (see 'Error verifying pickled file' in the console); checkpoints re-saved by a "
+            "recent torch (zip entries like .format_version) are refused, the published file is not: replace it "
+            f"with the published {WEIGHTS_NAME}",
+            path,
+        )
     if not isinstance(state, Mapping) or not state:
         what = "an empty dict" if isinstance(state, Mapping) else f"a {type(state).__name__}"
-        what = "None" if state is None else what
         raise WeightsError(
             f"the file holds {what}, not the DPT-hybrid weights (torch.load returned {what}); "
             f"replace it with {WEIGHTS_NAME}",

@@ -7,6 +7,7 @@ versions share (constructor sizes, `gr.update`, no `.style()`).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -87,5 +88,8 @@ def gradio3_queue_read_timeout() -> float | None:
             await AsyncRequest(method=AsyncRequest.Method.POST, url="http://127.0.0.1/api/predict", json={},
                                client=client)
 
-    asyncio.run(probe())
+    # a thread of its own: the caller may already be inside an event loop (a server, Playwright)
+    worker = threading.Thread(target=lambda: asyncio.run(probe()), daemon=True)
+    worker.start()
+    worker.join()
     return seen.get("timeout", {}).get("read")

@@ -371,7 +371,7 @@ def build() -> ExrTab:
                 )
             make = gr.Button("Make depth maps", variant="primary", elem_id="depth_tools_make")
             downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
-            result = gr.Image(type="pil", visible=False, elem_id=_id("result"))
+            result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
             send_buttons(result, "depth_tools_exr")
     view = gr.State(None)
     cutoff_state = gr.State(None)

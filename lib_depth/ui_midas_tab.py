@@ -178,7 +178,7 @@ def build() -> MidasTab:
             mask_image = image(label="Mask", type="numpy", interactive=False, height=320, visible=False,
                                elem_id=_id("mask_preview"))
             downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
-            result = gr.Image(type="pil", visible=False, elem_id=_id("result"))
+            result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
             send_buttons(result, "depth_tools_midas")
     nearness = gr.State(None)
     tab = MidasTab(picture, resolution, bg_threshold, a, post.compress, post.invert, post.mask, post.noise, post.seed,
