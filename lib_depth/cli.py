@@ -33,23 +33,27 @@ they take the far level (black), and the mask marks them black too.
 """
 
 
-def _cutoff(text: str) -> float | str:
-    if text.strip().lower() == HISTO:
-        return HISTO
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a depth in scene units or 'histo', got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"cutoff must be a finite number, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
+def _number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _cutoff(text: str) -> float | str:
+    if text.strip().lower() == HISTO:
+        return HISTO
+    try:
+        return _number(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; give a depth in scene units or 'histo'") from None
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text!r}")
     return value
@@ -69,16 +73,6 @@ def _fraction(text: str) -> float:
     value = _number(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
-    return value
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
 
 

@@ -310,28 +310,36 @@ def register_mikubill() -> list[str]:
     return registered
 
 
-def _mikubill_preprocessor(base: type, param_cls: type, spec: PreprocessorSpec) -> Any:
-    impl = DepthToolsPreprocessor(spec)
+class _Delegating:
+    """The part every flavour's Preprocessor subclass shares: sliders, and calls into one impl."""
 
-    class MikubillPreprocessor(base):  # type: ignore[misc, valid-type]
+    impl: DepthToolsPreprocessor
+
+    def _configure(self, spec: PreprocessorSpec, param_cls: type, impl: DepthToolsPreprocessor) -> None:
+        self.name = spec.name
+        self.tags = [spec.tag]
+        self.slider_resolution = _param(param_cls, RESOLUTION)
+        self.slider_1 = _param(param_cls, spec.slider_1)
+        self.slider_2 = _param(param_cls, spec.slider_2)
+        self.sorting_priority = SORTING_PRIORITY
+        self.impl = impl
+
+    def __call__(
+        self, input_image, resolution=512, slider_1=None, slider_2=None, slider_3=None, input_mask=None, **kwargs
+    ):
+        return self.impl.run(input_image, resolution, slider_1, slider_2)
+
+    def unload(self) -> bool:
+        return self.impl.unload()
+
+
+def _mikubill_preprocessor(base: type, param_cls: type, spec: PreprocessorSpec) -> Any:
+    class MikubillPreprocessor(_Delegating, base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             super().__init__(name=spec.name)
-            self.tags = [spec.tag]
-            self.slider_resolution = _param(param_cls, RESOLUTION)
-            self.slider_1 = _param(param_cls, spec.slider_1)
-            self.slider_2 = _param(param_cls, spec.slider_2)
+            self._configure(spec, param_cls, DepthToolsPreprocessor(spec))
             self.slider_3 = _param(param_cls, None)
-            self.sorting_priority = SORTING_PRIORITY
             self.returns_image = True
-            self.impl = impl
-
-        def __call__(
-            self, input_image, resolution=512, slider_1=None, slider_2=None, slider_3=None, input_mask=None, **kwargs
-        ):
-            return impl.run(input_image, resolution, slider_1, slider_2)
-
-        def unload(self) -> bool:
-            return impl.unload()
 
     MikubillPreprocessor.__name__ = MikubillPreprocessor.__qualname__ = f"DepthTools_{spec.name}"
     return MikubillPreprocessor()
@@ -415,27 +423,11 @@ def register_forge() -> list[str]:
 
 
 def _forge_preprocessor(base: type, param_cls: type, spec: PreprocessorSpec) -> Any:
-    impl = DepthToolsPreprocessor(spec)
-
-    class ForgePreprocessor(base):  # type: ignore[misc, valid-type]
+    class ForgePreprocessor(_Delegating, base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
-            super().__init__()
-            self.name = spec.name
-            self.tags = [spec.tag]
+            super().__init__()  # Forge's Preprocessor takes no arguments
+            self._configure(spec, param_cls, DepthToolsPreprocessor(spec))
             self.model_filename_filters = [spec.model_filter]
-            self.slider_resolution = _param(param_cls, RESOLUTION)
-            self.slider_1 = _param(param_cls, spec.slider_1)
-            self.slider_2 = _param(param_cls, spec.slider_2)
-            self.sorting_priority = SORTING_PRIORITY
-            self.impl = impl
-
-        def __call__(
-            self, input_image, resolution=512, slider_1=None, slider_2=None, slider_3=None, input_mask=None, **kwargs
-        ):
-            return impl.run(input_image, resolution, slider_1, slider_2)
-
-        def unload(self) -> bool:
-            return impl.unload()
 
     ForgePreprocessor.__name__ = ForgePreprocessor.__qualname__ = f"DepthTools_{spec.name}"
     return ForgePreprocessor()
