@@ -58,14 +58,21 @@ class MapControls:
         cutoff = self.cutoff
         if cutoff is not None and not math.isfinite(float(cutoff)):
             raise DepthError("the cutoff must be a number (leave it empty for no cutoff)")
-        return DepthOptions(
-            cutoff=None if cutoff is None else float(cutoff),
-            compress=bool(self.compress),
-            noise=bool(self.noise),
-            invert=bool(self.invert),
-            bits=16 if self.bits == BITS_CHOICES[1] else 8,
-            seed=int(self.seed or 0),
-        )
+        return post_options(self.compress, self.noise, self.seed, self.invert, self.bits, cutoff)
+
+
+def post_options(
+    compress: bool, noise: bool, seed: float | None, invert: bool, bits: str, cutoff: float | None = None
+) -> DepthOptions:
+    """Both tabs' post-processing controls as DepthOptions (bits come as the radio's label)."""
+    return DepthOptions(
+        cutoff=None if cutoff is None else float(cutoff),
+        compress=bool(compress),
+        noise=bool(noise),
+        invert=bool(invert),
+        bits=16 if bits == BITS_CHOICES[1] else 8,
+        seed=int(seed or 0),
+    )
 
 
 @dataclass(frozen=True)

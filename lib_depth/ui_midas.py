@@ -18,7 +18,7 @@ import numpy as np
 from .errors import DepthError
 from .png import encode_png, write_bytes_atomic
 from .process import DepthOptions, make_depth_map
-from .ui_exr import BITS_CHOICES, to_display
+from .ui_exr import BITS_CHOICES, post_options, to_display
 
 if TYPE_CHECKING:  # midas imports torch: only when the model is used
     from .midas import MidasEstimator, MidasSettings
@@ -47,13 +47,7 @@ class MidasControls:
     bits: str = BITS_CHOICES[0]
 
     def options(self) -> DepthOptions:
-        return DepthOptions(
-            compress=bool(self.compress),
-            noise=bool(self.noise),
-            invert=bool(self.invert),
-            bits=16 if self.bits == BITS_CHOICES[1] else 8,
-            seed=int(self.seed or 0),
-        )
+        return post_options(self.compress, self.noise, self.seed, self.invert, self.bits)
 
 
 @dataclass(frozen=True)
