@@ -58,15 +58,15 @@ def peak_rss_mb(code: str) -> float:
 
 def stage_table(path: Path, runs: int) -> list[tuple[str, float]]:
     depth = read_depth(path).depth
-    valid = process.valid_mask(depth)
-    near, far = process.depth_range(depth, valid)
+    scan = process.scan_depth(depth)
+    valid, near, far = scan.valid, scan.near, scan.far
     steps = process._levels_from_depth(depth, valid, near, min(far, CUTOFF), process.COMPRESS_STEPS - 1, np.uint16)
     result = make_depth_map(depth, MAIN)
     mask = result.mask_image()
     return [
         ("read EXR", median_seconds(lambda: read_depth(path), runs)),
-        ("valid mask + range", median_seconds(lambda: process.depth_range(depth, process.valid_mask(depth)), runs)),
-        ("histogram (20 buckets)", median_seconds(lambda: histogram(depth, valid), runs)),
+        ("valid mask + range", median_seconds(lambda: process.scan_depth(depth), runs)),
+        ("histogram (20 buckets)", median_seconds(lambda: histogram(depth, scan), runs)),
         ("cutoff + normalise (8-bit)",
          median_seconds(lambda: process._levels_from_depth(depth, valid, near, CUTOFF, 255, np.uint8), runs)),
         ("compress (rank + LUT)", median_seconds(lambda: process._compress(steps, 255, np.uint8), runs)),

