@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import DepthError
+from .midas_maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION
 from .pipeline import SOURCES, Job, JobResult, run_job
 from .process import DEFAULT_BACKGROUND_ABOVE, DepthOptions
 
@@ -89,12 +90,12 @@ def add_midas_arguments(parser: argparse.ArgumentParser) -> None:
         "images (PNG, JPEG, WebP) through MiDaS",
         "MiDaS depth is relative: --depth_cutoff and the histogram use 0 (nearest) .. 1 (farthest).",
     )
-    group.add_argument("--resolution", type=_resolution, default=512, metavar="PX",
+    group.add_argument("--resolution", type=_resolution, default=DEFAULT_RESOLUTION, metavar="PX",
                        help="short side the network sees; the map keeps the image's size and shape (default 512)")
-    group.add_argument("--bg-threshold", "--bg_threshold", type=_fraction, default=0.1, metavar="X",
+    group.add_argument("--bg-threshold", "--bg_threshold", type=_fraction, default=DEFAULT_BG_THRESHOLD, metavar="X",
                        help="normalised nearness below X is background: far level in the depth map, flat in "
                        "the normal map (default 0.1; 0 = ControlNet's depth_midas)")
-    group.add_argument("-a", type=_number, default=2 * math.pi, metavar="A",
+    group.add_argument("-a", type=_number, default=DEFAULT_A, metavar="A",
                        help="z of the normal map, larger = flatter (default 2*pi, as ControlNet)")
     group.add_argument("--normal", action="store_true", help="also write <stem>.normal.png (ControlNet normal_midas)")
     group.add_argument("--weights", metavar="PATH",

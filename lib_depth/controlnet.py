@@ -25,6 +25,7 @@ import numpy as np
 
 from . import host
 from .errors import DepthError
+from .midas_maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, MAX_A
 from .process import DepthOptions, make_depth_map
 
 try:  # In the WebUI a gr.Error shows its message in ControlNet's preview instead of a bare "Error".
@@ -84,9 +85,9 @@ class Slider:
         return value
 
 
-RESOLUTION = Slider("Resolution", 64, 2048, 8, 512)
-BG_THRESHOLD = Slider("Background threshold", 0.0, 1.0, 0.05, 0.1)  # the seed node's bg_threshold
-NORMAL_A = Slider("Normal strength (a)", 0.0, round(math.pi * 5.0, 2), 0.05, round(math.pi * 2.0, 2))  # seed's a
+RESOLUTION = Slider("Resolution", 64, 2048, 8, DEFAULT_RESOLUTION)
+BG_THRESHOLD = Slider("Background threshold", 0.0, 1.0, 0.05, DEFAULT_BG_THRESHOLD)  # the seed node's bg_threshold
+NORMAL_A = Slider("Normal strength (a)", 0.0, round(MAX_A, 2), 0.05, round(DEFAULT_A, 2))  # the seed node's a
 
 #: Below depth_midas (100): listed after the built-in one and never the Control Type's default.
 SORTING_PRIORITY = 50

@@ -7,7 +7,6 @@ Registered in `pipeline.SOURCES`, so images get the same output naming, post-pro
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +14,8 @@ import cv2
 import numpy as np
 
 from .errors import DepthError
+from .midas_maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION
 from .pipeline import Job, SourceDepth
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-DEFAULT_RESOLUTION = 512
-#: The seed node's defaults (ControlNet's normal_midas uses the same a = 2*pi).
-DEFAULT_BG_THRESHOLD = 0.1
-DEFAULT_A = 2 * math.pi
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,19 @@ ControlNet's normal map. Pure numpy/OpenCV: no torch."""
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
 from .errors import DepthError
+
+#: The seed node's (and ControlNet's depth_midas/normal_midas) parameters, shared by the command line,
+#: the tab and the preprocessors.
+DEFAULT_RESOLUTION = 512
+DEFAULT_BG_THRESHOLD = 0.1
+DEFAULT_A = 2 * math.pi
+MAX_A = 5 * math.pi
 
 
 def _check_threshold(bg_threshold: float) -> float:

@@ -61,11 +61,13 @@ def load_exr(job: Job) -> SourceDepth:
     return SourceDepth(exr.depth, exr.channel)
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
 #: suffix (lower case) -> "module:function" taking a Job and returning a SourceDepth. Imported on
 #: first use, so converting EXR renders never imports torch.
 SOURCES: dict[str, str] = {
     EXR_SUFFIX: "lib_depth.pipeline:load_exr",
-    **{suffix: "lib_depth.image_source:load_image" for suffix in (".png", ".jpg", ".jpeg", ".webp")},
+    **{suffix: "lib_depth.image_source:load_image" for suffix in IMAGE_SUFFIXES},
 }
 
 

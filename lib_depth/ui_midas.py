@@ -7,7 +7,6 @@ the functions that need it: importing the tab must stay torch-free (gradio 4 che
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import DepthError
+from .midas_maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, MAX_A
 from .png import encode_png, write_bytes_atomic
 from .process import DepthOptions, make_depth_map
 from .ui_exr import BITS_CHOICES, post_options, to_display
@@ -24,9 +24,9 @@ if TYPE_CHECKING:  # midas imports torch: only when the model is used
     from .midas import MidasEstimator, MidasSettings
 
 #: ControlNet's and the ComfyUI node's ranges and defaults for these parameters.
-RESOLUTION = (64, 2048, 64, 512)  # minimum, maximum, step, default
-BG_THRESHOLD = (0.0, 1.0, 0.01, 0.1)
-NORMAL_A = (0.0, round(5 * math.pi, 2), 0.05, round(2 * math.pi, 2))
+RESOLUTION = (64, 2048, 64, DEFAULT_RESOLUTION)  # minimum, maximum, step, default
+BG_THRESHOLD = (0.0, 1.0, 0.01, DEFAULT_BG_THRESHOLD)
+NORMAL_A = (0.0, round(MAX_A, 2), 0.05, round(DEFAULT_A, 2))
 OUTPUT_STEM = "image"
 
 #: (bytes done, bytes total or None), as midas_weights reports a download.
