@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_exr.py [--runs 7] [--sizes 1920x1080 4096x4096]
 
-Prints tables (markdown). Inputs are synthetic renders (lib_depth.sample) written as float32 ZIP
+Prints tables (markdown). Inputs are synthetic renders (lib_depth.depth.sample) written as float32 ZIP
 EXRs in a temporary folder. The targets of issue 2 are checked on the 4096x4096 row.
 """
 
@@ -23,12 +23,12 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from lib_depth import process  # noqa: E402
-from lib_depth.exr import read_depth, write_depth  # noqa: E402
-from lib_depth.pipeline import Job, convert  # noqa: E402
-from lib_depth.png import encode_png, write_bytes_atomic  # noqa: E402
-from lib_depth.process import DepthOptions, histogram, make_depth_map  # noqa: E402
-from lib_depth.sample import synthetic_scene  # noqa: E402
+from lib_depth.depth import process  # noqa: E402
+from lib_depth.depth.exr import read_depth, write_depth  # noqa: E402
+from lib_depth.depth.pipeline import Job, convert  # noqa: E402
+from lib_depth.depth.png import encode_png, write_bytes_atomic  # noqa: E402
+from lib_depth.depth.process import DepthOptions, histogram, make_depth_map  # noqa: E402
+from lib_depth.depth.sample import synthetic_scene  # noqa: E402
 
 CUTOFF = 340.0  # between the second subject and the wall of the synthetic scene
 MAIN = DepthOptions(cutoff=CUTOFF, compress=True)
@@ -120,11 +120,12 @@ def main() -> None:
             out.mkdir()
             stages = stage_table(path, args.runs)
             e2e = end_to_end(path, out, args.runs)
-            job_code = (f"from lib_depth.pipeline import Job, convert; from lib_depth.process import DepthOptions; "
-                        f"from pathlib import Path; convert(Job(Path({str(path)!r}), "
+            job_code = (f"from lib_depth.depth.pipeline import Job, convert; "
+                        f"from lib_depth.depth.process import DepthOptions; from pathlib import Path; "
+                        f"convert(Job(Path({str(path)!r}), "
                         f"DepthOptions(cutoff={CUTOFF}, compress=True), mask=True, output_dir=Path({str(out)!r})))")
             rss = peak_rss_mb(job_code)
-            rss_imports = peak_rss_mb("import lib_depth.pipeline")
+            rss_imports = peak_rss_mb("import lib_depth.depth.pipeline")
             cli = cli_seconds(path, out, "--depth_cutoff", "histo")
             figures[size] = {"stages": dict(stages), "end_to_end": e2e, "peak_rss_mb": rss,
                              "imports_rss_mb": rss_imports, "cli_histo_s": cli,

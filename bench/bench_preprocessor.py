@@ -56,7 +56,8 @@ with webui_double(Path(weights_dir) / "webui", "controlnet") as webui:
     p = webui.preprocessor("depth_tools_midas")
     result = {}
     if mode == "after_tab":
-        from lib_depth import host, midas
+        from lib_depth.webui import host
+        from lib_depth import midas
         start = time.perf_counter()
         midas.get_estimator(host.midas_settings())(picture(99), resolution=512)  # what the tab does
         result["tab_first"] = time.perf_counter() - start

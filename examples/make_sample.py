@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from lib_depth.exr import write_depth
-from lib_depth.sample import synthetic_scene
+from lib_depth.depth.exr import write_depth
+from lib_depth.depth.sample import synthetic_scene
 
 if __name__ == "__main__":
     out = Path(__file__).with_name("scene.exr")

@@ -15,10 +15,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from .errors import DepthError
-from .midas_maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION
-from .pipeline import SOURCES, Job, JobResult, run_job
-from .process import DEFAULT_BACKGROUND_ABOVE, DepthOptions
+from .depth.errors import DepthError
+from .depth.pipeline import SOURCES, Job, JobResult, run_job
+from .depth.process import DEFAULT_BACKGROUND_ABOVE, DepthOptions
+from .midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION
 
 HISTO = "histo"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib_depth.exr import write_depth
-from lib_depth.sample import synthetic_scene
+from lib_depth.depth.exr import write_depth
+from lib_depth.depth.sample import synthetic_scene
 from tests.fixtures_midas import *  # noqa: F403
 from tests.fixtures_ui import *  # noqa: F403
 from tests.fixtures_webui import *  # noqa: F403

@@ -15,9 +15,9 @@ import OpenEXR
 import pytest
 
 from lib_depth.cli import Progress
-from lib_depth.exr import write_depth
-from lib_depth.png import read_png
-from lib_depth.sample import synthetic_scene
+from lib_depth.depth.exr import write_depth
+from lib_depth.depth.png import read_png
+from lib_depth.depth.sample import synthetic_scene
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib_depth import controlnet, midas
+from lib_depth import midas
+from lib_depth.webui import preprocessors
 from tests.fixtures_webui import CONTROLNET_FLAVOURS
 from tests.host_double import WebUI
 
 RES = 64
-DEPTH, COMPRESSED, NORMAL = (spec.name for spec in controlnet.SPECS)
+DEPTH, COMPRESSED, NORMAL = (spec.name for spec in preprocessors.SPECS)
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_each_flavour_returns_uint8_rgb_at_the_preprocessor_resolution(webui_wit
     calls = [(DEPTH, kind, image) for kind, image in variants(scene()).items()]
     calls += [(name, "rgb", scene()) for name in (COMPRESSED, NORMAL)]
     for name, kind, image in calls:
-        spec = next(s for s in controlnet.SPECS if s.name == name)
+        spec = next(s for s in preprocessors.SPECS if s.name == name)
         out = webui.call(name, image, RES, spec.slider_1.value, getattr(spec.slider_2, "value", None))
         assert isinstance(out, np.ndarray) and out.dtype == np.uint8, (name, kind)
         assert out.shape == expected, (name, kind, out.shape)
@@ -91,7 +92,7 @@ def test_deterministic_and_every_channel_equal(webui_with_model) -> None:
 
 def test_depth_matches_the_shared_processing(webui_with_model, midas_estimator) -> None:
     """The map is process.make_depth_map of MiDaS' nearness at the map's own size, background at 0."""
-    from lib_depth.process import DepthOptions, make_depth_map
+    from lib_depth.depth.process import DepthOptions, make_depth_map
 
     webui = webui_with_model("controlnet_legacy")
     image = scene(64, 64)
@@ -119,7 +120,7 @@ def test_out_of_range_sliders_mean_the_default(webui_with_model) -> None:
     webui = webui_with_model("forge")
     image = scene(64, 64)
     depth = webui.call(DEPTH, image, RES, 0.1)
-    normal = webui.call(NORMAL, image, RES, controlnet.NORMAL_A.value, 0.1)
+    normal = webui.call(NORMAL, image, RES, preprocessors.NORMAL_A.value, 0.1)
     for raw in (None, -1, 64, float("nan"), "x"):
         assert np.array_equal(webui.call(DEPTH, image, RES, raw), depth), raw
     for raw in (None, 64):
@@ -127,10 +128,10 @@ def test_out_of_range_sliders_mean_the_default(webui_with_model) -> None:
 
 
 def test_resolution_out_of_range() -> None:
-    assert controlnet.pick_resolution(-1) == 512 and controlnet.pick_resolution(None) == 512  # the default
-    assert controlnet.pick_resolution(float("nan")) == 512 and controlnet.pick_resolution(10) == 512
-    assert controlnet.pick_resolution(5000) == 2048  # pixel-perfect past the slider: its maximum
-    assert controlnet.pick_resolution(100.4) == 100
+    assert preprocessors.pick_resolution(-1) == 512 and preprocessors.pick_resolution(None) == 512  # the default
+    assert preprocessors.pick_resolution(float("nan")) == 512 and preprocessors.pick_resolution(10) == 512
+    assert preprocessors.pick_resolution(5000) == 2048  # pixel-perfect past the slider: its maximum
+    assert preprocessors.pick_resolution(100.4) == 100
 
 
 def png_b64(image: np.ndarray) -> str:
@@ -221,7 +222,7 @@ def test_webui_safe_loader_rejection_is_a_clear_error(
         flavour, depth_tools_weights_dir=str(folder), depth_tools_device="cpu", depth_tools_precision="fp32"
     )
     webui.install_safe_loader()
-    with pytest.raises(controlnet.PreprocessorError) as caught:
+    with pytest.raises(preprocessors.PreprocessorError) as caught:
         webui.call(DEPTH, scene(), RES)
     message = str(caught.value)
     assert str(folder / midas.WEIGHTS_NAME) in message and "weights unusable" in message
@@ -254,18 +255,18 @@ def test_unload_keeps_the_model_for_the_next_call(webui_with_model) -> None:
 def test_lowvram_keeps_it_in_memory_and_keep_loaded_off_frees_it(
     webui_with_model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lib_depth import host
+    from lib_depth.webui import models
 
     # a cache of its own: freeing must not take the session's model from the other tests
-    monkeypatch.setattr(midas, "_estimators", {})
-    monkeypatch.setattr(midas, "_loading", {})
+    monkeypatch.setattr(midas.estimator, "_estimators", {})
+    monkeypatch.setattr(midas.estimator, "_loading", {})
     webui = webui_with_model("controlnet")
     webui.shared.cmd_opts.lowvram = True
     loads = midas.load_count()
     # a new picture each call: ControlNet's result cache would answer a repeated one without us
     webui.call(DEPTH, scene(seed=10), RES)
     assert midas.load_count() == loads + 1
-    estimator = midas.get_estimator(host.midas_settings())
+    estimator = midas.get_estimator(models.midas_settings())
     webui.call(DEPTH, scene(seed=11), RES)
     assert midas.load_count() == loads + 1 and estimator.model is not None  # off the GPU (none here), kept
     webui.shared.opts.data["depth_tools_keep_loaded"] = False

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 import pytest
 
-from lib_depth import controlnet
+from lib_depth.webui import controlnet, preprocessors
 from tests.host_double import WebUI
 
-NAMES = [spec.name for spec in controlnet.SPECS]
-DEPTH = [spec.name for spec in controlnet.SPECS if spec.kind == "depth"]
-NORMAL = [spec.name for spec in controlnet.SPECS if spec.kind == "normal"]
+NAMES = [spec.name for spec in preprocessors.SPECS]
+DEPTH = [spec.name for spec in preprocessors.SPECS if spec.kind == "depth"]
+NORMAL = [spec.name for spec in preprocessors.SPECS if spec.kind == "normal"]
 
 
 def test_names_follow_controlnets_rules() -> None:
@@ -30,8 +30,8 @@ def test_names_follow_controlnets_rules() -> None:
 
 def test_seed_parameters_are_sliders() -> None:
     """The seed node's resolution, bg_threshold and a (with its ranges and defaults)."""
-    depth, compressed, normal = controlnet.SPECS
-    assert (controlnet.RESOLUTION.minimum, controlnet.RESOLUTION.maximum, controlnet.RESOLUTION.value) == (
+    depth, compressed, normal = preprocessors.SPECS
+    assert (preprocessors.RESOLUTION.minimum, preprocessors.RESOLUTION.maximum, preprocessors.RESOLUTION.value) == (
         64,
         2048,
         512,
@@ -44,13 +44,13 @@ def test_seed_parameters_are_sliders() -> None:
     )
     assert compressed.compress and not depth.compress
     assert normal.slider_1.label.endswith("(a)") and normal.slider_1.value == pytest.approx(6.28, abs=0.01)
-    assert normal.slider_1.maximum == pytest.approx(15.71, abs=0.01) and normal.slider_2 == controlnet.BG_THRESHOLD
+    assert normal.slider_1.maximum == pytest.approx(15.71, abs=0.01) and normal.slider_2 == preprocessors.BG_THRESHOLD
 
 
 def test_registered_with_mikubill_controlnet(make_webui: Callable[..., WebUI]) -> None:
     webui = make_webui("controlnet")
     base = webui.module("scripts.supported_preprocessor").Preprocessor
-    for spec in controlnet.SPECS:
+    for spec in preprocessors.SPECS:
         p = base.get_preprocessor(spec.name)
         assert isinstance(p, base) and p.label == p.name == spec.name
         assert p.tags == [spec.tag] and p.returns_image
@@ -72,7 +72,7 @@ def test_registered_with_legacy_controlnet(make_webui: Callable[..., WebUI]) -> 
     webui = make_webui("controlnet_legacy")
     gs = webui.module("scripts.global_state")
     sliders = webui.module("scripts.processor").preprocessor_sliders_config
-    for spec in controlnet.SPECS:
+    for spec in preprocessors.SPECS:
         assert callable(gs.cn_preprocessor_modules[spec.name])
         assert callable(gs.cn_preprocessor_unloadable[spec.name])
         assert gs.ui_preprocessor_keys.count(spec.name) == 1
@@ -89,7 +89,7 @@ def test_registered_with_forge(make_webui: Callable[..., WebUI]) -> None:
     webui = make_webui("forge")
     registry = webui.module("modules_forge.shared").supported_preprocessors
     base = webui.module("modules_forge.supported_preprocessor").Preprocessor
-    for spec in controlnet.SPECS:
+    for spec in preprocessors.SPECS:
         p = registry[spec.name]
         assert isinstance(p, base) and p.name == spec.name and p.tags == [spec.tag]
         assert p.model_filename_filters == [spec.model_filter]

@@ -8,8 +8,8 @@ import numpy as np
 import OpenEXR
 import pytest
 
-from lib_depth.errors import DepthError
-from lib_depth.exr import is_exr_path, list_channels, pick_channel, read_depth, write_depth
+from lib_depth.depth.errors import DepthError
+from lib_depth.depth.exr import is_exr_path, list_channels, pick_channel, read_depth, write_depth
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import gradio as gr
 from lib_depth.ui import build_ui
-from lib_depth.ui_exr import MAX_CUT_BUTTONS, MapControls
-from lib_depth import ui_exr_tab
+from lib_depth.ui.exr import MAX_CUT_BUTTONS, MapControls
+from lib_depth.ui import exr_events
 
 sample = sys.argv[1]
 report = {"gradio": gr.__version__}
@@ -42,7 +42,7 @@ report["image_formats"] = sorted({getattr(c, "format", None) for c in (ui.exr.de
 defaults = list(vars(MapControls()).values())
 tab = ui.exr
 loaded_components = tab.loaded_outputs
-out = ui_exr_tab.on_files([sample], "auto", *defaults)  # gradio 4 hands File values as str paths
+out = exr_events.on_files([sample], "auto", *defaults)  # gradio 4 hands File values as str paths
 report["cut_labels"] = [u.get("value") for u in out[5:5 + MAX_CUT_BUTTONS] if u.get("visible")]
 postprocessed = []
 assert len(loaded_components) == len(out)
@@ -52,9 +52,9 @@ for component, value in zip(loaded_components, out):
     postprocessed.append((component.elem_id, type(component.postprocess(value)).__name__))
 report["postprocessed"] = postprocessed
 view = out[0]
-cut = ui_exr_tab.on_cut(0)(view, *defaults)
+cut = exr_events.on_cut(0)(view, *defaults)
 report["cutoff_after_click"] = cut[0]
-downloads, result, status = ui_exr_tab.on_make([sample], "auto", 254.5, False, False, 0, True, False, "8-bit")
+downloads, result, status = exr_events.on_make([sample], "auto", 254.5, False, False, 0, True, False, "8-bit")
 report["downloads"] = [Path(p).name for p in downloads]
 report["downloads_postprocessed"] = type(tab.downloads.postprocess(downloads)).__name__
 report["result_postprocessed"] = type(tab.result.postprocess(result)).__name__

@@ -1,4 +1,4 @@
-"""lib_depth.host: settings, weight folders, memory policy, progress and "send to" — with and without a WebUI."""
+"""lib_depth.webui.host: settings, weight folders, memory policy, progress and "send to" — with and without a WebUI."""
 
 from __future__ import annotations
 
@@ -9,21 +9,22 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from lib_depth import host
-from lib_depth.midas_weights import WEIGHTS_NAME
+from lib_depth.midas.weights import WEIGHTS_NAME
+from lib_depth.webui import host, models
+from lib_depth.webui import settings as webui_settings
 from tests.host_double import WebUI
 
 
 def test_standalone_fallbacks() -> None:
     assert "modules.shared" not in sys.modules
     assert not host.in_webui()
-    assert host.get_option(host.OPT_DEVICE, "x") == "x"
-    settings = host.midas_settings()
+    assert host.get_option(webui_settings.OPT_DEVICE, "x") == "x"
+    settings = models.midas_settings()
     assert settings.allow_download is False  # the standalone tab never downloads unasked
     assert settings.device is None and settings.precision is None and settings.weights is None
     assert str(host.extension_root() / "models" / "midas") in settings.search_dirs
-    assert host.keep_model_loaded() is True
-    host.after_run()
+    assert webui_settings.keep_model_loaded() is True
+    models.after_run()
     with host.progress_tracker("job", 2) as tracker:
         tracker.step("one")
         assert not tracker.interrupted
@@ -61,7 +62,7 @@ def test_midas_settings_follow_the_webui_settings(make_webui: Callable[..., WebU
     pytest.importorskip("torch")  # the WebUI's devices module needs it (absent in the gradio-4 env)
     webui = make_webui("controlnet")
     opts = webui.shared.opts
-    settings = host.midas_settings()
+    settings = models.midas_settings()
     assert settings.allow_download is True and settings.precision is None
     assert settings.device == "cpu"  # "auto": the device the WebUI gives ControlNet
     folder = tmp_path / "my-weights"
@@ -69,54 +70,54 @@ def test_midas_settings_follow_the_webui_settings(make_webui: Callable[..., WebU
         depth_tools_weights_dir=str(folder), depth_tools_allow_download=False, depth_tools_precision="bf16"
     )
     opts.data["depth_tools_device"] = "cpu"
-    settings = host.midas_settings()
+    settings = models.midas_settings()
     assert settings.search_dirs[0] == str(folder) and settings.weights is None
     assert settings.allow_download is False and settings.precision == "bf16" and settings.device == "cpu"
     (folder / "midas").mkdir(parents=True)
     (folder / "midas" / WEIGHTS_NAME).write_bytes(b"x")
-    named = host.midas_settings()
+    named = models.midas_settings()
     assert named.weights == str(folder / "midas" / WEIGHTS_NAME) and named.search_dirs == ()  # used as named
-    assert host.midas_settings() == host.midas_settings()  # stable: the key of the estimator cache
+    assert models.midas_settings() == models.midas_settings()  # stable: the key of the estimator cache
 
 
 def test_webui_weight_folders_are_searched(make_webui: Callable[..., WebUI]) -> None:
     webui = make_webui("controlnet")
     downloads = webui.root / "extensions" / "sd-webui-controlnet" / "annotator" / "downloads"
     downloads.mkdir(parents=True)
-    dirs = host.weights_search_dirs()
+    dirs = models.weights_search_dirs()
     assert dirs[0] == str(host.extension_root() / "models" / "midas")
     assert str(downloads) in dirs
     # ControlNet's own setting wins, relative to the WebUI's data folder, as ControlNet resolves it
     webui.shared.opts.data["control_net_modules_path"] = "annotators"
-    assert str(webui.root / "annotators") in host.weights_search_dirs()
-    assert str(downloads) not in host.weights_search_dirs()
+    assert str(webui.root / "annotators") in models.weights_search_dirs()
+    assert str(downloads) not in models.weights_search_dirs()
     webui.shared.opts.data["control_net_modules_path"] = ""
     webui.shared.cmd_opts.controlnet_annotator_models_path = str(webui.root / "cli-annotators")
-    assert str(webui.root / "cli-annotators") in host.weights_search_dirs()
+    assert str(webui.root / "cli-annotators") in models.weights_search_dirs()
 
 
 def test_forge_preprocessor_folder_is_searched(make_webui: Callable[..., WebUI]) -> None:
     webui = make_webui("forge")
-    assert str(webui.root / "models" / "ControlNetPreprocessor") in host.weights_search_dirs()
+    assert str(webui.root / "models" / "ControlNetPreprocessor") in models.weights_search_dirs()
 
 
 @pytest.mark.parametrize("flag", ["lowvram", "medvram"])
 def test_low_memory_flags_unload_the_model(make_webui: Callable[..., WebUI], flag: str) -> None:
     webui = make_webui("controlnet")
-    assert host.keep_model_loaded()
+    assert webui_settings.keep_model_loaded()
     setattr(webui.shared.cmd_opts, flag, True)
-    assert not host.keep_model_loaded()
+    assert not webui_settings.keep_model_loaded()
 
 
 def test_keep_loaded_setting(make_webui: Callable[..., WebUI]) -> None:
     webui = make_webui("controlnet")
     webui.shared.opts.data["depth_tools_keep_loaded"] = False
-    assert not host.keep_model_loaded()
+    assert not webui_settings.keep_model_loaded()
 
 
 def test_progress_reaches_the_webuis_job_state(make_webui: Callable[..., WebUI]) -> None:
     webui = make_webui("controlnet")
-    with host.running("Depth Tools: test", 2) as tracker:
+    with models.running("Depth Tools: test", 2) as tracker:
         tracker.step("first")
         tracker.step("second")
     state = webui.shared.state

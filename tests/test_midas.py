@@ -17,18 +17,20 @@ import numpy as np
 import pytest
 
 from lib_depth import midas
-from lib_depth.errors import DepthError
+from lib_depth.depth.errors import DepthError
+from lib_depth.depth.process import make_depth_map
 from lib_depth.midas import (
     MidasEstimator,
     MidasSettings,
     WeightsError,
+    device,
     get_estimator,
     nearness_to_depth,
     network_shape,
     normal_map,
     release_estimators,
+    weights,
 )
-from lib_depth.process import make_depth_map
 
 RES = 64
 
@@ -266,14 +268,14 @@ def test_input_kinds(midas_estimator: MidasEstimator) -> None:
 
 
 def test_cpu_precision_is_measured_once(midas_estimator: MidasEstimator, midas_cache: Path) -> None:
-    first = midas.measure_cpu_precision(midas_estimator.model, "test-key")
+    first = device.measure_cpu_precision(midas_estimator.model, "test-key")
     assert first in ("fp32", "bf16")
-    state = midas.read_state()["cpu_precision"]
+    state = weights.read_state()["cpu_precision"]
     (key,) = [k for k in state if k.endswith("|test-key")]
     assert state[key] == first
     other = "fp32" if first == "bf16" else "bf16"
-    midas.update_state("cpu_precision", key, other)  # as if measured so on an earlier start
-    assert midas.measure_cpu_precision(midas_estimator.model, "test-key") == other  # read, not re-measured
+    weights.update_state("cpu_precision", key, other)  # as if measured so on an earlier start
+    assert device.measure_cpu_precision(midas_estimator.model, "test-key") == other  # read, not re-measured
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,7 +338,7 @@ def test_normal_map_gradients_scale_with_resolution() -> None:
 
 def test_importing_midas_does_not_import_torch() -> None:
     """The WebUI imports lib_depth at start-up and EXR users never need torch: load it on use only."""
-    code = "import sys, lib_depth.midas, lib_depth.image_source; print('torch' in sys.modules)"
+    code = "import sys, lib_depth.midas, lib_depth.midas.source; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout
     assert out.strip() == "False"

@@ -11,11 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from lib_depth import cli, midas, midas_weights
-from lib_depth.errors import DepthError
-from lib_depth.image_source import load_image, read_image
-from lib_depth.pipeline import Job, convert
-from lib_depth.png import read_png
+from lib_depth import cli, midas
+from lib_depth.depth.errors import DepthError
+from lib_depth.depth.pipeline import Job, convert
+from lib_depth.depth.png import read_png
+from lib_depth.midas import weights as midas_weights
+from lib_depth.midas.source import load_image, read_image
 
 REPO = Path(__file__).resolve().parents[1]
 FLAGS = ("--resolution", "64", "--device", "cpu", "--precision", "fp32")

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from lib_depth import midas, midas_weights
-from lib_depth.errors import DepthError
+from lib_depth import midas
+from lib_depth.depth.errors import DepthError
 from lib_depth.midas import WEIGHTS_NAME, MidasSettings, WeightsError, find_weights
-from lib_depth.midas_weights import download, resolve, verify
+from lib_depth.midas import weights as midas_weights
+from lib_depth.midas.weights import download, resolve, verify
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib_depth import png
-from lib_depth.errors import DepthError
+from lib_depth.depth import png
+from lib_depth.depth.errors import DepthError
 
 
 def test_eight_and_sixteen_bit_round_trip(tmp_path: Path, rng: np.random.Generator) -> None:

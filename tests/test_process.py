@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from lib_depth.errors import DepthError
-from lib_depth.process import (
+from lib_depth.depth.errors import DepthError
+from lib_depth.depth.process import (
     DepthOptions,
     depth_range,
     histogram,
@@ -17,7 +17,7 @@ from lib_depth.process import (
     suggest_cuts,
     valid_mask,
 )
-from lib_depth.sample import SECOND_SUBJECT_DEPTH, SUBJECT_DEPTH, synthetic_scene
+from lib_depth.depth.sample import SECOND_SUBJECT_DEPTH, SUBJECT_DEPTH, synthetic_scene
 
 # The seed README's two real 'histo' printouts: share % per bucket, first lower edge, bucket width,
 # and the cut its author chose by eye. Shares are of all pixels; they sum to less than 100 %

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lib_depth.process import DepthOptions, make_depth_map
+from lib_depth.depth.process import DepthOptions, make_depth_map
 
 finite_depth = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False, width=32)
 background = st.sampled_from([np.inf, -np.inf, np.nan, 1e10])

@@ -16,13 +16,13 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from lib_depth.chart import SCALE, SUGGESTION, draw_histogram, layout
-from lib_depth.exr import read_depth, write_depth
-from lib_depth.png import read_png
-from lib_depth.process import DepthOptions, histogram, make_depth_map
-from lib_depth.sample import synthetic_scene
-from lib_depth.ui_compat import file_paths
-from lib_depth.ui_exr import (
+from lib_depth.depth.exr import read_depth, write_depth
+from lib_depth.depth.png import read_png
+from lib_depth.depth.process import DepthOptions, histogram, make_depth_map
+from lib_depth.depth.sample import synthetic_scene
+from lib_depth.ui.chart import SCALE, SUGGESTION, draw_histogram, layout
+from lib_depth.ui.compat import file_paths
+from lib_depth.ui.exr import (
     MAX_CUT_BUTTONS,
     PREVIEW_MAX_SIDE,
     MapControls,
@@ -31,7 +31,7 @@ from lib_depth.ui_exr import (
     make_maps,
     render_preview,
 )
-from lib_depth.ui_exr_tab import (
+from lib_depth.ui.exr_events import (
     on_chart_click,
     on_controls,
     on_cut,
@@ -43,7 +43,7 @@ from lib_depth.ui_exr_tab import (
     on_sample,
 )
 
-# Output positions of the handlers (see ui_exr_tab._wire).
+# Output positions of the handlers (see ui.exr_tab._wire).
 VIEW, SAMPLE, PANEL, CHOICE, CHANNEL = range(5)
 CUTS = slice(5, 5 + MAX_CUT_BUTTONS)
 CUTOFF_STATE, CUTOFF = 5 + MAX_CUT_BUTTONS, 6 + MAX_CUT_BUTTONS

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib_depth import midas, ui_midas
-from lib_depth.png import read_png
-from lib_depth.process import DepthOptions, make_depth_map
-from lib_depth.ui_midas import Estimate, MidasControls, StandaloneOptions
-from lib_depth.ui_midas_tab import on_controls, on_image, on_run
+from lib_depth import midas
+from lib_depth.depth.png import read_png
+from lib_depth.depth.process import DepthOptions, make_depth_map
+from lib_depth.ui import midas as ui_midas
+from lib_depth.ui.midas import Estimate, MidasControls, StandaloneOptions
+from lib_depth.ui.midas_tab import on_controls, on_image, on_run
 
 RES = 64
 A = round(2 * math.pi, 2)

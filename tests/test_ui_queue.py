@@ -11,8 +11,8 @@ import gradio as gr
 import httpx
 import pytest
 
-from lib_depth.ui import build_tab, lift_queue_timeout
-from lib_depth.ui_compat import GRADIO_MAJOR, gradio3_queue_read_timeout
+from lib_depth.ui.app import build_tab, lift_queue_timeout
+from lib_depth.ui.compat import GRADIO_MAJOR, gradio3_queue_read_timeout
 from tests.fixtures_ui import free_port
 
 pytestmark = pytest.mark.skipif(GRADIO_MAJOR >= 4, reason="gradio 3's queue only")

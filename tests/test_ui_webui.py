@@ -8,8 +8,8 @@ import gradio as gr
 import numpy as np
 
 from lib_depth.ui import build_ui
-from lib_depth.ui_exr import MapControls
-from lib_depth.ui_exr_tab import on_make
+from lib_depth.ui.exr import MapControls
+from lib_depth.ui.exr_events import on_make
 from tests.host_double import WebUI
 
 

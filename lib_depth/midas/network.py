@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import pickle
 import sys
+import threading
 import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .midas_weights import WEIGHTS_MIB, WEIGHTS_NAME, WeightsError
+from .weights import WEIGHTS_MIB, WEIGHTS_NAME, WeightsError
 
 if TYPE_CHECKING:
     import torch
+
+#: controlnet_aux's ViT keeps intermediate activations in one module-level dict shared by every
+#: model instance: one forward at a time in the whole process. Also guards moves between devices.
+INFERENCE_LOCK = threading.RLock()
 
 _torchvision_stub: Any = None
 _loads = 0

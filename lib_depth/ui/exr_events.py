@@ -1,7 +1,5 @@
-"""The "EXR render" tab: components, and the event handlers that connect them to `ui_exr`.
-
-Handlers are module-level functions of the components' values, returning the outputs' new
-values (or `gr.update`s), so tests can call them directly. They never raise for a user's
+"""The "EXR render" tab's event handlers: functions of the components' values, returning the
+outputs' new values (or `gr.update`s), so tests call them directly. They never raise for a user's
 mistake: the status box says what went wrong and the rest of the tab keeps its state.
 """
 
@@ -10,7 +8,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +16,11 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from . import host
-from . import ui_status as status
+from ..depth.errors import DepthError
+from . import hosting, status
 from .chart import draw_histogram
-from .errors import DepthError
-from .ui_compat import commit_events, file_paths, image, sequential
-from .ui_controls import post_controls, send_buttons
-from .ui_exr import (
+from .compat import file_paths
+from .exr import (
     AUTO_CHANNEL,
     MAX_CUT_BUTTONS,
     ExrView,
@@ -37,63 +33,12 @@ from .ui_exr import (
     render_preview,
 )
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scene.exr"
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scene.exr"
 UPLOAD_HINT = (
     "Upload one or more EXR depth renders (Daz Studio iray depth canvas, Blender Z pass, any float depth) "
     "to see where their depths lie and choose the cut."
 )
 
-
-@dataclass
-class ExrTab:
-    """The components, for ui.py and the tests (elem_ids are `depth_tools_exr_<name>`)."""
-
-    files: Any
-    sample: Any
-    cut_panel: Any
-    file_choice: Any
-    channel: Any
-    chart: Any
-    cutoff: Any  # the box the user types in (and buttons fill)
-    cut_buttons: list[Any]
-    no_cut: Any
-    compress: Any
-    invert: Any
-    mask: Any
-    noise: Any
-    seed: Any
-    bits: Any
-    status: Any
-    depth_image: Any
-    mask_image: Any
-    make: Any
-    downloads: Any
-    result: Any
-    view: Any
-    #: The cutoff in force. A State, read on the server when an event runs: the box's value is
-    #: captured by the browser when an event starts, before a button's new cutoff has come back.
-    cutoff_state: Any
-
-    @property
-    def controls(self) -> list[Any]:
-        """In `MapControls` field order."""
-        return [self.cutoff_state, self.compress, self.noise, self.seed, self.mask, self.invert, self.bits]
-
-    @property
-    def preview_outputs(self) -> list[Any]:
-        """What `preview_outputs()` fills, in its order."""
-        return [self.chart, self.depth_image, self.mask_image, self.status, self.downloads, self.result]
-
-    @property
-    def loaded_outputs(self) -> list[Any]:
-        """What `view_outputs()` fills, in its order."""
-        return [
-            self.view, self.sample, self.cut_panel, self.file_choice, self.channel, *self.cut_buttons,
-            self.cutoff_state, self.cutoff, *self.preview_outputs,
-        ]
-
-
-# ---------------------------------------------------------------- handlers
 
 def describe_preview(view: ExrView, preview: Preview, controls: MapControls) -> str:
     depth_map = preview.depth_map
@@ -281,7 +226,7 @@ def on_make(
         controls.options()
     except DepthError as exc:
         return [None, None, status.error(exc)]
-    with host.progress_tracker("Depth Tools: depth maps", len(paths)) as tracker:
+    with hosting.current().progress("Depth Tools: depth maps", len(paths)) as tracker:
 
         def report(i: int, n: int, name: str) -> None:
             progress((i, n), desc=f"Converting {name}")
@@ -308,108 +253,3 @@ def on_sample() -> list[str]:
     """The bundled sample render, copied to a temporary folder (gradio serves only files it may)."""
     folder = Path(tempfile.mkdtemp(prefix="depth-tools-sample-"))
     return [str(shutil.copy2(SAMPLE, folder / SAMPLE.name))]
-
-
-# ---------------------------------------------------------------- layout
-
-def _id(name: str) -> str:
-    return f"depth_tools_exr_{name}"
-
-
-def build() -> ExrTab:
-    """Lay out the tab (inside an open Blocks/Tab) and wire its events."""
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=6, min_width=380):
-            files = gr.File(
-                label="EXR depth renders (several: one zip)",
-                file_count="multiple",
-                file_types=[".exr"],
-                elem_id=_id("files"),
-            )
-            with gr.Row():
-                file_choice = gr.Dropdown(label="Previewing", choices=[], visible=False, elem_id=_id("file_choice"))
-                channel = gr.Dropdown(
-                    label="Depth channel",
-                    choices=[AUTO_CHANNEL],
-                    value=AUTO_CHANNEL,
-                    info="auto: Y, Z, <layer>.Depth.Z, R or the only one",
-                    elem_id=_id("channel"),
-                )
-            sample = gr.Button("Try the sample render", size="sm", visible=SAMPLE.is_file(), elem_id=_id("sample"))
-            with gr.Column(visible=False, elem_id=_id("cut_panel")) as cut_panel:
-                chart = image(
-                    label="Histogram",
-                    show_label=False,
-                    interactive=False,
-                    show_download_button=False,
-                    elem_id=_id("chart"),
-                )
-                with gr.Row(elem_id="depth_tools_cut_row"):
-                    cutoff = gr.Number(
-                        label="Cutoff (empty: none)",
-                        value=None,
-                        info="scene units; all beyond is far",
-                        elem_id=_id("cutoff"),
-                        scale=2,
-                        min_width=160,
-                    )
-                    cut_buttons = [
-                        gr.Button(visible=False, size="sm", elem_id=_id(f"cut_{i}"), min_width=100)
-                        for i in range(MAX_CUT_BUTTONS)
-                    ]
-                    no_cut = gr.Button("No cutoff", size="sm", elem_id=_id("no_cut"), min_width=100)
-            post = post_controls("depth_tools_exr")
-        with gr.Column(scale=5, min_width=320):
-            status_box = gr.HTML(status.hint(UPLOAD_HINT), elem_id=_id("status"))
-            with gr.Row():
-                depth_image = image(
-                    label="Depth map (preview)", type="numpy", interactive=False, height=360, elem_id=_id("depth")
-                )
-                mask_image = image(
-                    label="Mask (preview)", type="numpy", interactive=False, height=360, visible=False,
-                    elem_id=_id("mask_preview"),
-                )
-            make = gr.Button("Make depth maps", variant="primary", elem_id="depth_tools_make")
-            downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
-            result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
-            send_buttons(result, "depth_tools_exr")
-    view = gr.State(None)
-    cutoff_state = gr.State(None)
-
-    tab = ExrTab(
-        files=files, sample=sample, cut_panel=cut_panel, file_choice=file_choice, channel=channel, chart=chart,
-        cutoff=cutoff, cut_buttons=cut_buttons, no_cut=no_cut, compress=post.compress, invert=post.invert,
-        mask=post.mask, noise=post.noise, seed=post.seed, bits=post.bits, status=status_box,
-        depth_image=depth_image, mask_image=mask_image, make=make, downloads=downloads, result=result, view=view,
-        cutoff_state=cutoff_state,
-    )
-    _wire(tab)
-    return tab
-
-
-def _wire(tab: ExrTab) -> None:
-    preview, loaded = tab.preview_outputs, tab.loaded_outputs
-    controls = tab.controls
-    order = sequential("depth_tools_exr")
-
-    tab.files.change(on_files, [tab.files, tab.channel, *controls], loaded, **order)
-    tab.sample.click(on_sample, None, tab.files, **order)
-    tab.file_choice.input(on_file_choice, [tab.files, tab.file_choice, tab.channel, *controls], loaded, **order)
-    tab.channel.input(on_file_choice, [tab.files, tab.file_choice, tab.channel, *controls], loaded, **order)
-
-    # Typed cutoffs count when entered; buttons and chart clicks set the cutoff (state and box)
-    # and update the preview themselves.
-    for event in commit_events(tab.cutoff):
-        event(on_cutoff_typed, [tab.view, tab.cutoff, *controls], [tab.cutoff_state, *preview], **order)
-    for box in (tab.compress, tab.invert, tab.mask, tab.noise, tab.bits):
-        box.input(on_controls, [tab.view, *controls], preview, **order)
-    for event in commit_events(tab.seed):
-        event(on_controls, [tab.view, *controls], preview, **order)
-
-    with_cutoff = [tab.cutoff_state, tab.cutoff, *preview]
-    for i, button in enumerate(tab.cut_buttons):
-        button.click(on_cut(i), [tab.view, *controls], with_cutoff, **order)
-    tab.no_cut.click(on_no_cut, [tab.view, *controls], with_cutoff, **order)
-    tab.chart.select(on_chart_click, [tab.view, *controls], with_cutoff, **order)
-
-    tab.make.click(on_make, [tab.files, tab.channel, *controls], [tab.downloads, tab.result, tab.status], **order)

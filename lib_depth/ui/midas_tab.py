@@ -15,13 +15,12 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from . import host
-from . import ui_status as status
-from .errors import DepthError
-from .ui_compat import commit_events, image, sequential
-from .ui_controls import post_controls, send_buttons
-from .ui_exr import new_run_dir
-from .ui_midas import (
+from ..depth.errors import DepthError
+from . import hosting, status
+from .compat import commit_events, image, sequential
+from .controls import post_controls, send_buttons
+from .exr import new_run_dir
+from .midas import (
     BG_THRESHOLD,
     NORMAL_A,
     RESOLUTION,
@@ -111,7 +110,7 @@ def on_run(
     if picture is None:
         return [None, *_failed(controls, "Upload an image first.")]
     try:
-        with host.running("Depth Tools: MiDaS", 2) as tracker:
+        with hosting.current().running("Depth Tools: MiDaS", 2) as tracker:
             progress(0.05, desc="Loading MiDaS")
             tracker.step("loading MiDaS")
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import gradio as gr
 
-from . import host
-from .ui_exr import BITS_CHOICES
+from . import hosting
+from .exr import BITS_CHOICES
 
 
 @dataclass
@@ -48,6 +48,7 @@ def post_controls(prefix: str) -> PostControls:
 
 def send_buttons(result: gr.Image, prefix: str) -> None:
     """The WebUI's "Send to img2img / inpaint / extras" for `result`, side by side; nothing standalone."""
+    host = hosting.current()
     if not host.can_send_images():
         return
     with gr.Row(elem_id=f"{prefix}_send"):

@@ -61,14 +61,16 @@ def load_exr(job: Job) -> SourceDepth:
     return SourceDepth(exr.depth, exr.channel)
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+#: suffix (lower case) -> "module:function" taking a Job and returning a SourceDepth, imported on
+#: first use. Only EXR lives here; `lib_depth` registers its image source (MiDaS) at import, so
+#: converting EXR renders never imports torch, and this package knows nothing of MiDaS.
+SOURCES: dict[str, str] = {EXR_SUFFIX: "lib_depth.depth.pipeline:load_exr"}
 
-#: suffix (lower case) -> "module:function" taking a Job and returning a SourceDepth. Imported on
-#: first use, so converting EXR renders never imports torch.
-SOURCES: dict[str, str] = {
-    EXR_SUFFIX: "lib_depth.pipeline:load_exr",
-    **{suffix: "lib_depth.image_source:load_image" for suffix in IMAGE_SUFFIXES},
-}
+
+def register_source(suffixes: tuple[str, ...], spec: str) -> None:
+    """Let `load_source` read files with these suffixes through `spec` ("module:function")."""
+    for suffix in suffixes:
+        SOURCES[suffix.lower()] = spec
 
 
 def _loader(spec: str) -> Callable[[Job], SourceDepth]:

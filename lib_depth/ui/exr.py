@@ -19,14 +19,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..depth.errors import DepthError
+from ..depth.exr import read_depth
+from ..depth.pipeline import Job, output_stem, run_job
+from ..depth.png import read_png
+from ..depth.process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, scan_depth
 from .chart import SCALE as CHART_SCALE
 from .chart import decimals_for, format_depth
 from .chart import layout as chart_layout
-from .errors import DepthError
-from .exr import read_depth
-from .pipeline import Job, output_stem, run_job
-from .png import read_png
-from .process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, scan_depth
 
 #: Longest side of the preview: the tab shows it at about this size, and a 4K render would make
 #: every slider move re-process 16 M pixels.

@@ -8,7 +8,7 @@ import math
 import cv2
 import numpy as np
 
-from .errors import DepthError
+from ..depth.errors import DepthError
 
 #: The seed node's (and ControlNet's depth_midas/normal_midas) parameters, shared by the command line,
 #: the tab and the preprocessors.

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .process import EMPTY_BUCKET_SHARE, Histogram
+from ..depth.process import EMPTY_BUCKET_SHARE, Histogram
 
 #: Drawn at twice the displayed size so it stays crisp on high-density screens.
 SCALE = 2

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from .errors import DepthError
-from .png import write_bytes_atomic
+from ..depth.errors import DepthError
+from ..depth.png import write_bytes_atomic
 
 WEIGHTS_NAME = "dpt_hybrid-midas-501f0c75.pt"
 #: Size of the published file, for telling a truncated download apart from a wrong file.
@@ -31,7 +31,7 @@ WEIGHTS_MIB = 470
 #: (repository, file in it) on the Hugging Face hub, in the order their caches are searched.
 HF_FILES = (("lllyasviel/Annotators", WEIGHTS_NAME), ("lllyasviel/ControlNet", f"annotator/ckpts/{WEIGHTS_NAME}"))
 #: The extension's own folder: `<extension>/models/midas/` (git ignores `models/`); downloads go there.
-EXTENSION_ROOT = Path(__file__).resolve().parent.parent
+EXTENSION_ROOT = Path(__file__).resolve().parents[2]
 EXTENSION_MODELS_DIR = EXTENSION_ROOT / "models" / "midas"
 
 #: progress(bytes_done, bytes_total or None)

@@ -1,23 +1,23 @@
 """The "Depth Tools" tab: gradio Blocks that work in the WebUI (gradio 3.41 or 4.40) and alone.
 
-`build_tab()` is what the WebUI's on_ui_tabs gets (via `host.ui_tabs`); `python -m lib_depth.ui`
-serves the same tab on 127.0.0.1 for people without a WebUI, and for the browser tests.
-Nothing here imports torch or the WebUI: MiDaS is imported when first used, the host through
-`host.py` only.
+`build_tab(host)` is what the WebUI adapter (`lib_depth.webui.tabs`) gives its on_ui_tabs, with the
+host's side of the tab (`hosting.TabHost`); `python -m lib_depth.ui` serves the same tab on
+127.0.0.1 with the standalone defaults, for people without a WebUI and for the browser tests.
+Nothing here imports torch or the WebUI.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gradio as gr
 
-from . import __version__, ui_exr_tab, ui_midas, ui_midas_tab
-from . import ui_status as status
-from .ui_compat import gradio3_queue_read_timeout
+from .. import __version__
+from . import exr_tab, hosting, midas_tab, status
+from . import midas as midas_work
+from .compat import gradio3_queue_read_timeout
 
 TITLE = "Depth Tools"
 SUBTITLE = "EXR depth renders and images to ControlNet depth maps (near = white)"
@@ -28,25 +28,29 @@ class DepthToolsUI:
     """The Blocks and its two sub-tabs' components (tests reach the components through these)."""
 
     blocks: gr.Blocks
-    exr: ui_exr_tab.ExrTab
-    midas: ui_midas_tab.MidasTab
+    exr: exr_tab.ExrTab
+    midas: midas_tab.MidasTab
 
 
-def build_ui() -> DepthToolsUI:
-    """The whole tab as one Blocks: an "EXR render" and an "Image (MiDaS)" sub-tab."""
+def build_ui(host: hosting.TabHost | None = None) -> DepthToolsUI:
+    """The whole tab as one Blocks: an "EXR render" and an "Image (MiDaS)" sub-tab.
+
+    `host` is the WebUI's side of the tab; None keeps the one in use (standalone by default)."""
+    if host is not None:
+        hosting.use(host)
     with gr.Blocks(analytics_enabled=False, title=TITLE) as blocks:
         gr.HTML(status.header(TITLE, SUBTITLE), elem_id="depth_tools_header")
         with gr.Tabs(elem_id="depth_tools_tabs"):
             with gr.Tab("EXR render", elem_id="depth_tools_tab_exr"):
-                exr = ui_exr_tab.build()
+                exr = exr_tab.build()
             with gr.Tab("Image (MiDaS)", elem_id="depth_tools_tab_midas"):
-                midas = ui_midas_tab.build()
+                midas = midas_tab.build()
     return DepthToolsUI(blocks, exr, midas)
 
 
-def build_tab() -> gr.Blocks:
+def build_tab(host: hosting.TabHost | None = None) -> gr.Blocks:
     """What the WebUI's on_ui_tabs returns."""
-    return build_ui().blocks
+    return build_ui(host).blocks
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -73,7 +77,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def lift_queue_timeout(blocks: gr.Blocks) -> bool:
-    """Let gradio 3's queue wait for long tasks (see `ui_compat.gradio3_queue_read_timeout`): its
+    """Let gradio 3's queue wait for long tasks (see `compat.gradio3_queue_read_timeout`): its
     client to itself exists once launched. True when a timeout was lifted."""
     client = getattr(getattr(blocks, "_queue", None), "queue_client", None)
     if client is None or gradio3_queue_read_timeout() is None:
@@ -84,7 +88,7 @@ def lift_queue_timeout(blocks: gr.Blocks) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    ui_midas.standalone = ui_midas.StandaloneOptions(
+    midas_work.standalone = midas_work.StandaloneOptions(
         args.weights, True if args.download else None, args.device, args.precision
     )
     tab = build_tab()
@@ -103,6 +107,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     tab.block_thread()  # until Ctrl+C
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,8 @@
 """Pipeline source for ordinary images (PNG/JPEG/WebP): image -> MiDaS -> depth (+ normal map).
 
-Registered in `pipeline.SOURCES`, so images get the same output naming, post-processing options
-(cutoff, compress, noise, mask, bits) and error rules as EXR renders. Settings come from
-`Job.extra`; the model is loaded once per process and settings (`midas.get_estimator`).
+Registered in `depth.pipeline.SOURCES` by `lib_depth/__init__.py`, so images get the same output
+naming, post-processing options (cutoff, compress, noise, mask, bits) and error rules as EXR renders. Settings come from
+`Job.extra`; the model is loaded once per process and settings (`estimator.get_estimator`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import DepthError
-from .midas_maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION
-from .pipeline import Job, SourceDepth
+from ..depth.errors import DepthError
+from ..depth.pipeline import Job, SourceDepth
+from .estimator import get_estimator
+from .maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, nearness_to_depth, normal_map
+from .settings import MidasSettings
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,10 @@ def read_image(path: Path) -> np.ndarray:
 
 def load_image(job: Job) -> SourceDepth:
     """Image file -> MiDaS nearness -> depth (larger = farther, NaN = background) for `process`."""
-    from . import midas
-
     settings = ImageSettings.from_extra(job.extra)
     image = read_image(job.source)
-    estimator = midas.get_estimator(
-        midas.MidasSettings(
+    estimator = get_estimator(
+        MidasSettings(
             weights=settings.weights,
             allow_download=settings.download,
             device=settings.device,
@@ -72,8 +72,8 @@ def load_image(job: Job) -> SourceDepth:
         )
     )
     nearness = estimator(image, settings.resolution)
-    depth = midas.nearness_to_depth(nearness, settings.bg_threshold)
+    depth = nearness_to_depth(nearness, settings.bg_threshold)
     extra_images = {}
     if settings.normal:
-        extra_images["normal"] = midas.normal_map(nearness, settings.a, settings.bg_threshold, settings.resolution)
+        extra_images["normal"] = normal_map(nearness, settings.a, settings.bg_threshold, settings.resolution)
     return SourceDepth(depth, None, extra_images)

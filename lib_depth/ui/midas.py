@@ -1,8 +1,8 @@
 """The MiDaS tab's work: estimate once, then re-render depth, normal and mask as controls move.
 
 The model runs only when the image or `resolution` changes; `bg_threshold`, `a` and the
-post-processing are cheap functions of the stored nearness. `midas` (torch) is imported inside
-the functions that need it: importing the tab must stay torch-free (gradio 4 check, EXR users).
+post-processing are cheap functions of the stored nearness. `lib_depth.midas` imports torch only
+when the model is loaded: importing the tab stays torch-free (gradio 4 check, EXR users).
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import DepthError
-from .midas_maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, MAX_A
-from .png import encode_png, write_bytes_atomic
-from .process import DepthOptions, make_depth_map
-from .ui_exr import BITS_CHOICES, post_options, to_display
+from ..depth.errors import DepthError
+from ..depth.png import encode_png, write_bytes_atomic
+from ..depth.process import DepthOptions, make_depth_map
+from ..midas import get_estimator, nearness_to_depth, normal_map
+from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, MAX_A
+from . import hosting
+from .exr import BITS_CHOICES, post_options, to_display
 
-if TYPE_CHECKING:  # midas imports torch: only when the model is used
-    from .midas import MidasEstimator, MidasSettings
+if TYPE_CHECKING:
+    from ..midas import MidasEstimator, MidasSettings
 
 #: ControlNet's and the ComfyUI node's ranges and defaults for these parameters.
 RESOLUTION = (64, 2048, 64, DEFAULT_RESOLUTION)  # minimum, maximum, step, default
@@ -77,10 +79,8 @@ standalone = StandaloneOptions()
 
 
 def settings() -> MidasSettings:
-    """The host's MiDaS settings (WebUI settings, or standalone defaults), with the launcher's flags."""
-    from . import host
-
-    base = host.midas_settings()
+    """The host's MiDaS settings (WebUI settings, or the command line's defaults), with the launcher's flags."""
+    base = hosting.current().midas_settings()
     changes: dict[str, object] = {}
     if standalone.weights:  # a named file or folder is the whole search, as in the WebUI's settings
         changes.update(weights=standalone.weights, search_dirs=())
@@ -101,9 +101,7 @@ class Estimate:
 def load(download: DownloadProgress | None = None) -> MidasEstimator:
     """The process-wide estimator (loaded on first use). Raises WeightsError when the weights are
     missing, naming every folder searched; `download` hears of a weights download."""
-    from . import midas
-
-    return midas.get_estimator(settings(), download)
+    return get_estimator(settings(), download)
 
 
 def estimate(image: np.ndarray, resolution: int, estimator: MidasEstimator | None = None) -> Estimate:
@@ -114,11 +112,9 @@ def estimate(image: np.ndarray, resolution: int, estimator: MidasEstimator | Non
 
 
 def render(result: Estimate, controls: MidasControls) -> MidasMaps:
-    from . import midas
-
     nearness, bg = result.nearness, float(controls.bg_threshold)
-    depth = midas.nearness_to_depth(nearness, bg)
-    normal = np.ascontiguousarray(midas.normal_map(nearness, float(controls.a), bg, result.resolution))
+    depth = nearness_to_depth(nearness, bg)
+    normal = np.ascontiguousarray(normal_map(nearness, float(controls.a), bg, result.resolution))
     options = controls.options()
     try:
         depth_map = make_depth_map(depth, options)

@@ -1,0 +1,40 @@
+"""MiDaS (DPT-hybrid) depth estimation for ordinary images; imports only `lib_depth.depth`.
+
+Importing this package is cheap and torch-free: torch and controlnet_aux's network are imported
+on first use. Modules by job:
+
+- `weights`: find the weights file where users keep it, verify it, download it when allowed.
+- `network`: weights file -> controlnet_aux's DPT-hybrid network (every damaged file a clear error).
+- `settings`, `device`, `geometry`: what to load and where to run it; the image's own aspect ratio.
+- `estimator`: `MidasEstimator` (`from_pretrained(settings)`, then call it) and the per-process cache.
+- `maps`: nearness -> depth for `lib_depth.depth`, and ControlNet's normal map.
+- `source`: images as a pipeline source (the command line's PNG/JPEG/WebP inputs).
+
+Public: `MidasSettings`, `MidasEstimator`, `get_estimator`, `release_estimators`, `find_weights`,
+`nearness_to_depth`, `normal_map`, `normalised_nearness`, `as_rgb8`, `network_shape`, `WEIGHTS_NAME`,
+`WeightsError`, `network_class`, `load_count`.
+"""
+
+from .estimator import MidasEstimator, get_estimator, release_estimators
+from .geometry import as_rgb8, network_shape
+from .maps import nearness_to_depth, normal_map, normalised_nearness
+from .network import load_count, network_class
+from .settings import MidasSettings, find_weights
+from .weights import WEIGHTS_NAME, WeightsError
+
+__all__ = [
+    "WEIGHTS_NAME",
+    "MidasEstimator",
+    "MidasSettings",
+    "WeightsError",
+    "as_rgb8",
+    "find_weights",
+    "get_estimator",
+    "load_count",
+    "nearness_to_depth",
+    "network_class",
+    "network_shape",
+    "normal_map",
+    "normalised_nearness",
+    "release_estimators",
+]

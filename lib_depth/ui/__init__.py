@@ -1,0 +1,19 @@
+"""The Depth Tools tab in gradio (3.41.2 as in A1111/reForge, 4.40 as in Forge), host-agnostic.
+
+Imports `depth/` and `midas/`; reaches the WebUI only through `hosting.TabHost`, which the WebUI
+adapter hands to `build_tab` (never by importing `webui/`). Modules by job:
+
+- `app`: the whole tab (`build_ui`, `build_tab`) and the standalone server (`main`).
+- `exr_tab` (layout and wiring) and `exr_events` (its handlers) over `exr` (the work: views,
+  previews, cut clicks, making the PNGs), with `chart` drawing the histogram.
+- `midas_tab` over `midas` (estimate once, re-render as the controls move).
+- `controls` (the post-processing controls both sub-tabs share), `status` (messages),
+  `compat` (gradio 3/4 differences), `hosting` (what the tab needs from its host).
+
+Public: `build_ui`, `build_tab`, `TabHost`, `main` (`python -m lib_depth.ui`).
+"""
+
+from .app import DepthToolsUI, build_tab, build_ui, main
+from .hosting import TabHost
+
+__all__ = ["DepthToolsUI", "TabHost", "build_tab", "build_ui", "main"]

@@ -1,0 +1,67 @@
+"""What the tab needs from the program it runs in, as one small interface (`TabHost`).
+
+The WebUI adapter (`lib_depth.webui.tabs`) hands its implementation to `build_tab`; standalone the
+defaults apply: MiDaS settings as the command line has them, no send-to buttons, no WebUI progress.
+So `ui/` never imports `webui/`, and the tab is the same code in both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..midas.settings import MidasSettings
+
+
+class Progress(Protocol):
+    """A long job as the host reports it (the WebUI's progress API and Interrupt button)."""
+
+    def step(self, text: str = "") -> None: ...
+
+    @property
+    def interrupted(self) -> bool: ...
+
+
+class _NoProgress:
+    def step(self, text: str = "") -> None:
+        pass
+
+    @property
+    def interrupted(self) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _no_progress(job: str = "", steps: int = 1) -> Iterator[Progress]:
+    yield _NoProgress()
+
+
+@dataclass(frozen=True)
+class TabHost:
+    """The host's side of the tab; every field has the standalone behaviour as its default."""
+
+    #: The MiDaS settings in force (the WebUI's settings page; standalone: the command line's defaults).
+    midas_settings: Callable[[], MidasSettings] = MidasSettings
+    #: Whether "Send to img2img / inpaint / extras" exist, and a builder for them (component, tab name).
+    can_send_images: Callable[[], bool] = lambda: False
+    create_send_buttons: Callable[[Any, str], None] = lambda component, tabname: None
+    #: `with progress(job, steps) as p: p.step("file 1")`: the host's progress bar for a job.
+    progress: Callable[[str, int], AbstractContextManager[Progress]] = _no_progress
+    #: Like `progress`, and afterwards the host's model policy (unload or free MiDaS when so configured).
+    running: Callable[[str, int], AbstractContextManager[Progress]] = _no_progress
+
+
+_current = TabHost()
+
+
+def use(host: TabHost) -> None:
+    """Make `host` the one the tab's handlers consult (the tab is built once per process)."""
+    global _current
+    _current = host
+
+
+def current() -> TabHost:
+    return _current

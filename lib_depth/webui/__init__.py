@@ -1,0 +1,12 @@
+"""The only code that knows a WebUI exists (A1111, Forge, reForge); nothing imports it but `scripts/`.
+
+May use every other package of `lib_depth`. Every `modules.*` import is guarded in `host`, so
+all of it also runs (as no-ops) without a WebUI. Modules by job:
+
+- `host`: the WebUI's `modules.*` (options, flags, paths, callbacks, send-to buttons, progress).
+- `settings`: the "Depth Tools" settings section (`SETTINGS`, `register_settings`, `setting`).
+- `models`: MiDaS as the WebUI configures it (`midas_settings`, weights folders, `after_run`, `running`).
+- `tabs`: the tab with the WebUI's side of it (`ui_tabs`, `tab_host`).
+- `preprocessors` (what they are, one implementation) and `controlnet` (registration in every
+  ControlNet flavour: `register_preprocessors`).
+"""
