@@ -33,16 +33,24 @@ def midas_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def midas_checkpoint(tmp_path_factory: pytest.TempPathFactory, midas_cache: Path) -> Path:
-    """`<tmp>/dpt_hybrid-midas-501f0c75.pt`: the real network's state dict, random weights (470 MiB)."""
+    """`<tmp>/dpt_hybrid-midas-501f0c75.pt`: the real network's state dict, random weights (470 MiB).
+
+    `tools/test.sh` runs the suite in three environments with one checkpoint: it names the file in
+    DEPTH_TOOLS_TEST_CHECKPOINT; the first run writes it (atomically), the others read it."""
     import torch
 
     from lib_depth import midas
 
+    shared = os.environ.get("DEPTH_TOOLS_TEST_CHECKPOINT")
+    if shared and Path(shared).is_file():
+        return Path(shared)
     dpt = midas.network_class()
     torch.manual_seed(0)
     net = dpt(path=None, backbone="vitb_rn50_384", non_negative=True)
-    path = tmp_path_factory.mktemp("midas_weights") / midas.WEIGHTS_NAME
-    torch.save(net.state_dict(), path)
+    path = Path(shared) if shared else tmp_path_factory.mktemp("midas_weights") / midas.WEIGHTS_NAME
+    partial = path.with_name(path.name + ".partial")
+    torch.save(net.state_dict(), partial)
+    partial.replace(path)
     return path
 
 

@@ -1,9 +1,9 @@
-"""The tab under gradio 4.40 (Forge's), in the second environment `tools/setup.sh gradio4` makes.
+"""The tab under gradio 4.40 (Forge's), in the Forge environment `tools/setup.sh forge` makes.
 
-That environment has no torch: building the tab must not import it. A subprocess there builds
+Building the tab must not import torch (EXR users pay nothing for MiDaS). A subprocess there builds
 the Blocks, runs the EXR handlers with gradio 4's values (paths as str), feeds their results
 through gradio 4's own postprocessing, and serves the app on 127.0.0.1; it prints a JSON report
-that this test (in the main environment, gradio 3.41) checks.
+that this test checks (from any environment: the main one has gradio 3.41).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-GRADIO4_PYTHON = Path(os.environ.get("DEPTH_TOOLS_GRADIO4_PYTHON", REPO / ".venv-gradio4" / "bin" / "python"))
+GRADIO4_PYTHON = Path(os.environ.get("DEPTH_TOOLS_GRADIO4_PYTHON", REPO / ".venv-forge" / "bin" / "python"))
 
 SCRIPT = r"""
 import json, socket, sys, urllib.request
@@ -88,7 +88,7 @@ print("REPORT " + json.dumps(report))
 @pytest.fixture(scope="module")
 def gradio4_report(sample_exr: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     if not GRADIO4_PYTHON.exists():
-        pytest.skip(f"{GRADIO4_PYTHON} is missing: run `bash tools/setup.sh gradio4`")
+        pytest.skip(f"{GRADIO4_PYTHON} is missing: run `bash tools/setup.sh forge`")
     tmp = tmp_path_factory.mktemp("gradio4")
     env = {
         **os.environ,

@@ -168,7 +168,10 @@ def test_structure_stays_in_place(midas_estimator: MidasEstimator, shape: tuple[
     inside = np.zeros(shape, bool)
     inside[box] = True
     margin = cv2.dilate(inside.view(np.uint8), np.ones((17, 17), np.uint8)).astype(bool)  # edge effects
-    assert activity[inside].mean() > 5 * activity[~margin].mean()
+    # A flip, shift or stretch puts the response outside (ratio well below 1). How far above it is
+    # depends on the random draw: timm 0.9.5 initialises the network differently from timm 1.0
+    # (4.8x against > 5x on the right third), and the suite runs in both.
+    assert activity[inside].mean() > 4 * activity[~margin].mean()
 
 
 # ---------------------------------------------------------------------------------------------

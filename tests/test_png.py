@@ -21,8 +21,11 @@ def test_eight_and_sixteen_bit_round_trip(tmp_path: Path, rng: np.random.Generat
         back = png.read_png(path)
         assert back.dtype == dtype
         np.testing.assert_array_equal(back, image)
-        with Image.open(path) as pil:  # a second decoder agrees on the bit depth
-            assert pil.mode == ("L" if dtype == np.uint8 else "I;16")
+        with Image.open(path) as pil:  # a second decoder agrees on the bit depth and the values
+            # Pillow >= 10 opens 16-bit gray as "I;16", Pillow 9.5 (the WebUIs' pin) as 32-bit "I"
+            assert pil.mode in (("L",) if dtype == np.uint8 else ("I;16", "I"))
+            np.testing.assert_array_equal(np.asarray(pil).astype(np.int64), image.astype(np.int64))
+        assert path.read_bytes()[24] == (8 if dtype == np.uint8 else 16)  # IHDR bit depth
 
 
 def test_colour_images_keep_rgb_order(tmp_path: Path) -> None:

@@ -1,9 +1,27 @@
 #!/usr/bin/env bash
-# Everything CI runs: set-up (idempotent), lint, then the whole test suite.
+# Everything CI runs: set-up (idempotent), lint, then the whole test suite in each environment that
+# mirrors a real host: webui (A1111 + ControlNet's pins: timm 0.9.5, pydantic 1.10, Pillow 9.5,
+# gradio 3.41.2), forge (gradio 4.40, pydantic 2.8, mediapipe 1.2.3) and newest (numpy 2, opencv 5).
+# The three runs share one random MiDaS checkpoint. Arguments go to every pytest run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh dev
-bash tools/setup.sh gradio4
+bash tools/setup.sh forge
+bash tools/setup.sh newest
 bash tools/setup.sh browser
 .venv/bin/ruff check .
-exec .venv/bin/python -m pytest "$@"
+
+shared=$(mktemp -d -t depth-tools-test.XXXXXX)
+trap 'rm -rf "$shared"' EXIT
+export DEPTH_TOOLS_TEST_CHECKPOINT="$shared/dpt_hybrid-midas-501f0c75.pt"
+
+failed=()
+for env in webui forge newest; do
+  case "$env" in webui) venv=.venv ;; *) venv=.venv-$env ;; esac
+  echo "== tests in the $env environment ($("$venv/bin/python" -c 'import timm, torch, gradio, numpy; print(f"timm {timm.__version__}, torch {torch.__version__}, gradio {gradio.__version__}, numpy {numpy.__version__}")' 2>/dev/null))"
+  DEPTH_TOOLS_TEST_ENV=$env "$venv/bin/python" -m pytest "$@" || failed+=("$env")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "tests failed in: ${failed[*]}" >&2
+  exit 1
+fi
