@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/bench_preprocessor.py [--runs 3] [--precisions fp32 bf16 auto]
                                                  [--weights dpt_hybrid-midas-501f0c75.pt]
+                                                 [--envs webui newest]
+
+`--envs` runs the children in the environments tools/setup.sh makes (webui = .venv: A1111 +
+ControlNet's timm 0.9.5; forge = .venv-forge; newest = .venv-newest), one table, same machine.
 
 A 640x360 image at preprocessor resolution 512 (the map is 910x512), through the object registered
 with ControlNet (>= 1.1.444, via the test host double) and called the way ControlNet calls it.
@@ -56,10 +60,10 @@ with webui_double(Path(weights_dir) / "webui", "controlnet") as webui:
     p = webui.preprocessor("depth_tools_midas")
     result = {}
     if mode == "after_tab":
-        from lib_depth.webui import host
+        from lib_depth.webui import models
         from lib_depth import midas
         start = time.perf_counter()
-        midas.get_estimator(host.midas_settings())(picture(99), resolution=512)  # what the tab does
+        midas.get_estimator(models.midas_settings())(picture(99), resolution=512)  # what the tab does
         result["tab_first"] = time.perf_counter() - start
         loads = midas.load_count()
     start = time.perf_counter()
@@ -75,14 +79,21 @@ with webui_double(Path(weights_dir) / "webui", "controlnet") as webui:
         warm.append(time.perf_counter() - start)
     result["warm"] = warm
     from lib_depth import midas
-    result["precision"] = next(iter(midas._estimators.values())).precision
+    from lib_depth.midas import device
+    import timm
+    result["precision"] = next(iter(midas.estimator._estimators.values())).precision
+    result["timm"] = timm.__version__
+    result["native_bf16"] = device.cpu_bf16_support()
     print(json.dumps(result))
 """
 
 
-def run_child(weights_dir: Path, precision: str, runs: int, mode: str) -> dict:
+ENVS = {"webui": REPO / ".venv", "forge": REPO / ".venv-forge", "newest": REPO / ".venv-newest"}
+
+
+def run_child(python: str, weights_dir: Path, precision: str, runs: int, mode: str) -> dict:
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(REPO), str(weights_dir), precision, str(runs), mode],
+        [python, "-c", CHILD, str(REPO), str(weights_dir), precision, str(runs), mode],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -112,36 +123,47 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "auto"])
     parser.add_argument("--weights", help="the published file; default: a random checkpoint of the same network")
+    parser.add_argument("--envs", nargs="+", choices=sorted(ENVS), help="default: this interpreter only")
     args = parser.parse_args(argv)
+    chosen_envs = args.envs or []
+    pythons = [(env, str(ENVS[env] / "bin" / "python")) for env in chosen_envs] or [("this", sys.executable)]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-preprocessor-") as tmp:
         folder = weights_folder(args.weights, Path(tmp))
-        for precision in args.precisions:
-            cold = run_child(folder, precision, args.runs, "cold")
-            after = run_child(folder, precision, 0, "after_tab")
-            rows.append((precision, cold, after))
-            print(f"  {precision}: done", file=sys.stderr)
+        for env, python in pythons:
+            for precision in args.precisions:
+                cold = run_child(python, folder, precision, args.runs, "cold")
+                after = run_child(python, folder, precision, 0, "after_tab")
+                rows.append((env, precision, cold, after))
+                print(f"  {env} {precision}: done", file=sys.stderr)
     h, w = IMAGE_HW
     print(
-        f"\ndepth_tools_midas, {w}x{h} image at resolution {RESOLUTION} (map {rows[0][1]['shape'][1]}x"
-        f"{rows[0][1]['shape'][0]}), CPU, median of {args.runs} warm calls\n"
+        f"\ndepth_tools_midas, {w}x{h} image at resolution {RESOLUTION} (map {rows[0][2]['shape'][1]}x"
+        f"{rows[0][2]['shape'][0]}), CPU, median of {args.runs} warm calls\n"
     )
     print(
-        "| preprocessor | precision | cold first call (s) | first call after the tab loaded it (s) "
-        "| extra loads | warm call (s) | warm speed-up vs built-in |"
+        "| preprocessor | environment (timm) | precision | cold first call (s) | first call after the tab loaded it "
+        "(s) | extra loads | warm call (s) | warm speed-up vs built-in |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     print(
-        f"| depth_midas (built-in, A1111 1.10.1, /controlnet/detect) | fp32 | {BUILTIN_FIRST_S:.1f} | - | - "
-        f"| {BUILTIN_WARM_S:.1f} | 1.0x |"
+        f"| depth_midas (built-in, A1111 1.10.1, /controlnet/detect) | A1111 (0.9.5) | fp32 | {BUILTIN_FIRST_S:.1f} "
+        f"| - | - | {BUILTIN_WARM_S:.1f} | 1.0x |"
     )
-    for precision, cold, after in rows:
+    for env, precision, cold, after in rows:
         warm = statistics.median(cold["warm"])
         label = precision if precision != "auto" else f"auto ({cold['precision']})"
         print(
-            f"| depth_tools_midas | {label} | {cold['first']:.2f} | {after['first']:.2f} | {after['extra_loads']} "
-            f"| {warm:.2f} | {BUILTIN_WARM_S / warm:.1f}x |"
+            f"| depth_tools_midas | {env} ({cold['timm']}) | {label} | {cold['first']:.2f} | {after['first']:.2f} "
+            f"| {after['extra_loads']} | {warm:.2f} | {BUILTIN_WARM_S / warm:.1f}x |"
         )
+    flags = rows[0][2]["native_bf16"]
+    why = {True: "the CPU reports native bf16 (AVX-512 BF16/AMX), so a 128x128 probe timed fp32 against bf16",
+           False: "the CPU has no native bf16: fp32 without measuring (bf16 would be ~20x slower)",
+           None: "the CPU flags cannot be read here: a 128x128 probe timed fp32 against bf16"}[flags]
+    chosen = sorted({cold["precision"] for _, p, cold, _ in rows if p == "auto"})
+    if chosen:
+        print(f"\nauto chose {', '.join(chosen)}: {why}.")
 
 
 if __name__ == "__main__":

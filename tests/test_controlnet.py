@@ -273,3 +273,32 @@ def test_lowvram_keeps_it_in_memory_and_keep_loaded_off_frees_it(
     webui.shared.cmd_opts.lowvram = False
     webui.call(DEPTH, scene(seed=12), RES)
     assert estimator.model is None  # freed after the run: memory back, the next run loads again
+
+
+@pytest.mark.parametrize("flavour", ["controlnet", "forge"])
+def test_an_internal_error_is_a_readable_reply_not_a_bare_500(
+    webui_with_model, midas_estimator, monkeypatch: pytest.MonkeyPatch, flavour: str, caplog
+) -> None:
+    """A bug of ours (here: the network raising as timm 0.9.5 once made it) gives the one line
+    "internal error in Depth Tools: ..." in the preview and in /controlnet/detect, logged once."""
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise NotImplementedError("Cannot copy out of meta tensor; no data!")
+
+    monkeypatch.setattr(type(midas_estimator), "forward", broken)
+    webui = webui_with_model(flavour)
+    expected = "internal error in Depth Tools: NotImplementedError: Cannot copy out of meta tensor; no data!"
+    with caplog.at_level(logging.ERROR, logger="lib_depth"), pytest.raises(preprocessors.PreprocessorError) as caught:
+        webui.call(DEPTH, scene(), RES)
+    assert str(caught.value) == expected and caught.value.status_code == 500
+    assert len([r for r in caplog.records if r.exc_info]) == 1  # the traceback, once
+    client = TestClient(webui.app(), raise_server_exceptions=False)
+    reply = client.post(
+        "/controlnet/detect",
+        json={"controlnet_module": NORMAL, "controlnet_input_images": [png_b64(scene())],
+              "controlnet_processor_res": RES, "controlnet_threshold_a": 6.28, "controlnet_threshold_b": 0.1},
+    )
+    assert reply.status_code == 500 and reply.json()["detail"] == expected

@@ -106,3 +106,17 @@ def test_new_image_clears_the_old_estimate() -> None:
     out = on_image(photo(), *controls())
     assert out[0] is None and out[1] is None and "Estimate depth" in out[4]
     assert on_controls(None, *controls())[0] is None  # nothing to re-render
+
+
+def test_an_internal_error_is_a_readable_message(
+    with_weights, midas_estimator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise NotImplementedError("Cannot copy out of meta tensor; no data!")
+
+    monkeypatch.setattr(type(midas_estimator), "forward", broken)
+    out = on_run(photo(), RES, *controls())
+    status = html.unescape(out[STATUS])
+    assert out[EST] is None and out[DEPTH] is None
+    assert "internal error in Depth Tools: NotImplementedError: Cannot copy out of meta tensor" in status
+    assert "Traceback" not in status

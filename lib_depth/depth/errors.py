@@ -1,8 +1,15 @@
-"""The one error type users see: it always names the file and what was wrong with it."""
+"""The one error type users see: it always names the file and what was wrong with it.
+
+A bug of ours is still a readable line for the user ("internal error in Depth Tools: ..."), and
+its traceback goes to the console once, where it is caught (`internal_error`).
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+log = logging.getLogger("lib_depth")
 
 
 class DepthError(Exception):
@@ -12,3 +19,16 @@ class DepthError(Exception):
         self.path = None if path is None else str(path)
         self.reason = message
         super().__init__(message if path is None else f"{path}: {message}")
+
+
+class InternalError(DepthError):
+    """An unexpected exception (our bug, or a library's), already logged with its traceback."""
+
+
+def internal_error(exc: BaseException, path: str | Path | None = None, context: str = "") -> InternalError:
+    """`exc` as the one line users see; its traceback is logged here, once (callers re-raise this)."""
+    if isinstance(exc, InternalError):
+        return exc
+    log.error("internal error in Depth Tools%s", f" ({context})" if context else "", exc_info=exc)
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    return InternalError(f"internal error in Depth Tools: {type(exc).__name__}: {text}".rstrip(": "), path)

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import OpenEXR
 
+from .dependencies import LazyModule
 from .errors import DepthError
+
+#: imported on first use: without OpenEXR everything but reading EXR files still works
+OpenEXR = LazyModule("OpenEXR", "reading EXR files")
 
 EXR_SUFFIX = ".exr"
 
@@ -191,7 +194,7 @@ def write_depth(
     *,
     half: bool = False,
     extra: dict[str, np.ndarray] | None = None,
-    compression: OpenEXR.Compression = OpenEXR.ZIP_COMPRESSION,
+    compression: OpenEXR.Compression | None = None,
     data_window: tuple[int, int] | None = None,
     display_size: tuple[int, int] | None = None,
 ) -> None:
@@ -205,6 +208,7 @@ def write_depth(
     pixels = {channel: np.ascontiguousarray(depth, dtype=dtype)}
     for name, values in (extra or {}).items():
         pixels[name] = np.ascontiguousarray(values, dtype=dtype)
+    compression = OpenEXR.ZIP_COMPRESSION if compression is None else compression
     header: dict = {"compression": compression, "type": OpenEXR.scanlineimage}
     h, w = pixels[channel].shape
     if data_window is not None or display_size is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .blocks import submit
-from .errors import DepthError
+from .errors import DepthError, internal_error
 from .exr import EXR_SUFFIX, read_depth
 from .png import encode_png, write_bytes_atomic
 from .process import DepthOptions, histogram, make_depth_map, scan_depth
@@ -144,4 +144,4 @@ def run_job(job: Job) -> JobResult:
     except MemoryError:
         return JobResult(str(job.source), error=f"{job.source}: not enough memory for this image")
     except Exception as exc:  # a bug, not a user mistake: still one line, and the batch goes on
-        return JobResult(str(job.source), error=f"{job.source}: unexpected error ({type(exc).__name__}: {exc})")
+        return JobResult(str(job.source), error=str(internal_error(exc, job.source)))

@@ -11,6 +11,7 @@ import math
 import platform
 import time
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -92,13 +93,36 @@ def _probe_input(size: int = 128) -> np.ndarray:
     return ((rgb - rgb.min()) / (rgb.max() - rgb.min()) * 255).astype(np.uint8)
 
 
+def cpu_bf16_support(cpuinfo: str | None = None) -> bool | None:
+    """Whether the CPU executes bf16 natively (x86 `avx512_bf16`/`amx_bf16`, ARM `bf16`), from its
+    flags; None where they cannot be read (not Linux): then only the probe can tell."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf8", errors="replace")
+        except OSError:
+            return None
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            flags.update(value.split())
+    if not flags:
+        return None
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
 def measure_cpu_precision(net: torch.nn.Module, key_extra: str = "") -> str:
     """fp32 or bf16 on this CPU: bf16 when it is clearly faster and close enough (DESIGN.md).
 
-    Measured once on a 128x128 probe (~1 s) and remembered per CPU, torch version, thread count
-    and weights, so later starts skip it.
+    A CPU without native bf16 (no AVX-512 BF16 or AMX; on ARM no BF16) runs bf16 autocast ~20x
+    slower than fp32: fp32, without measuring. Otherwise measured once on a 128x128 probe (~1 s)
+    and remembered per CPU, torch version, thread count and weights, so later starts skip it.
     """
     import torch
+
+    if cpu_bf16_support() is False:
+        log.info("CPU precision: fp32 (this CPU has no native bf16: bf16 would be many times slower)")
+        return "fp32"
 
     capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")()
     key = "|".join([torch.__version__, platform.processor() or platform.machine(), capability,

@@ -3,6 +3,11 @@ turned into a WeightsError that names it. torch and controlnet_aux are imported 
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import logging
 import pickle
 import sys
 import threading
@@ -10,8 +15,10 @@ import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from ..depth.dependencies import MissingDependency, require
 from .weights import WEIGHTS_MIB, WEIGHTS_NAME, WeightsError
 
 if TYPE_CHECKING:
@@ -23,6 +30,9 @@ INFERENCE_LOCK = threading.RLock()
 
 _torchvision_stub: Any = None
 _loads = 0
+#: set once building on the meta device failed in this process (timm 0.9.x): not tried again
+_meta_fails = False
+log = logging.getLogger(__name__)
 
 
 def load_count() -> int:
@@ -32,17 +42,19 @@ def load_count() -> int:
 
 
 def _ensure_torchvision() -> None:
-    """Import torchvision, working around a CUDA torchvision beside a CPU torch.
+    """Import torchvision (timm imports it), working around a CUDA torchvision beside a CPU torch.
 
     Such a pair fails with "operator torchvision::nms does not exist"; defining the two schemas
     lets it import (MiDaS uses none of its compiled operators). Real WebUI installs have a matching
-    pair and never take this path.
+    pair and never take this path. No torchvision at all is fine for recent timm.
     """
     global _torchvision_stub
     import torch
 
     try:
         import torchvision
+    except ImportError:
+        return
     except RuntimeError as exc:
         if "torchvision::nms does not exist" not in str(exc) or _torchvision_stub is not None:
             raise
@@ -55,13 +67,70 @@ def _ensure_torchvision() -> None:
         import torchvision  # noqa: F401
 
 
+#: The DPT-hybrid's own modules inside controlnet_aux (`midas/midas/`: they import only torch, timm
+#: and each other), and the private package name they are loaded under here.
+_DPT_MODULE = "controlnet_aux.midas.midas.dpt_depth"
+_ALIAS = "_depth_tools_dpt"
+_import_lock = threading.Lock()
+
+
+def _dpt_folder() -> Path:
+    """controlnet_aux's `midas/midas` folder, found without running any of its code."""
+    try:
+        spec = importlib.util.find_spec("controlnet_aux")
+    except (ImportError, ValueError):  # a half-imported or stubbed package without __spec__
+        spec = getattr(sys.modules.get("controlnet_aux"), "__spec__", None)
+    for root in (spec.submodule_search_locations or []) if spec is not None else []:
+        folder = Path(root) / "midas" / "midas"
+        if (folder / "dpt_depth.py").is_file():
+            return folder
+    raise MissingDependency("controlnet_aux", "MiDaS depth estimation")
+
+
+def _import_dpt_module() -> ModuleType:
+    """controlnet_aux's `dpt_depth` module, without running controlnet_aux's package `__init__`s.
+
+    Those import every detector: with mediapipe 1.x (Forge) that raises AttributeError, and a
+    missing optional dependency of any detector breaks it too. So the network's own folder is
+    loaded as a private package (`_ALIAS`): nothing named `controlnet_aux*` is touched, a later
+    real `import controlnet_aux` runs as usual, and no other thread ever sees a stand-in. When
+    controlnet_aux's own copy is already imported (another extension), that one is used.
+    """
+    real = sys.modules.get(_DPT_MODULE)
+    if real is not None and hasattr(real, "DPTDepthModel"):
+        return real
+    with _import_lock:
+        done = sys.modules.get(f"{_ALIAS}.dpt_depth")
+        if done is not None:
+            return done
+        folder = _dpt_folder()
+        spec = importlib.util.spec_from_file_location(
+            _ALIAS, folder / "__init__.py", submodule_search_locations=[str(folder)]
+        )
+        assert spec is not None and spec.loader is not None
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[_ALIAS] = package
+        try:
+            spec.loader.exec_module(package)
+            return importlib.import_module(f"{_ALIAS}.dpt_depth")
+        except BaseException:
+            for name in [m for m in sys.modules if m == _ALIAS or m.startswith(f"{_ALIAS}.")]:
+                del sys.modules[name]
+            raise
+
+
 def network_class() -> type:
-    """controlnet_aux's DPTDepthModel (importing controlnet_aux imports every detector: ~3 s)."""
-    _ensure_torchvision()
+    """controlnet_aux's DPTDepthModel, from its own modules alone (torch and timm)."""
+    require("torch", "MiDaS depth estimation")
+    _ensure_torchvision()  # before timm, which imports it
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # mediapipe missing, timm deprecations, registry overwrites
-        from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
-    return DPTDepthModel
+        warnings.simplefilter("ignore")  # timm deprecations, registry overwrites
+        try:
+            module = _import_dpt_module()
+        except ImportError as exc:  # a dependency of the network's own modules
+            missing = getattr(exc, "name", None) or "controlnet_aux"
+            raise MissingDependency(missing.split(".")[0], "MiDaS depth estimation", f" ({exc})") from None
+    return module.DPTDepthModel
 
 
 def _first_line(exc: BaseException) -> str:
@@ -148,28 +217,78 @@ def _not_dpt_hybrid(path: Path, detail: str) -> WeightsError:
     return WeightsError(f"these are not MiDaS DPT-hybrid weights ({detail}); use {WEIGHTS_NAME}", path)
 
 
-def load_network(path: Path, verified: bool = False) -> torch.nn.Module:
-    """Build controlnet_aux's DPT-hybrid from a weights file: fp32, eval mode, on the CPU.
-
-    The network is built on the meta device and the loaded tensors assigned to it, which skips a
-    random initialisation of 123M parameters (~2 s); older torch falls back to the plain way.
-    """
-    global _loads
+def _can_assign() -> bool:
+    """torch >= 2.1 loads a state dict by assigning its tensors (what a meta-built net needs)."""
     import torch
 
-    state = read_state_dict(path, verified)
-    dpt = network_class()
+    return "assign" in inspect.signature(torch.nn.Module.load_state_dict).parameters
+
+
+def _meta_device() -> Any:
+    """`with torch.device("meta")`, except that small index tensors (linspace, arange) stay real.
+
+    On the meta device building skips a random initialisation of 123M parameters (~5 s on 2
+    cores). timm 0.9.5's ResNetV2 (every A1111 + ControlNet install has it) reads the values of a
+    `linspace` while it is built (`.tolist()`), which a meta tensor cannot give: those few small
+    tensors are made on the CPU instead. None where torch lacks the device context (< 2.0).
+    """
+    import torch
+
+    try:
+        from torch.utils._device import DeviceContext
+    except ImportError:
+        return None
+    small = (torch.linspace, torch.arange, torch.logspace)
+
+    class MetaButSmall(DeviceContext):
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            kwargs = kwargs or {}
+            if func in small and kwargs.get("device") is None:
+                return func(*args, **{**kwargs, "device": "cpu"})
+            return super().__torch_function__(func, types, args, kwargs)
+
+    return MetaButSmall(torch.device("meta"))
+
+
+def _build(dpt: type) -> tuple[torch.nn.Module, bool]:
+    """(the DPT-hybrid with uninitialised weights, whether they live on the meta device).
+
+    A timm whose network cannot be built that way fails fast; that is remembered for the
+    process and the net is built the plain way from then on, so no load pays for both.
+    """
+    global _meta_fails
 
     def build() -> torch.nn.Module:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # timm's deprecation notices
             return dpt(path=None, backbone="vitb_rn50_384", non_negative=True)
 
+    meta = None if _meta_fails or not _can_assign() else _meta_device()
+    if meta is not None:
+        try:
+            with meta:
+                return build(), True
+        except Exception as exc:  # a timm that computes with its tensors while building
+            _meta_fails = True
+            log.info("MiDaS: cannot build on the meta device with timm %s (%s); building normally",
+                     _version("timm"), _first_line(exc))
+    return build(), False
+
+
+def _version(dist: str) -> str:
     try:
-        with torch.device("meta"):
-            net = build()
-    except (AttributeError, TypeError):  # torch < 2.0: no device context
-        net = build()
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def load_network(path: Path, verified: bool = False) -> torch.nn.Module:
+    """Build controlnet_aux's DPT-hybrid from a weights file: fp32, eval mode, on the CPU."""
+    global _loads, _meta_fails
+
+    state = read_state_dict(path, verified)
+    dpt = network_class()
+    net, on_meta = _build(dpt)
     expected = set(net.state_dict())
     missing = sorted(expected.difference(state))
     unexpected = sorted(set(state).difference(expected))
@@ -178,14 +297,12 @@ def load_network(path: Path, verified: bool = False) -> torch.nn.Module:
         parts += [f"{len(unexpected)} unknown, e.g. {unexpected[0]}"] if unexpected else []
         raise _not_dpt_hybrid(path, "; ".join(parts))
     try:
-        try:
-            net.load_state_dict(state, strict=True, assign=True)
-        except TypeError:  # torch < 2.1: no assign (and the net was not built on meta)
-            net.load_state_dict(state, strict=True)
+        net.load_state_dict(state, strict=True, **({"assign": True} if on_meta else {}))
     except Exception as exc:
         raise _not_dpt_hybrid(path, _first_line(exc)) from None
-    if any(t.is_meta for t in (*net.parameters(), *net.buffers())):
-        net = build()  # a timm version that makes tensors outside the state dict: the plain way
+    if on_meta and any(t.is_meta for t in (*net.parameters(), *net.buffers())):
+        _meta_fails = True  # a timm that makes tensors outside the state dict: the plain way from now on
+        net, _ = _build(dpt)
         net.load_state_dict(state, strict=True)
     net = net.float().eval().requires_grad_(False)  # fp32 master weights; precision = autocast
     _loads += 1

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from .. import __version__
+from ..depth.dependencies import MissingDependency, is_installed, missing_message, require
 from . import exr_tab, hosting, midas_tab, status
 from . import midas as midas_work
 from .compat import gradio3_queue_read_timeout
@@ -40,12 +41,33 @@ def build_ui(host: hosting.TabHost | None = None) -> DepthToolsUI:
         hosting.use(host)
     with gr.Blocks(analytics_enabled=False, title=TITLE) as blocks:
         gr.HTML(status.header(TITLE, SUBTITLE), elem_id="depth_tools_header")
+        notice = missing_packages_notice()
+        if notice:
+            gr.HTML(notice, elem_id="depth_tools_missing")
         with gr.Tabs(elem_id="depth_tools_tabs"):
             with gr.Tab("EXR render", elem_id="depth_tools_tab_exr"):
                 exr = exr_tab.build()
             with gr.Tab("Image (MiDaS)", elem_id="depth_tools_tab_midas"):
                 midas = midas_tab.build()
     return DepthToolsUI(blocks, exr, midas)
+
+
+def missing_packages_notice() -> str:
+    """What cannot work for want of a package, with the command that installs it ("" when none).
+
+    The tab is built whatever is missing (a WebUI started with --skip-install, a failed pip):
+    only the parts that need the package say so, here and when used."""
+    problems = []
+    try:
+        require("OpenEXR", "The EXR render tab")
+    except MissingDependency as exc:
+        problems.append(str(exc))
+    for module in ("torch", "controlnet_aux", "timm"):
+        if not is_installed(module):
+            problems.append(missing_message(module, "The Image (MiDaS) tab and the preprocessors"))
+    if not problems:
+        return ""
+    return status.error("Some of Depth Tools cannot work until a package is installed (then restart):", problems)
 
 
 def build_tab(host: hosting.TabHost | None = None) -> gr.Blocks:

@@ -15,7 +15,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from ..depth.errors import DepthError
+from ..depth.errors import DepthError, internal_error
 from . import hosting, status
 from .compat import commit_events, image, sequential
 from .controls import post_controls, send_buttons
@@ -124,9 +124,10 @@ def on_run(
             estimated = estimate(picture, int(resolution), estimator)
     except DepthError as exc:  # WeightsError included: its message names every place searched
         return [None, *_failed(controls, exc)]
-    except Exception as exc:  # torch / out of memory: still a message, the details in the console
-        log.exception("MiDaS failed")
-        return [None, *_failed(controls, f"MiDaS failed: {type(exc).__name__}: {exc}")]
+    except MemoryError:
+        return [None, *_failed(controls, f"Not enough memory for MiDaS at {int(resolution)}: lower the resolution.")]
+    except Exception as exc:  # our bug or a library's: one readable line here, the traceback in the console
+        return [None, *_failed(controls, internal_error(exc, context="MiDaS tab"))]
     return [estimated, *maps_outputs(estimated, controls)]
 
 

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 
 from .. import midas
-from ..depth.errors import DepthError
+from ..depth.dependencies import MissingDependency
+from ..depth.errors import DepthError, InternalError, internal_error
 from ..depth.process import DepthOptions, make_depth_map
 from ..midas import WeightsError
 from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, MAX_A
@@ -146,10 +147,19 @@ def pick_resolution(raw: Any) -> int:
     return round(RESOLUTION.pick(value))
 
 
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
+
+
 def _estimator_error(err: DepthError) -> PreprocessorError:
-    """Weights missing/unusable: 503 (the server cannot serve until the file is fixed); else 500."""
-    if not isinstance(err, WeightsError):
+    """Weights or a package missing/unusable: 503 (the server cannot serve until that is fixed);
+    our own bug: 500 with its one line; anything else the user can change: 422."""
+    if isinstance(err, MissingDependency):
+        return PreprocessorError(str(err), 503)
+    if isinstance(err, InternalError):
         return PreprocessorError(str(err), 500)
+    if not isinstance(err, WeightsError):
+        return PreprocessorError(str(err), 422)
     advice = (
         " (in the WebUI: Settings > Depth Tools has the weights folder and the download switch)"
         if host.in_webui()
@@ -186,6 +196,21 @@ class DepthToolsPreprocessor:
                 result = self._normal(nearness, a=s1, bg_threshold=s2, resolution=res)
             else:
                 result = self._depth(nearness, bg_threshold=s1)
+        except PreprocessorError:
+            raise
+        except DepthError as err:
+            raise _estimator_error(err) from None
+        except MemoryError:
+            raise PreprocessorError(
+                f"not enough memory for MiDaS at resolution {res}: lower the preprocessor resolution", 503
+            ) from None
+        except Exception as exc:  # our bug or a library's: a readable line, the traceback in the console once
+            if _is_out_of_memory(exc):
+                raise PreprocessorError(
+                    f"out of GPU memory for MiDaS at resolution {res}: lower the preprocessor resolution, or set "
+                    "Settings > Depth Tools > Device to cpu", 503
+                ) from None
+            raise PreprocessorError(str(internal_error(exc, context=self.spec.name)), 500) from None
         finally:
             models.after_run()
         if result.shape != (height, width, 3) or result.dtype != np.uint8:  # pragma: no cover - contract guard
@@ -193,12 +218,8 @@ class DepthToolsPreprocessor:
         return result
 
     def _estimate(self, image: np.ndarray, resolution: int) -> np.ndarray:
-        try:
-            estimator = midas.get_estimator(models.midas_settings())
-            nearness = estimator(image, resolution=resolution)
-        except DepthError as err:
-            raise _estimator_error(err) from None
-        return np.asarray(nearness, dtype=np.float32)
+        estimator = midas.get_estimator(models.midas_settings())
+        return np.asarray(estimator(image, resolution=resolution), dtype=np.float32)
 
     def _depth(self, nearness: np.ndarray, bg_threshold: float) -> np.ndarray:
         depth = midas.nearness_to_depth(nearness, bg_threshold)

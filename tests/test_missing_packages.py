@@ -1,0 +1,70 @@
+"""A missing package never removes the tab (a WebUI started with --skip-install, a failed pip):
+what needs it says so with the command that installs it, and everything else keeps working."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+WITHOUT = r"""
+import json, sys
+class Block:  # as if the package were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == sys.argv[1]:
+            raise ModuleNotFoundError(f"No module named {sys.argv[1]!r}", name=sys.argv[1])
+sys.meta_path.insert(0, Block())
+import numpy as np
+report = {}
+from lib_depth.ui import build_ui
+ui = build_ui()
+notes = [b.value for b in ui.blocks.blocks.values() if getattr(b, "elem_id", None) == "depth_tools_missing"]
+report["notice"] = notes[0] if notes else ""
+from lib_depth.ui import exr_events
+out = exr_events.on_files([sys.argv[2]], "auto", None, False, False, 0, False, False, "8-bit")
+report["exr_status"] = [o for o in out if isinstance(o, str) and "Problem" in o][:1]
+from lib_depth.ui.midas import render, Estimate, MidasControls
+maps = render(Estimate(np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(48, 64), 64), MidasControls())
+report["midas_maps"] = list(maps.levels.shape)
+print(json.dumps(report))
+"""
+
+
+def run(package: str, sample: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIO_ANALYTICS_ENABLED": "False"}
+    done = subprocess.run([sys.executable, "-c", WITHOUT, package, str(sample)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_without_openexr_the_tab_says_what_to_install(sample_exr: Path) -> None:
+    report = run("OpenEXR", sample_exr)
+    command = '-m pip install &quot;OpenEXR&gt;=3.3,&lt;4&quot;'
+    assert "The EXR render tab needs the Python package OpenEXR, which is not installed" in report["notice"]
+    assert command in report["notice"]
+    assert "needs the Python package OpenEXR" in report["exr_status"][0]  # using it says the same
+    assert report["midas_maps"] == [48, 64]  # the MiDaS side still works
+
+
+def test_without_controlnet_aux_the_exr_tab_works(sample_exr: Path) -> None:
+    report = run("controlnet_aux", sample_exr)
+    assert "needs the Python package controlnet_aux" in report["notice"]
+    assert report["exr_status"] == []  # the render loaded: no problem reported
+
+
+def test_the_command_line_names_the_missing_package(sample_exr: Path, tmp_path: Path) -> None:
+    code = WITHOUT.split("import numpy")[0] + "from lib_depth.cli import main\nsys.exit(main(sys.argv[2:]))\n"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code, "OpenEXR", str(sample_exr), "-o", str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        f"error: {sample_exr}: reading EXR files needs the Python package OpenEXR, which is not installed; "
+        f'install it with: "{sys.executable}" -m pip install "OpenEXR>=3.3,<4"'
+    )
+    assert list(tmp_path.iterdir()) == []
