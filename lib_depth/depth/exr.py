@@ -147,6 +147,8 @@ def _upsampled(pixels: np.ndarray, info: ChannelInfo, part: PartHeader) -> np.nd
 
 def _pixels(exr: OpenEXR.File, chosen: Choice, path: Path) -> np.ndarray:
     part = chosen.header
+    if chosen.part >= len(exr.parts):
+        raise DepthError(f"damaged EXR (part {chosen.part} could not be read)", path)
     channels = exr.parts[chosen.part].channels
     if chosen.raw not in channels:
         raise DepthError(f"channel {chosen.raw!r} holds no image data", path)

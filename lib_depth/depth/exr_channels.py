@@ -15,6 +15,9 @@ from pathlib import Path
 from .errors import DepthError
 from .exr_header import ChannelInfo, PartHeader
 
+#: channels named in an error message: a damaged header may claim thousands
+LISTED = 24
+
 
 def _is_depth_layer(name: str) -> bool:
     return any(part.lower() == "depth" for part in name.split(".")[:-1])
@@ -115,7 +118,9 @@ def choose_channel(parts: list[PartHeader], path: Path, channel: str | None, vie
             offered[channel] = (raw_names[channel], channel)
             name = channel
     if name is None:
-        listed = ", ".join(names) or "none"
+        listed = ", ".join(names[:LISTED]) or "none"
+        if len(names) > LISTED:
+            listed += f", ... ({len(names):,} in all)"
         what = f"no channel named {channel!r}" if channel else "no depth channel found"
         where = f" (view {chosen_view!r})" if chosen_view else ""
         raise DepthError(f"{what}; channels in this file{where}: {listed}", path)

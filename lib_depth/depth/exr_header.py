@@ -25,6 +25,10 @@ DEFAULT_MAX_PIXELS = 2**28
 #: a max-size render with a few layers passes, a header claiming a million channels does not.
 VALUES_PER_PIXEL = 8
 
+#: Channels per part: real renders have tens to a few hundred (Cryptomatte included); OpenEXR spends
+#: seconds to minutes opening a header that lists a million.
+MAX_CHANNELS = 4096
+
 _TILED, _LONG_NAMES, _DEEP, _MULTIPART = 0x200, 0x400, 0x800, 0x1000
 _MAX_ATTRIBUTES = 100_000
 _FIRST_READ = 1 << 16
@@ -58,6 +62,10 @@ class PartHeader:
 
 class _Short(Exception):
     """The bytes read so far end inside the header: read more, or the file is truncated."""
+
+
+class _TooManyChannels(ValueError):
+    pass
 
 
 class _Reader:
@@ -97,6 +105,8 @@ def _chlist(value: bytes, limit: int) -> list[ChannelInfo]:
             raise ValueError("a channel list without its end") from None
         if not name:
             return found
+        if len(found) == MAX_CHANNELS:
+            raise _TooManyChannels
         try:
             pixel_type, _linear, xs, ys = struct.unpack("<iB3xii", reader.take(16))
         except _Short:
@@ -173,6 +183,9 @@ def read_header(path: Path) -> list[PartHeader]:
             if len(data) >= _MAX_HEADER_BYTES:
                 raise DepthError(f"damaged EXR (a header over {_MAX_HEADER_BYTES >> 20} MiB)", path) from None
             want *= 8
+        except _TooManyChannels:
+            raise DepthError(f"too many channels: the header lists more than {MAX_CHANNELS:,} in one part "
+                             "(refused before decoding)", path) from None
         except (ValueError, struct.error) as exc:
             raise DepthError(f"damaged EXR header ({exc})", path) from None
 
