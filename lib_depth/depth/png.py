@@ -34,6 +34,10 @@ FILE_MODE = 0o666 & ~_current_umask()
 PNG_COMPRESSION = 1
 
 
+#: libpng's default user limit on width and height (beyond it, a warning on stderr and no PNG)
+PNG_MAX_SIDE = 1_000_000
+
+
 def encode_png(image: np.ndarray, compression: int = PNG_COMPRESSION, *, bilevel: bool = False) -> bytes:
     """Encode a uint8/uint16 grayscale (HxW) or colour (HxWx3, RGB) image as PNG bytes.
 
@@ -41,6 +45,9 @@ def encode_png(image: np.ndarray, compression: int = PNG_COMPRESSION, *, bilevel
     """
     if image.dtype not in (np.uint8, np.uint16):
         raise DepthError(f"PNG needs uint8 or uint16 pixels, got {image.dtype}")
+    if max(image.shape[:2]) > PNG_MAX_SIDE:
+        height, width = image.shape[:2]
+        raise DepthError(f"a {width} x {height} image cannot be a PNG (libpng takes sides up to {PNG_MAX_SIDE:,})")
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
