@@ -15,7 +15,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from .depth.errors import DepthError
+from .depth.errors import DepthError, internal_error
+from .depth.exr import DEFAULT_MAX_PIXELS
 from .depth.pipeline import SOURCES, Job, JobResult, run_job
 from .depth.process import DEFAULT_BACKGROUND_ABOVE, DepthOptions
 from .midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION
@@ -142,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument(
         "--channel", metavar="NAME", help="EXR channel to read (default: Y, Z, *.Depth.Z, R, or the only one)"
     )
+    io.add_argument("--view", metavar="NAME", help="the view of a multi-view (stereo) EXR (default: the first)")
+    io.add_argument(
+        "--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+        help=f"refuse EXR files whose header claims more pixels than N, before decoding "
+        f"(default {DEFAULT_MAX_PIXELS} = 2^28)",
+    )
     io.add_argument("-o", "--output-dir", type=Path, metavar="DIR", help="write PNGs here instead of beside each input")
     io.add_argument("--json", action="store_true", help="print results (histogram, suggestions, outputs) as JSON")
     io.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N", help="files converted in parallel")
@@ -165,7 +172,8 @@ def make_jobs(args: argparse.Namespace) -> list[Job]:
         "weights": args.weights, "download": args.download, "device": args.device, "precision": args.precision,
     }
     return [
-        Job(path, options, args.channel, args.mask, histo or args.json, args.output_dir, extra)
+        Job(path, options, args.channel, args.mask, histo or args.json, args.output_dir, extra,
+            view=args.view, max_pixels=args.max_pixels)
         for path in args.files
     ]
 
@@ -243,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         return 130
+    except Exception as exc:  # a bug outside the per-file guard (a worker process died, ...): still one line
+        sys.stderr.write(f"error: {internal_error(exc)}\n")
+        return 1
     if args.json:
         json.dump({"files": [vars(r) for r in results]}, sys.stdout, indent=2)
         sys.stdout.write("\n")

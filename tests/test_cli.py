@@ -18,6 +18,7 @@ from lib_depth.cli import Progress
 from lib_depth.depth.exr import write_depth
 from lib_depth.depth.png import read_png
 from lib_depth.depth.sample import synthetic_scene
+from tests.exr_files import write_multiview
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -198,7 +199,8 @@ def test_help_reads_well(tmp_path: Path) -> None:
     proc = run("--help", cwd=tmp_path)
     assert proc.returncode == 0
     for flag in ("--depth_cutoff", "--compress_map", "--noise", "--mask", "--bits", "--invert", "--channel",
-                 "--output-dir", "--seed", "--background-above", "--json", "--jobs", "examples:"):
+                 "--output-dir", "--seed", "--background-above", "--json", "--jobs", "--view", "--max-pixels",
+                 "examples:"):
         assert flag in proc.stdout
 
 
@@ -220,3 +222,21 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
     piped = io.StringIO()
     Progress(2, piped, enabled=False).advance("a.exr")
     assert piped.getvalue() == ""
+
+
+def test_view_and_max_pixels_flags(tmp_path: Path) -> None:
+    depth = synthetic_scene(40, 30)
+    stereo = write_multiview(tmp_path / "stereo.exr", depth, depth[:, ::-1])
+    left = run(stereo.name, "-o", "left", cwd=tmp_path)
+    right = run(stereo.name, "--view", "right", "-o", "right", cwd=tmp_path)
+    assert left.returncode == right.returncode == 0, left.stderr + right.stderr
+    np.testing.assert_array_equal(read_png(tmp_path / "left/stereo.depth.png")[:, ::-1],
+                                  read_png(tmp_path / "right/stereo.depth.png"))
+    unknown = run(stereo.name, "--view", "centre", cwd=tmp_path)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "error: stereo.exr: no view named 'centre'; views in this file: left, right"
+    big = run(stereo.name, "--max-pixels", "1000", cwd=tmp_path)
+    assert big.returncode == 1 and not (tmp_path / "stereo.depth.png").exists()
+    assert big.stderr.strip() == ("error: stereo.exr: image too large: the header claims a data window of 40 x 30 = "
+                                  "1,200 pixels, over the limit of 1,000 (max_pixels, --max-pixels)")
+    assert run(stereo.name, "--max-pixels", "0", cwd=tmp_path).returncode == 2

@@ -31,10 +31,9 @@ def run_python(code: str, *args: str, cwd: Path | None = None) -> subprocess.Com
 
 def test_loads_on_the_meta_device_with_this_timm(midas_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast load (no random initialisation) works on this environment's timm, 0.9.5 included."""
-    import timm
-
     monkeypatch.setattr(network, "_meta_fails", False)
     net = network.load_network(midas_checkpoint)
+    import timm  # after the load: it imports torchvision, which network_class makes importable
     assert network._meta_fails is False, f"timm {timm.__version__} fell back to the plain build"
     assert not any(t.is_meta for t in (*net.parameters(), *net.buffers()))
 
@@ -185,19 +184,21 @@ def test_cpu_flags_tell_native_bf16() -> None:
 
 
 class TimedNet:
-    """Stands in for the network in the precision probe: bf16 autocast costs `bf16_cost` x fp32."""
+    """Stands in for the network in the precision probe: bf16 autocast costs `bf16_cost` x fp32, on
+    a clock of its own (`perf_counter`), so a loaded machine cannot change the outcome."""
 
     def __init__(self, bf16_cost: float) -> None:
-        self.bf16_cost, self.calls = bf16_cost, []
+        self.bf16_cost, self.calls, self.now = bf16_cost, [], 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
 
     def __call__(self, x):
-        import time
-
         import torch
 
         bf16 = torch.is_autocast_cpu_enabled()
         self.calls.append("bf16" if bf16 else "fp32")
-        time.sleep(0.01 * (self.bf16_cost if bf16 else 1.0))
+        self.now += 0.1 * (self.bf16_cost if bf16 else 1.0)
         return torch.ones(x.shape[0], x.shape[2], x.shape[3]) * torch.arange(x.shape[3])
 
 
@@ -211,6 +212,7 @@ def test_auto_precision_on_the_cpu(flags: bool | None, bf16_cost: float, expecte
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(device, "cpu_bf16_support", lambda: flags)
     net = TimedNet(bf16_cost)
+    monkeypatch.setattr(device, "time", net)  # the probe's clock
     assert device.measure_cpu_precision(net, f"test-{flags}-{bf16_cost}") == expected
     assert ("bf16" in net.calls) is (flags is not False)  # never probed where the CPU has no bf16
 

@@ -70,3 +70,11 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path: Path, monkeypa
         png.write_bytes_atomic(target, b"new bytes")
     assert target.read_bytes() == b"previous result"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_a_side_beyond_libpngs_limit_is_one_clear_error() -> None:
+    """Found by tools/fuzz_exr.py: a display window of 1 x 1,048,576 pixels passes the pixel bound,
+    and libpng then printed a warning and made no PNG."""
+    with pytest.raises(DepthError, match=r"a 1 x 1000001 image cannot be a PNG \(libpng takes sides up to 1,000,000"):
+        png.encode_png(np.zeros((png.PNG_MAX_SIDE + 1, 1), np.uint8))
+    assert png.encode_png(np.zeros((png.PNG_MAX_SIDE, 1), np.uint8)).startswith(b"\x89PNG")

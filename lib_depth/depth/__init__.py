@@ -2,10 +2,13 @@
 
 Imports nothing else of `lib_depth`. Modules by job:
 
-- `exr`: read a depth channel from an EXR render (`read_depth`), write one (`write_depth`, tests/sample).
+- `exr`: read a depth channel from an EXR render of any kind (`read_depth`), write one (`write_depth`),
+  over `exr_header` (the header parsed from its bytes and bounded before decoding: `DEFAULT_MAX_PIXELS`),
+  `exr_channels` (which channel of which part and view: `pick_channel`) and `exr_deep` (front-most sample).
 - `process`: the depth semantics (DESIGN.md): valid pixels, levels, histogram and suggested cuts,
   cutoff, compress, noise, mask (`make_depth_map`, `histogram`, `scan_depth`, `DepthOptions`).
-- `png`: 8/16-bit and bilevel PNG encoding, atomic writes (`encode_png`, `write_bytes_atomic`).
+- `png`: 8/16-bit and bilevel PNG encoding, atomic writes (`encode_png`, `write_bytes_atomic`: unnamed
+  until complete, so a kill or a full disk leaves no temporary file).
 - `pipeline`: one input file -> PNGs beside it or in a folder (`Job`, `run_job`), sources by suffix.
 - `blocks`: row blocks on every core for the numpy passes; `errors`: `DepthError`; `sample`: a scene.
 """

@@ -1,7 +1,9 @@
 """Read one float depth channel from an OpenEXR file (and write one, for samples and tests).
 
-Renderers disagree on where depth lives: Daz iray writes it to `Y`, Blender to `Z` or
-`<layer>.Depth.Z`, RGB exports repeat it in R/G/B. `pick_channel` encodes that knowledge once.
+Every kind the format allows: scanline and tiled (mip/rip-mapped: level 0), luminance/chroma
+(subsampled channels are repeated up), multipart, multi-view (`view`), deep (the front-most
+sample). The header is parsed and bounded (`exr_header`) before OpenEXR decodes a pixel; the
+channel is chosen by `exr_channels`, deep pixels flattened by `exr_deep`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,12 @@ import numpy as np
 
 from .dependencies import LazyModule
 from .errors import DepthError
+from .exr_channels import Choice, choose_channel, pick_channel
+from .exr_deep import front_sample
+from .exr_header import DEFAULT_MAX_PIXELS, MAGIC, ChannelInfo, PartHeader, check_bounds, read_header
+
+__all__ = ["DEFAULT_MAX_PIXELS", "EXR_SUFFIX", "ExrDepth", "is_exr_path", "list_channels", "pick_channel",
+           "read_depth", "write_depth"]
 
 #: imported on first use: without OpenEXR everything but reading EXR files still works
 OpenEXR = LazyModule("OpenEXR", "reading EXR files")
@@ -33,38 +41,12 @@ class ExrDepth:
     depth: np.ndarray
     channel: str
     channels: tuple[str, ...]
+    view: str | None = None
 
 
 def is_exr_path(path: str | Path) -> bool:
     """`.exr` in any case: Windows users' renders often come out as `.EXR`."""
     return Path(path).suffix.lower() == EXR_SUFFIX
-
-
-def _is_depth_layer(name: str) -> bool:
-    return any(part.lower() == "depth" for part in name.split(".")[:-1])
-
-
-def pick_channel(names: Iterable[str], wanted: str | None = None) -> str | None:
-    """The depth channel among `names`: `wanted` if given (exact, then case-insensitive), else
-    `Y`, `Z`, `<layer>.Depth.Z`, any channel of a `depth` layer, `R`, or the only channel."""
-    names = list(names)
-    if wanted:
-        if wanted in names:
-            return wanted
-        folded = [n for n in names if n.lower() == wanted.lower()]
-        return folded[0] if len(folded) == 1 else None
-    for exact in ("Y", "Z"):
-        if exact in names:
-            return exact
-    layered = [n for n in names if _is_depth_layer(n)]
-    for name in layered:
-        if name.split(".")[-1].upper() == "Z":
-            return name
-    if layered:
-        return sorted(layered)[0]
-    if "R" in names:
-        return "R"
-    return names[0] if len(names) == 1 else None
 
 
 @contextmanager
@@ -101,7 +83,7 @@ def _native_detail(captured: list[str], path: Path) -> str:
     return f" ({lines[0].replace(f'{path}: ', '')[:160]})" if lines else ""
 
 
-def _open(path: Path, header_only: bool = False) -> OpenEXR.File:
+def _check_file(path: Path) -> None:
     if not path.exists():
         raise DepthError("file not found", path)
     if path.is_dir():
@@ -113,12 +95,18 @@ def _open(path: Path, header_only: bool = False) -> OpenEXR.File:
         raise DepthError(f"cannot read file ({exc.strerror})", path) from None
     if not magic:
         raise DepthError("empty file (0 bytes): not an OpenEXR image", path)
-    if magic != b"\x76\x2f\x31\x01":
+    if magic != MAGIC:
         raise DepthError("not an OpenEXR file (wrong signature)", path)
+
+
+def _open(path: Path, header_only: bool = False) -> OpenEXR.File:
+    OpenEXR.File  # noqa: B018 - imports the binding first: a missing one is its own message, not "damaged"
     with _native_output_captured() as captured:
         try:
             exr = OpenEXR.File(str(path), separate_channels=True, header_only=header_only)
-        except (RuntimeError, ValueError, OSError, TypeError) as exc:
+        except MemoryError:
+            raise
+        except Exception as exc:  # RuntimeError, ValueError, ...: whatever the binding raises for bad bytes
             exr, error = None, str(exc)
     if exr is None or not exr.parts:  # a damaged body loads as a File with no parts
         detail = _native_detail(captured, path) or (f" ({error})" if exr is None else "")
@@ -126,65 +114,78 @@ def _open(path: Path, header_only: bool = False) -> OpenEXR.File:
     return exr
 
 
-def _all_channels(exr: OpenEXR.File) -> dict[str, OpenEXR.Channel]:
-    found: dict[str, OpenEXR.Channel] = {}
-    for part in exr.parts:
-        for name, channel in part.channels.items():
-            found.setdefault(name, channel)
-    return found
-
-
 def list_channels(path: str | Path) -> tuple[str, ...]:
     """Channel names from the header alone (cheap: for UIs that offer a channel choice)."""
-    exr = _open(Path(path), header_only=True)
+    path = Path(path)
+    _check_file(path)
     names: list[str] = []
-    for part in exr.parts:
-        names.extend(c.name for c in part.header["channels"] if c.name not in names)
+    for part in read_header(path):
+        names.extend(c.name for c in part.channels if c.name not in names)
     return tuple(names)
 
 
-def _window(box: tuple[np.ndarray, np.ndarray]) -> tuple[int, int, int, int]:
-    (x0, y0), (x1, y1) = box
-    return int(x0), int(y0), int(x1), int(y1)
-
-
-def _place_in_display_window(pixels: np.ndarray, header: dict) -> np.ndarray:
+def _place_in_display_window(pixels: np.ndarray, part: PartHeader, path: Path) -> np.ndarray:
     """Pixels cover the data window; the image the user sees is the display window.
     Outside the data window there is no surface, so those pixels become NaN (background)."""
-    dx0, dy0, dx1, dy1 = _window(header["dataWindow"])
-    wx0, wy0, wx1, wy1 = _window(header.get("displayWindow", header["dataWindow"]))
+    dx0, dy0, dx1, dy1 = part.data_window
+    wx0, wy0, wx1, wy1 = part.display_window or part.data_window
     if (dx0, dy0, dx1, dy1) == (wx0, wy0, wx1, wy1):
         return pixels
-    full = np.full((wy1 - wy0 + 1, wx1 - wx0 + 1), np.nan, dtype=np.float32)
     x0, y0, x1, y1 = max(dx0, wx0), max(dy0, wy0), min(dx1, wx1), min(dy1, wy1)
-    if x0 <= x1 and y0 <= y1:
-        full[y0 - wy0 : y1 - wy0 + 1, x0 - wx0 : x1 - wx0 + 1] = pixels[
-            y0 - dy0 : y1 - dy0 + 1, x0 - dx0 : x1 - dx0 + 1
-        ]
+    if x0 > x1 or y0 > y1:
+        raise DepthError(
+            f"the display window ({wx0}, {wy0})-({wx1}, {wy1}) misses the data window ({dx0}, {dy0})-({dx1}, {dy1}) "
+            "entirely: no rendered pixel is inside the image", path)
+    full = np.full((wy1 - wy0 + 1, wx1 - wx0 + 1), np.nan, dtype=np.float32)
+    full[y0 - wy0 : y1 - wy0 + 1, x0 - wx0 : x1 - wx0 + 1] = pixels[y0 - dy0 : y1 - dy0 + 1, x0 - dx0 : x1 - dx0 + 1]
     return full
 
 
-def read_depth(path: str | Path, channel: str | None = None) -> ExrDepth:
-    """Read the depth channel (auto-picked unless `channel` names one) as float32.
+def _upsampled(pixels: np.ndarray, info: ChannelInfo, part: PartHeader) -> np.ndarray:
+    """Subsampled channels (luminance/chroma's RY, BY) hold one value per xs x ys block."""
+    x0, y0, x1, y1 = part.data_window
+    if info.x_sampling > 1 or info.y_sampling > 1:
+        pixels = np.repeat(np.repeat(pixels, info.y_sampling, axis=0), info.x_sampling, axis=1)
+    return pixels[: y1 - y0 + 1, : x1 - x0 + 1]
 
-    Every failure is a `DepthError` naming the file; a missing channel lists the ones there are.
+
+def _pixels(exr: OpenEXR.File, chosen: Choice, path: Path) -> np.ndarray:
+    part = chosen.header
+    if chosen.part >= len(exr.parts):
+        raise DepthError(f"damaged EXR (part {chosen.part} could not be read)", path)
+    channels = exr.parts[chosen.part].channels
+    if chosen.raw not in channels:
+        raise DepthError(f"channel {chosen.raw!r} holds no image data", path)
+    pixels = channels[chosen.raw].pixels
+    if part.deep:
+        z = channels.get(chosen.z_channel) if chosen.z_channel else None
+        try:
+            pixels = front_sample(pixels, None if z is None or z is channels[chosen.raw] else z.pixels)
+        except (ValueError, TypeError) as exc:
+            raise DepthError(f"damaged deep EXR ({exc})", path) from None
+    if pixels is None or pixels.ndim != 2 or pixels.size == 0 or pixels.dtype == object:
+        raise DepthError(f"channel {chosen.raw!r} holds no image data", path)
+    return _upsampled(pixels.astype(np.float32, copy=False), chosen.info, part)
+
+
+def read_depth(
+    path: str | Path, channel: str | None = None, view: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> ExrDepth:
+    """Read the depth channel (auto-picked unless `channel` names one) of `view` (multi-view
+    files; default: the first view) as float32, display-window sized.
+
+    The header is checked first: one claiming more than `max_pixels` pixels is refused before
+    OpenEXR allocates anything. Deep images give each pixel's front-most sample (smallest Z).
+    Every failure is a `DepthError` naming the file; a missing channel or view lists those there are.
     """
     path = Path(path)
+    _check_file(path)
+    headers = read_header(path)
+    check_bounds(headers, path, max_pixels)
+    chosen = choose_channel(headers, path, channel, view)
     exr = _open(path)
-    channels = _all_channels(exr)
-    names = tuple(channels)
-    name = pick_channel(names, channel)
-    if name is None:
-        listed = ", ".join(names) or "none"
-        what = f"no channel named {channel!r}" if channel else "no depth channel found"
-        raise DepthError(f"{what}; channels in this file: {listed}", path)
-    pixels = channels[name].pixels
-    if pixels is None or pixels.ndim != 2 or pixels.size == 0:
-        raise DepthError(f"channel {name!r} holds no image data", path)
-    if pixels.dtype != np.float32:
-        pixels = pixels.astype(np.float32)
-    header = next(p.header for p in exr.parts if name in p.channels)
-    return ExrDepth(_place_in_display_window(pixels, header), name, names)
+    pixels = _pixels(exr, chosen, path)
+    return ExrDepth(_place_in_display_window(pixels, chosen.header, path), chosen.raw, chosen.names, chosen.view)
 
 
 def write_depth(

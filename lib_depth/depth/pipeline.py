@@ -15,7 +15,7 @@ import numpy as np
 
 from .blocks import submit
 from .errors import DepthError, internal_error
-from .exr import EXR_SUFFIX, read_depth
+from .exr import DEFAULT_MAX_PIXELS, EXR_SUFFIX, read_depth
 from .png import encode_png, write_bytes_atomic
 from .process import DepthOptions, histogram, make_depth_map, scan_depth
 
@@ -32,6 +32,9 @@ class Job:
     output_dir: Path | None = None
     #: Source-specific settings (MiDaS resolution, device, ...), read by the source that needs them.
     extra: dict = field(default_factory=dict)
+    #: EXR: the view of a multi-view (stereo) file (None: the first), and the header's pixel bound.
+    view: str | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclass
@@ -57,7 +60,7 @@ class SourceDepth:
 
 
 def load_exr(job: Job) -> SourceDepth:
-    exr = read_depth(job.source, job.channel)
+    exr = read_depth(job.source, job.channel, job.view, job.max_pixels)
     return SourceDepth(exr.depth, exr.channel)
 
 
