@@ -12,3 +12,8 @@ class DepthError(Exception):
         self.path = None if path is None else str(path)
         self.reason = message
         super().__init__(message if path is None else f"{path}: {message}")
+
+
+class OptionsError(DepthError):
+    """The options do not fit (bits, background limit, a cutoff below the nearest depth): the file
+    itself may be fine. The command line prints it like any DepthError; HTTP answers 422."""
