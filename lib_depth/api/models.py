@@ -93,36 +93,36 @@ class HistogramOut(BaseModel):
 
 class HistogramResponse(BaseModel):
     file: str = Field(..., description="the upload's name")
-    width: int
-    height: int
+    width: int = Field(..., description="pixels")
+    height: int = Field(..., description="pixels")
     channel: str | None = Field(None, description="the channel read")
-    histogram: HistogramOut
+    histogram: HistogramOut = Field(..., description="the histogram and suggested cuts (as `--depth_cutoff histo`)")
 
 
 class ExrResponse(BaseModel):
     file: str = Field(..., description="the upload's name")
-    width: int
-    height: int
+    width: int = Field(..., description="pixels")
+    height: int = Field(..., description="pixels")
     bits: int = Field(..., description="8 or 16")
     channel: str | None = Field(None, description="the channel read")
     near: float = Field(..., description="the depth drawn at the top level (nearest valid)")
     far: float = Field(..., description="the depth drawn at the far level (the cutoff, or the farthest valid)")
     depth: str = Field(..., description="depth map PNG, base64 (<stem>.depth.png in the CLI)")
     mask: str | None = Field(None, description="mask PNG (1-bit), base64, when `mask` was asked for")
-    histogram: HistogramOut
+    histogram: HistogramOut = Field(..., description="the histogram and suggested cuts (as `--depth_cutoff histo`)")
 
 
 class MidasResponse(BaseModel):
     file: str = Field(..., description="the upload's name")
-    width: int
-    height: int
+    width: int = Field(..., description="pixels")
+    height: int = Field(..., description="pixels")
     bits: int = Field(..., description="8 or 16")
     near: float = Field(..., description="relative depth drawn at the top level (0 = nearest)")
     far: float = Field(..., description="relative depth drawn at the far level (1 = farthest, or the cutoff)")
     depth: str = Field(..., description="depth map PNG, base64")
     normal: str | None = Field(None, description="normal map PNG (RGB), base64, when `normal` is on")
     mask: str | None = Field(None, description="mask PNG (1-bit), base64, when `mask` was asked for")
-    histogram: HistogramOut
+    histogram: HistogramOut = Field(..., description="the histogram and suggested cuts (as `--depth_cutoff histo`)")
     device: str = Field(..., description="where the network ran")
     precision: str = Field(..., description="fp32, fp16 or bf16")
 

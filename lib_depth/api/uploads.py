@@ -74,7 +74,7 @@ def _label(name: object, default: str) -> str:
 
 
 def _temp_file(suffix: str) -> tuple[int, Path]:
-    fd, name = tempfile.mkstemp(prefix="depth-tools-", suffix=suffix)
+    fd, name = tempfile.mkstemp(prefix="depth-tools-upload-", suffix=suffix)
     return fd, Path(name)
 
 
