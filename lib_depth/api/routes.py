@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..depth.errors import DepthError, OptionsError
@@ -74,6 +75,8 @@ def http_error(exc: BaseException, upload: Upload | None) -> HTTPException | Non
         return HTTPException(exc.status, exc.detail)
     if isinstance(exc, OptionsInvalid):
         return HTTPException(422, str(exc))
+    if isinstance(exc, ClientDisconnect):  # nobody to answer; not a server error worth a traceback
+        return HTTPException(400, "the client disconnected before the upload was complete")
     if isinstance(exc, MemoryError):
         label = upload.filename if upload is not None else "upload"
         return HTTPException(413, f"{label}: not enough memory for this image")

@@ -7,6 +7,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from fastapi import Depends, HTTPException
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
 from ..api import make_router
 from . import host, models
 
@@ -30,9 +33,8 @@ def auth_dependencies() -> list[Any]:
     users = credentials()
     if not users:
         return []
-    from fastapi import Depends, HTTPException
-    from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
+    # module-level names: FastAPI 0.94 resolves the (string) annotation in this module's globals
     def check(given: HTTPBasicCredentials = Depends(HTTPBasic())) -> None:  # noqa: B008 (FastAPI idiom)
         expected = users.get(given.username)
         if expected is None or not secrets.compare_digest(given.password, expected):
