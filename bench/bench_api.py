@@ -6,7 +6,7 @@ The core is what the route runs (`read_depth` + `pipeline.render`: process and e
 mask PNGs). Over HTTP, a client in this process reads the file, sends it (multipart, or base64
 in JSON), and decodes the PNGs from the answer; the server is another process on 127.0.0.1
 (uvicorn serving `make_router()`, or with --standalone the real `python -m lib_depth.ui`). Prints a
-markdown table, median of runs after a warm-up; issue 9's target is at most 1.3x the core.
+markdown table, medians of interleaved rounds after a warm-up; issue 9's target is at most 1.3x the core.
 """
 
 from __future__ import annotations
@@ -58,14 +58,20 @@ def load_client():
     return module
 
 
-def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm-up: page cache, lazy imports, the server's first request
-    times = []
+def interleaved(paths: dict[str, Callable[[], object]], runs: int) -> list[tuple[str, float, float]]:
+    """(name, median seconds, median of per-round ratios to the first) with the paths taking turns
+    in every round, so a neighbour's load on a shared machine weighs on all of them alike."""
+    for fn in paths.values():
+        fn()  # warm-up: page cache, lazy imports, the server's first request
+    times: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in paths.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    first = times[next(iter(paths))]
+    return [(name, statistics.median(t), statistics.median(x / c for x, c in zip(t, first, strict=True)))
+            for name, t in times.items()]
 
 
 def free_port() -> int:
@@ -130,14 +136,14 @@ def main() -> None:
                     answer = json.loads(response.read())
                 base64.b64decode(answer["depth"]), base64.b64decode(answer["mask"])
 
-            rows = [("core in-process (read_depth + render)", median_seconds(core, args.runs))]
-            rows.append(("HTTP multipart (docs/api_client.py)", median_seconds(multipart, args.runs)))
-            rows.append(("HTTP JSON, base64", median_seconds(as_json, args.runs)))
+            paths = {"core in-process (read_depth + render)": core,
+                     "HTTP multipart (docs/api_client.py)": multipart, "HTTP JSON, base64": as_json}
             if not args.standalone:
                 body = path.read_bytes()
                 sink = urllib.request.Request(f"{url}/sink", data=body, headers={"Content-Type": "x/y"})
-                rows.append(("floor: the file's bytes to a route that discards them",
-                             median_seconds(lambda: urllib.request.urlopen(sink, timeout=600).read(), args.runs)))
+                paths["floor: the file's bytes to a route that discards them"] = (
+                    lambda: urllib.request.urlopen(sink, timeout=600).read())
+            rows = interleaved(paths, args.runs)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -145,10 +151,9 @@ def main() -> None:
     server = "python -m lib_depth.ui (gradio)" if args.standalone else "uvicorn + make_router()"
     print(f"{width}x{height} float32 ZIP EXR ({size_mib:.1f} MiB), cutoff {CUTOFF:g} + mask, server: {server}, "
           f"median of {args.runs} runs\n")
-    print("| path | seconds | x core |\n|---|---:|---:|")
-    base = rows[0][1]
-    for name, seconds in rows:
-        print(f"| {name} | {seconds:.3f} | {seconds / base:.2f} |")
+    print("| path | median s | x core (median of rounds) |\n|---|---:|---:|")
+    for name, seconds, ratio in rows:
+        print(f"| {name} | {seconds:.3f} | {ratio:.2f} |")
 
 
 if __name__ == "__main__":
