@@ -1,9 +1,9 @@
 """The layers of DESIGN.md "Layout", read from every module's imports with `ast` (nothing is run).
 
 depth/ imports nothing else of lib_depth; midas/ only depth/; cli (and api/) depth/ and midas/;
-ui/ those, never webui/; webui/ anything, and nothing imports webui/ back but scripts/. Only
-webui/host.py touches the WebUI (`modules.*`, Forge, ControlNet), and the EXR path never imports
-torch, controlnet_aux or gradio at module level.
+ui/ those and api/ (the standalone server mounts it), never webui/; webui/ anything, and nothing
+imports webui/ back but scripts/. Only webui/host.py touches the WebUI (`modules.*`, Forge,
+ControlNet), and the EXR path never imports torch, controlnet_aux or gradio at module level.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "midas": {"depth"},
     "cli": {"depth", "midas", "top"},
     "api": {"depth", "midas", "top"},
-    "ui": {"depth", "midas", "top"},
+    "ui": {"depth", "midas", "api", "top"},  # the standalone server mounts the API
     "webui": {"depth", "midas", "ui", "api", "top", "cli"},
     "top": {"depth", "midas", "cli"},
 }

@@ -32,3 +32,12 @@ def internal_error(exc: BaseException, path: str | Path | None = None, context: 
     log.error("internal error in Depth Tools%s", f" ({context})" if context else "", exc_info=exc)
     text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
     return InternalError(f"internal error in Depth Tools: {type(exc).__name__}: {text}".rstrip(": "), path)
+
+
+class ImageTooLarge(DepthError):
+    """More pixels than allowed, refused from the header before anything is decoded (HTTP 413)."""
+
+
+class OptionsError(DepthError):
+    """The options do not fit (bits, background limit, a cutoff below the nearest depth): the file
+    itself may be fine. The command line prints it like any DepthError; HTTP answers 422."""

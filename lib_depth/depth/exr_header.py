@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DepthError
+from .errors import DepthError, ImageTooLarge
 
 MAGIC = b"\x76\x2f\x31\x01"
 
@@ -209,7 +209,7 @@ def check_bounds(parts: list[PartHeader], path: Path, max_pixels: int = DEFAULT_
             if w < 1 or h < 1:
                 raise DepthError(f"damaged EXR header (an empty {label} window{where}: {box})", path)
             if w * h > max_pixels:
-                raise DepthError(
+                raise ImageTooLarge(
                     f"image too large: the header claims a {label} window of {w} x {h} = {w * h:,} pixels"
                     f"{where}, over the limit of {max_pixels:,} (max_pixels, --max-pixels)", path)
         w, h = _extent(part.data_window)
@@ -220,6 +220,6 @@ def check_bounds(parts: list[PartHeader], path: Path, max_pixels: int = DEFAULT_
             values += -(-w // channel.x_sampling) * -(-h // channel.y_sampling)
     if values > VALUES_PER_PIXEL * max_pixels:
         channels = sum(len(p.channels) for p in parts)
-        raise DepthError(
+        raise ImageTooLarge(
             f"image too large: the header claims {channels:,} channels, {values:,} values to decode, over the "
             f"limit of {VALUES_PER_PIXEL} x {max_pixels:,} (max_pixels, --max-pixels)", path)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from .blocks import for_each_block
-from .errors import DepthError
+from .errors import DepthError, OptionsError
 
 #: Renderers write inf, NaN or ~1e10 where no surface was hit; anything beyond this is background.
 DEFAULT_BACKGROUND_ABOVE = 1e9
@@ -40,9 +40,9 @@ class DepthOptions:
 
     def __post_init__(self) -> None:
         if self.bits not in (8, 16):
-            raise DepthError(f"bits must be 8 or 16, not {self.bits}")
+            raise OptionsError(f"bits must be 8 or 16, not {self.bits}")
         if not self.background_above > 0:
-            raise DepthError(f"background limit must be positive, not {self.background_above}")
+            raise OptionsError(f"background limit must be positive, not {self.background_above}")
 
     @property
     def top(self) -> int:
@@ -251,7 +251,7 @@ def _compress(steps: np.ndarray, top: int, dtype: type) -> np.ndarray:
 
 def check_cutoff(cutoff: float | None, near: float, path: str | None = None) -> None:
     if cutoff is not None and not cutoff > near:
-        raise DepthError(
+        raise OptionsError(
             f"cutoff {cutoff:g} is at or below the nearest depth ({near:g}): nothing would be left; "
             "use a larger cutoff",
             path,

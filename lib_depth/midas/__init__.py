@@ -10,12 +10,12 @@ on first use. Modules by job:
 - `maps`: nearness -> depth for `lib_depth.depth`, and ControlNet's normal map.
 - `source`: images as a pipeline source (the command line's PNG/JPEG/WebP inputs).
 
-Public: `MidasSettings`, `MidasEstimator`, `get_estimator`, `release_estimators`, `find_weights`,
+Public: `MidasSettings`, `MidasEstimator`, `get_estimator`, `loaded_estimator`, `release_estimators`, `find_weights`,
 `nearness_to_depth`, `normal_map`, `normalised_nearness`, `as_rgb8`, `network_shape`, `WEIGHTS_NAME`,
 `WeightsError`, `network_class`, `load_count`.
 """
 
-from .estimator import MidasEstimator, get_estimator, release_estimators
+from .estimator import MidasEstimator, get_estimator, loaded_estimator, release_estimators
 from .geometry import as_rgb8, network_shape
 from .maps import nearness_to_depth, normal_map, normalised_nearness
 from .network import load_count, network_class
@@ -31,6 +31,7 @@ __all__ = [
     "find_weights",
     "get_estimator",
     "load_count",
+    "loaded_estimator",
     "nearness_to_depth",
     "network_class",
     "network_shape",

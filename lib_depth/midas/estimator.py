@@ -188,6 +188,13 @@ def get_estimator(settings: MidasSettings = MidasSettings(), progress: ProgressF
         return estimator
 
 
+def loaded_estimator(settings: MidasSettings) -> MidasEstimator | None:
+    """The cached estimator for `settings` if one was loaded (never loads; for status reports)."""
+    with _cache_lock:
+        estimator = _estimators.get(settings)
+    return estimator if estimator is not None and estimator.model is not None else None
+
+
 def release_estimators(free: bool = False) -> None:
     """Unload every cached estimator to the CPU, or free them (and forget them) entirely."""
     with _cache_lock:

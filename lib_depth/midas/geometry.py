@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from ..depth.errors import DepthError
+from ..depth.errors import DepthError, OptionsError
 
 if TYPE_CHECKING:
     import torch
@@ -78,9 +78,9 @@ def prepare(image: np.ndarray, resolution: int) -> tuple[np.ndarray, NetworkShap
 
 def check_resolution(resolution: int) -> int:
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
-        raise DepthError(f"resolution must be a whole number of pixels, got {resolution!r}")
+        raise OptionsError(f"resolution must be a whole number of pixels, got {resolution!r}")
     if resolution < MIN_RESOLUTION:
-        raise DepthError(f"resolution must be at least {MIN_RESOLUTION}, got {resolution}")
+        raise OptionsError(f"resolution must be at least {MIN_RESOLUTION}, got {resolution}")
     return int(resolution)
 
 

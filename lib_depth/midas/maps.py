@@ -8,7 +8,7 @@ import math
 import cv2
 import numpy as np
 
-from ..depth.errors import DepthError
+from ..depth.errors import DepthError, OptionsError
 
 #: The seed node's (and ControlNet's depth_midas/normal_midas) parameters, shared by the command line,
 #: the tab and the preprocessors.
@@ -20,7 +20,7 @@ MAX_A = 5 * math.pi
 
 def _check_threshold(bg_threshold: float) -> float:
     if not 0.0 <= bg_threshold <= 1.0:
-        raise DepthError(f"bg_threshold must be between 0 and 1, got {bg_threshold}")
+        raise OptionsError(f"bg_threshold must be between 0 and 1, got {bg_threshold}")
     return float(bg_threshold)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..depth.errors import DepthError
+from ..depth.errors import OptionsError
 from .weights import candidates, explicit_file
 
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -38,7 +38,7 @@ class MidasSettings:
         precision = (self.precision or "").strip().lower()
         precision = _PRECISION_ALIASES.get(precision, precision)
         if precision not in ("", "auto", *PRECISIONS):
-            raise DepthError(f"unknown precision {self.precision!r}; use auto, fp32, fp16 or bf16")
+            raise OptionsError(f"unknown precision {self.precision!r}; use auto, fp32, fp16 or bf16")
         set_("precision", None if precision in ("", "auto") else precision)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..depth.errors import DepthError
 from ..depth.pipeline import Job, SourceDepth
-from .estimator import get_estimator
+from .estimator import MidasEstimator, get_estimator
 from .maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, nearness_to_depth, normal_map
 from .settings import MidasSettings
 
@@ -71,6 +71,11 @@ def load_image(job: Job) -> SourceDepth:
             precision=settings.precision,
         )
     )
+    return estimate_depth(image, estimator, settings)
+
+
+def estimate_depth(image: np.ndarray, estimator: MidasEstimator, settings: ImageSettings) -> SourceDepth:
+    """Image -> MiDaS nearness -> depth (+ normal map): the command line's and the HTTP API's one path."""
     nearness = estimator(image, settings.resolution)
     depth = nearness_to_depth(nearness, settings.bg_threshold)
     extra_images = {}

@@ -2,8 +2,8 @@
 
 `build_tab(host)` is what the WebUI adapter (`lib_depth.webui.tabs`) gives its on_ui_tabs, with the
 host's side of the tab (`hosting.TabHost`); `python -m lib_depth.ui` serves the same tab on
-127.0.0.1 with the standalone defaults, for people without a WebUI and for the browser tests.
-Nothing here imports torch or the WebUI.
+127.0.0.1 with the standalone defaults, for people without a WebUI and for the browser tests,
+and the HTTP API (`lib_depth.api`) beside it. Nothing here imports torch or the WebUI.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from .. import __version__
+from ..api import API_PREFIX, DEFAULT_MAX_UPLOAD, ApiLimits, make_router
 from ..depth.dependencies import MissingDependency, is_installed, missing_message, require
 from . import exr_tab, hosting, midas_tab, status
 from . import midas as midas_work
@@ -95,6 +96,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     midas.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best there is)")
     midas.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help="default: fp16 on GPUs, measured on CPUs")
+    api = parser.add_argument_group(f"HTTP API ({API_PREFIX}/..., documented at {API_PREFIX}/docs)")
+    api.add_argument("--max-upload-mib", type=float, default=DEFAULT_MAX_UPLOAD / (1 << 20), metavar="MIB",
+                     help="largest file a request may upload (default %(default)g MiB; 413 beyond)")
     return parser.parse_args(argv)
 
 
@@ -114,9 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.weights, True if args.download else None, args.device, args.precision
     )
     tab = build_tab()
-    tab.queue(api_open=False)  # progress bars, one job at a time; no REST API on a local tool
-    print(f"Depth Tools {__version__} (gradio {gr.__version__}) on http://{args.host}:{args.port}", flush=True)
+    tab.queue(api_open=False)  # progress bars, one job at a time; gradio's own REST API stays closed
+    print(f"Depth Tools {__version__} (gradio {gr.__version__}) on http://{args.host}:{args.port}, "
+          f"HTTP API on {API_PREFIX}", flush=True)
+    router = make_router(settings_fn=midas_work.settings,
+                         limits=ApiLimits(max_upload_bytes=int(args.max_upload_mib * (1 << 20))))
     tab.launch(
+        app_kwargs={"routes": router.routes},  # in gradio's FastAPI app before it serves (3.41 and 4.x)
         server_name=args.host,
         server_port=args.port,
         inbrowser=args.browser,

@@ -7,6 +7,7 @@ all of it also runs (as no-ops) without a WebUI. Modules by job:
 - `settings`: the "Depth Tools" settings section (`SETTINGS`, `register_settings`, `setting`).
 - `models`: MiDaS as the WebUI configures it (`midas_settings`, weights folders, `after_run`, `running`).
 - `tabs`: the tab with the WebUI's side of it (`ui_tabs`, `tab_host`).
+- `http_api`: the HTTP API on the WebUI's app with `--api` (`app_started`, for on_app_started).
 - `preprocessors` (what they are, one implementation) and `controlnet` (registration in every
   ControlNet flavour: `register_preprocessors`).
 """

@@ -123,6 +123,13 @@ def on_before_ui(fn: Callable[[], Any]) -> None:
         callbacks.on_before_ui(fn)
 
 
+def on_app_started(fn: Callable[[Any, Any], None]) -> None:
+    """`fn(demo, app)` once the WebUI's FastAPI app exists (demo is None with --nowebui)."""
+    callbacks = _callbacks()
+    if callbacks is not None:
+        callbacks.on_app_started(fn)
+
+
 def _infotext_module() -> ModuleType | None:
     return host_module("infotext_utils") or host_module("generation_parameters_copypaste")
 

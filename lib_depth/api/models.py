@@ -1,0 +1,174 @@
+"""Request and response schemas of the HTTP API, for pydantic 1.10 (A1111) and 2.x (Forge) alike.
+
+Plain fields with `Field(default, description=...)` and numeric bounds only (no validators, no
+model config), so both pydantic generations build the same schema; `X | None` needs Python 3.10,
+which every WebUI runs. Options mirror the command line's flags and take its defaults; the core
+checks the rest and says what is wrong in the command line's words.
+"""
+
+import math
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ..depth.process import DEFAULT_BACKGROUND_ABOVE
+from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION
+
+
+class PostOptions(BaseModel):
+    """Where the levels go: the command line's post-processing flags, for EXR renders and images."""
+
+    cutoff: float | None = Field(
+        None, description="--depth_cutoff: depths beyond this become the far level (black); 0 is a valid cutoff; "
+        "null (or \"histo\") = no cutoff. The histogram and suggested cuts are always in the answer.")
+    compress: bool = Field(False, description="--compress_map: remove empty depth ranges (occupied depths spread "
+                           "over all levels)")
+    noise: bool = Field(False, description="--noise: fill the far level with uniform noise")
+    seed: int = Field(0, description="--seed: noise seed; same seed, same bytes")
+    mask: bool = Field(False, description="--mask: also return the mask PNG (white = subject, black = far level)")
+    bits: int = Field(8, description="--bits: PNG bit depth, 8 or 16")
+    invert: bool = Field(False, description="--invert: near = black instead of white")
+
+
+class ExrOptions(PostOptions):
+    """`POST /depth-tools/v1/exr` options (besides the file)."""
+
+    channel: str | None = Field(None, description="--channel: the EXR channel to read; null = Y, Z, *.Depth.Z, "
+                                   "depth.*, R, or the only channel")
+    background_above: float = Field(
+        DEFAULT_BACKGROUND_ABOVE, gt=0, description="--background-above: depths with |d| above this are background, "
+        "like NaN and inf")
+
+
+class HistogramOptions(BaseModel):
+    """`POST /depth-tools/v1/histogram` options: what decides the histogram, nothing more."""
+
+    channel: str | None = Field(None, description="as for /exr")
+    background_above: float = Field(DEFAULT_BACKGROUND_ABOVE, gt=0, description="as for /exr")
+
+
+class MidasOptions(PostOptions):
+    """`POST /depth-tools/v1/midas` options: the ComfyUI node's parameters, then the same post-processing."""
+
+    resolution: int = Field(DEFAULT_RESOLUTION, ge=64, le=8192,
+                            description="--resolution: the short side the network sees; maps keep the image's size")
+    bg_threshold: float = Field(DEFAULT_BG_THRESHOLD, ge=0, le=1, description="--bg-threshold: normalised nearness "
+                                "below this is background (far level in depth, flat in normal); 0 = ControlNet's")
+    a: float = Field(DEFAULT_A, ge=0, le=5 * math.pi, description="-a: z of the normal map (default 2*pi)")
+    normal: bool = Field(True, description="--normal: also return the normal map (ControlNet's normal_midas)")
+    precision: str | None = Field(None, description="--precision: auto (null), fp32, fp16 or bf16; another "
+                                     "precision than the server's loads a second copy of the model")
+
+
+class ExrUpload(ExrOptions):
+    """JSON body of /exr; a multipart form has the same fields with the file in `exr`."""
+
+    exr: str = Field(..., description="the EXR file, base64")
+    filename: str | None = Field(None, description="the file's name, used in error messages (as the CLI's)")
+
+
+class HistogramUpload(HistogramOptions):
+    exr: str = Field(..., description="the EXR file, base64")
+    filename: str | None = Field(None, description="the file's name, used in error messages")
+
+
+class MidasUpload(MidasOptions):
+    image: str = Field(..., description="PNG, JPEG or WebP image, base64")
+    filename: str | None = Field(None, description="the file's name, used in error messages")
+
+
+class Bucket(BaseModel):
+    index: int = Field(..., description="0..19, near to far")
+    lower_edge: float = Field(..., description="the bucket's nearest depth (a cut here drops it and all beyond)")
+    count: int = Field(..., description="valid pixels in the bucket")
+    share: float = Field(..., description="count / all pixels (background included), as the seed tool prints")
+
+
+class HistogramOut(BaseModel):
+    buckets: list[Bucket] = Field(..., description="20 equal buckets between min and max; the last includes max")
+    min: float = Field(..., description="nearest valid depth")
+    max: float = Field(..., description="farthest valid depth")
+    suggestions: list[float] = Field(..., description="suggested cuts: where empty depth ranges begin")
+
+
+class HistogramResponse(BaseModel):
+    file: str = Field(..., description="the upload's name")
+    width: int = Field(..., description="pixels")
+    height: int = Field(..., description="pixels")
+    channel: str | None = Field(None, description="the channel read")
+    histogram: HistogramOut = Field(..., description="the histogram and suggested cuts (as `--depth_cutoff histo`)")
+
+
+class ExrResponse(BaseModel):
+    file: str = Field(..., description="the upload's name")
+    width: int = Field(..., description="pixels")
+    height: int = Field(..., description="pixels")
+    bits: int = Field(..., description="8 or 16")
+    channel: str | None = Field(None, description="the channel read")
+    near: float = Field(..., description="the depth drawn at the top level (nearest valid)")
+    far: float = Field(..., description="the depth drawn at the far level (the cutoff, or the farthest valid)")
+    depth: str = Field(..., description="depth map PNG, base64 (<stem>.depth.png in the CLI)")
+    mask: str | None = Field(None, description="mask PNG (1-bit), base64, when `mask` was asked for")
+    histogram: HistogramOut = Field(..., description="the histogram and suggested cuts (as `--depth_cutoff histo`)")
+
+
+class MidasResponse(BaseModel):
+    file: str = Field(..., description="the upload's name")
+    width: int = Field(..., description="pixels")
+    height: int = Field(..., description="pixels")
+    bits: int = Field(..., description="8 or 16")
+    near: float = Field(..., description="relative depth drawn at the top level (0 = nearest)")
+    far: float = Field(..., description="relative depth drawn at the far level (1 = farthest, or the cutoff)")
+    depth: str = Field(..., description="depth map PNG, base64")
+    normal: str | None = Field(None, description="normal map PNG (RGB), base64, when `normal` is on")
+    mask: str | None = Field(None, description="mask PNG (1-bit), base64, when `mask` was asked for")
+    histogram: HistogramOut = Field(..., description="the histogram and suggested cuts (as `--depth_cutoff histo`)")
+    device: str = Field(..., description="where the network ran")
+    precision: str = Field(..., description="fp32, fp16 or bf16")
+
+
+class InfoResponse(BaseModel):
+    version: str = Field(..., description="Depth Tools version")
+    weights_found: bool = Field(..., description="whether a MiDaS weights file is there to load")
+    weights: str | None = Field(None, description="the file that would be (or was) loaded")
+    searched: list[str] = Field(..., description="folders searched for it, in order (besides the Hugging Face cache)")
+    download: bool = Field(..., description="whether missing weights are downloaded on first use")
+    loaded: bool = Field(..., description="whether the model is in memory now")
+    device: str = Field(..., description="where MiDaS runs: the loaded model's device, else the setting (auto)")
+    precision: str = Field(..., description="the loaded model's precision, else the setting (auto)")
+    max_upload_bytes: int = Field(..., description="largest file accepted (413 beyond)")
+    max_pixels: int = Field(..., description="largest image accepted, in pixels (413 beyond)")
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(..., description="what was wrong, in the command line's words")
+
+
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema (flat models only: no references to resolve)."""
+    build = getattr(model, "model_json_schema", None)
+    return build() if build is not None else model.schema()
+
+
+def field_names(model: type[BaseModel]) -> list[str]:
+    fields = getattr(model, "model_fields", None)
+    if fields is None:  # pydantic 1 (on pydantic 2 `__fields__` is deprecated)
+        fields = model.__fields__
+    return list(fields)
+
+
+class OptionsInvalid(ValueError):
+    """Options that fail the schema; the message lists each field and what is wrong."""
+
+
+def parse_options(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+    """`model(**data)`, refusing unknown names (a typo must not be ignored) and naming each bad field."""
+    known = field_names(model)
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise OptionsInvalid(f"unknown option(s) {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+    try:
+        return model(**data)
+    except ValidationError as exc:
+        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise OptionsInvalid("; ".join(parts)) from None

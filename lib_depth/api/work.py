@@ -1,0 +1,148 @@
+"""What each route does, without HTTP: the command line's own core calls on an uploaded file.
+
+EXR: `read_depth` -> `pipeline.render` (the function `convert` writes files from); histogram:
+`scan_depth` + `histogram`; image: `read_image` -> `estimate_depth` -> `render`. Errors are the
+core's `DepthError`s, labelled with the client's file name instead of the temporary file's path,
+so the text is what the command line prints for a file of that name.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..depth.errors import ImageTooLarge
+from ..depth.exr import ExrDepth, read_depth
+from ..depth.pipeline import Job, Rendered, SourceDepth, render
+from ..depth.process import DepthOptions, histogram, scan_depth
+from ..midas import MidasSettings, find_weights, get_estimator, loaded_estimator
+from ..midas.source import ImageSettings, estimate_depth, read_image
+from ..midas.weights import hf_hub_cache, search_places
+from .models import ExrOptions, HistogramOptions, MidasOptions, PostOptions
+from .uploads import ApiLimits, Upload
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def depth_options(options: PostOptions, background_above: float | None = None) -> DepthOptions:
+    """The command line's `make_jobs` mapping (OptionsError for bits other than 8/16)."""
+    extra = {} if background_above is None else {"background_above": background_above}
+    return DepthOptions(cutoff=options.cutoff, compress=options.compress, noise=options.noise, invert=options.invert,
+                        bits=options.bits, seed=options.seed, **extra)
+
+
+def check_pixels(width: int, height: int, limits: ApiLimits, path: Path) -> None:
+    if width * height > limits.max_pixels:
+        raise ImageTooLarge(f"the image is {width}x{height} pixels ({width * height / 1e6:.0f} Mpx); this server takes "
+                       f"at most {limits.max_pixels / 1e6:.0f} Mpx", path)
+
+
+def read_exr(path: Path, channel: str | None, limits: ApiLimits) -> ExrDepth:
+    """`read_depth`, refusing a header that claims more than `limits.max_pixels` before decoding."""
+    return read_depth(path, channel, max_pixels=limits.max_pixels)
+
+
+def _shape(rendered: Rendered, depth: np.ndarray) -> dict[str, Any]:
+    return {"file": rendered.result.source, "height": int(depth.shape[0]), "width": int(depth.shape[1])}
+
+
+def exr_answer(upload: Upload, options: ExrOptions, limits: ApiLimits) -> dict[str, Any]:
+    """EXR -> depth (+ mask) PNGs, near/far, channel, histogram and suggestions."""
+    job = Job(Path(upload.filename), depth_options(options, options.background_above), options.channel,
+              options.mask, want_histogram=True)
+    exr = read_exr(upload.path, options.channel, limits)
+    rendered = render(job, SourceDepth(exr.depth, exr.channel))
+    result = rendered.result
+    return {
+        **_shape(rendered, exr.depth), "bits": job.options.bits, "channel": result.channel,
+        "near": result.near, "far": result.far, "depth": _b64(rendered.images["depth"]),
+        "mask": _b64(rendered.images.get("mask")), "histogram": result.histogram,
+    }
+
+
+def histogram_answer(upload: Upload, options: HistogramOptions, limits: ApiLimits) -> dict[str, Any]:
+    """EXR -> histogram and suggested cuts alone: no map is made, no PNG encoded."""
+    label = upload.filename
+    exr = read_exr(upload.path, options.channel, limits)
+    scan = scan_depth(exr.depth, options.background_above, label)
+    hist = histogram(exr.depth, scan, path=label)
+    height, width = exr.depth.shape
+    return {"file": label, "width": int(width), "height": int(height), "channel": exr.channel,
+            "histogram": hist.as_dict()}
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the image header (Pillow reads it lazily); None when Pillow cannot tell."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return image.size
+    except Exception:
+        return None
+
+
+def _name_jpeg(upload: Upload) -> None:
+    """`read_image` applies a JPEG's EXIF orientation (phone photos) when the name says .jpg."""
+    with upload.path.open("rb") as fh:
+        if fh.read(3) != b"\xff\xd8\xff":
+            return
+    jpeg = upload.path.with_suffix(".jpg")
+    upload.path.rename(jpeg)
+    upload.path = jpeg
+
+
+def midas_answer(upload: Upload, options: MidasOptions, settings: MidasSettings, limits: ApiLimits) -> dict[str, Any]:
+    """Image -> MiDaS -> depth, normal (and mask) PNGs: the command line's image path."""
+    job = Job(Path(upload.filename), depth_options(options), None, options.mask, want_histogram=True)
+    if options.precision:
+        settings = replace(settings, precision=options.precision)  # OptionsError for an unknown one
+    _name_jpeg(upload)
+    size = image_size(upload.path)
+    if size is not None:
+        check_pixels(*size, limits, upload.path)
+    image = read_image(upload.path)
+    estimator = get_estimator(settings)
+    image_settings = ImageSettings(resolution=options.resolution, bg_threshold=options.bg_threshold, a=options.a,
+                                   normal=options.normal)
+    source = estimate_depth(image, estimator, image_settings)
+    rendered = render(job, source)
+    result = rendered.result
+    return {
+        **_shape(rendered, source.depth), "bits": job.options.bits, "near": result.near, "far": result.far,
+        "depth": _b64(rendered.images["depth"]), "normal": _b64(rendered.images.get("normal")),
+        "mask": _b64(rendered.images.get("mask")), "histogram": result.histogram,
+        "device": str(estimator.device), "precision": estimator.precision,
+    }
+
+
+def info_answer(settings_fn: Callable[[], MidasSettings], limits: ApiLimits) -> dict[str, Any]:
+    """Version, the weights (found or not, where), device and precision, loaded or not. Loads nothing."""
+    settings = settings_fn()
+    found = find_weights(settings)
+    estimator = loaded_estimator(settings)
+    if settings.weights:
+        searched = [settings.weights]
+    else:
+        searched = [str(p.folder) for p in search_places(settings.search_dirs, settings.models_dir)]
+        searched.append(str(hf_hub_cache()))
+    return {
+        "version": __version__,
+        "weights_found": found is not None,
+        "weights": str(estimator.weights if estimator is not None else found) if (found or estimator) else None,
+        "searched": searched,
+        "download": settings.allow_download,
+        "loaded": estimator is not None,
+        "device": str(estimator.device) if estimator is not None else settings.device or "auto",
+        "precision": estimator.precision if estimator is not None else settings.precision or "auto",
+        "max_upload_bytes": limits.max_upload_bytes,
+        "max_pixels": limits.max_pixels,
+    }
