@@ -18,7 +18,9 @@ export DEPTH_TOOLS_TEST_CHECKPOINT="$shared/dpt_hybrid-midas-501f0c75.pt"
 failed=()
 for env in webui forge newest; do
   case "$env" in webui) venv=.venv ;; *) venv=.venv-$env ;; esac
-  echo "== tests in the $env environment ($("$venv/bin/python" -c 'import timm, torch, gradio, numpy; print(f"timm {timm.__version__}, torch {torch.__version__}, gradio {gradio.__version__}, numpy {numpy.__version__}")' 2>/dev/null))"
+  versions=$("$venv/bin/python" -c 'from importlib.metadata import version as v
+print(", ".join(f"{d} {v(d)}" for d in ("timm", "torch", "gradio", "pydantic", "numpy", "Pillow")))')
+  echo "== tests in the $env environment ($versions)"
   DEPTH_TOOLS_TEST_ENV=$env "$venv/bin/python" -m pytest "$@" || failed+=("$env")
 done
 if [ ${#failed[@]} -gt 0 ]; then
