@@ -19,6 +19,7 @@ import pytest
 from lib_depth.depth.dependencies import INSTALL_SPECS, MissingDependency
 from lib_depth.depth.errors import DepthError, internal_error
 from lib_depth.midas import device, network
+from tests.python_without import WITHOUT_PACKAGE
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,13 +128,7 @@ def test_the_real_package_imports_as_usual_afterwards() -> None:
         "ours": "_depth_tools_dpt.dpt_depth", "later_real_import_as_without_us": True}
 
 
-NO_PACKAGE = r"""
-import sys
-class Block:  # as if the package were not installed
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == sys.argv[1]:
-            raise ModuleNotFoundError(f"No module named {sys.argv[1]!r}", name=sys.argv[1])
-sys.meta_path.insert(0, Block())
+NO_PACKAGE = WITHOUT_PACKAGE + r"""
 from lib_depth.midas import network
 from lib_depth.depth.dependencies import MissingDependency
 try:

@@ -9,15 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.python_without import WITHOUT_PACKAGE
+
 REPO = Path(__file__).resolve().parents[1]
 
-WITHOUT = r"""
-import json, sys
-class Block:  # as if the package were not installed
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == sys.argv[1]:
-            raise ModuleNotFoundError(f"No module named {sys.argv[1]!r}", name=sys.argv[1])
-sys.meta_path.insert(0, Block())
+WITHOUT = WITHOUT_PACKAGE + r"""
+import json
 import numpy as np
 report = {}
 from lib_depth.ui import build_ui
@@ -58,7 +55,7 @@ def test_without_controlnet_aux_the_exr_tab_works(sample_exr: Path) -> None:
 
 
 def test_the_command_line_names_the_missing_package(sample_exr: Path, tmp_path: Path) -> None:
-    code = WITHOUT.split("import numpy")[0] + "from lib_depth.cli import main\nsys.exit(main(sys.argv[2:]))\n"
+    code = WITHOUT_PACKAGE + "from lib_depth.cli import main\nsys.exit(main(sys.argv[2:]))\n"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", code, "OpenEXR", str(sample_exr), "-o", str(tmp_path)],
                           capture_output=True, text=True, env=env, timeout=120)
