@@ -183,7 +183,7 @@ def test_http_detect(webui_with_model, flavour: str) -> None:
 
 
 def test_http_detect_without_weights_is_a_clear_error(
-    make_webui: Callable[..., WebUI], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, midas_cache: Path
+    make_webui: Callable[..., WebUI], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, midas_cache: Path, capfd
 ) -> None:
     from fastapi.testclient import TestClient
 
@@ -204,6 +204,7 @@ def test_http_detect_without_weights_is_a_clear_error(
     body = reply.json()
     assert body["error"] == "PreprocessorError" and body["detail"] == body["errors"]
     assert "not found" in body["detail"] and str(empty) in body["detail"] and "Settings > Depth Tools" in body["detail"]
+    assert "Traceback" not in capfd.readouterr().err  # a user's mistake: the WebUI prints no traceback
 
 
 @pytest.mark.parametrize("flavour", ["controlnet", "forge"])
@@ -277,7 +278,7 @@ def test_lowvram_keeps_it_in_memory_and_keep_loaded_off_frees_it(
 
 @pytest.mark.parametrize("flavour", ["controlnet", "forge"])
 def test_an_internal_error_is_a_readable_reply_not_a_bare_500(
-    webui_with_model, midas_estimator, monkeypatch: pytest.MonkeyPatch, flavour: str, caplog
+    webui_with_model, midas_estimator, monkeypatch: pytest.MonkeyPatch, flavour: str, caplog, capfd
 ) -> None:
     """A bug of ours (here: the network raising as timm 0.9.5 once made it) gives the one line
     "internal error in Depth Tools: ..." in the preview and in /controlnet/detect, logged once."""
@@ -302,3 +303,5 @@ def test_an_internal_error_is_a_readable_reply_not_a_bare_500(
               "controlnet_processor_res": RES, "controlnet_threshold_a": 6.28, "controlnet_threshold_b": 0.1},
     )
     assert reply.status_code == 500 and reply.json()["detail"] == expected
+    assert len([r for r in caplog.records if r.exc_info]) == 2  # one more call, one more traceback: ours
+    assert "API error" not in capfd.readouterr().err  # the WebUI's handler printed none of its own

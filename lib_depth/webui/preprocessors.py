@@ -26,19 +26,33 @@ except Exception:  # pragma: no cover - gradio is always present in the WebUI
         pass
 
 
-class PreprocessorError(DepthError, _GradioError):
-    """A clear, user-facing preprocessor failure (missing/unusable weights, unusable input).
+try:  # The WebUI's API handler prints a traceback for every exception but an HTTPException.
+    from fastapi.exceptions import HTTPException as _HTTPException
+except Exception:  # pragma: no cover - fastapi is always present in the WebUI
+
+    class _HTTPException(Exception):  # type: ignore[no-redef]
+        pass
+
+
+class PreprocessorError(DepthError, _GradioError, _HTTPException):
+    """A clear, user-facing preprocessor failure (missing/unusable weights, unusable input, or our
+    own bug as its one line, already logged once).
 
     `status_code` and `detail` are what the WebUI's API error handler puts in its JSON reply, so
-    `/controlnet/detect` answers with this message rather than a bare traceback.
+    `/controlnet/detect` answers with this message rather than a bare traceback; being an
+    HTTPException keeps that handler from printing a traceback of its own for a user's mistake.
     """
 
     def __init__(self, message: str, status_code: int = 500) -> None:
-        super().__init__(message)
-        # Instance attributes: the WebUI's handler reads vars(e), which holds no class attributes.
+        # The bases' constructors disagree (HTTPException takes a status code first): take what
+        # each needs by hand. Instance attributes: the WebUI's handler reads vars(e).
+        Exception.__init__(self, message)
+        vars(self).update(vars(_GradioError(message)))  # gradio's own fields (duration, visible, ...)
+        self.path, self.reason = None, message
         self.message = message
         self.detail = message
         self.status_code = status_code
+        self.headers = None
 
     def __str__(self) -> str:  # gradio 3's Error quotes its message (repr); the API reply must not
         return self.message
