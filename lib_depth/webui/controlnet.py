@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from . import host
 from .preprocessors import (
     RESOLUTION,
     SORTING_PRIORITY,
@@ -228,6 +229,27 @@ def _forge_preprocessor(base: type, param_cls: type, spec: PreprocessorSpec) -> 
 
     ForgePreprocessor.__name__ = ForgePreprocessor.__qualname__ = f"DepthTools_{spec.name}"
     return ForgePreprocessor()
+
+
+def controlnet_present() -> bool:
+    """Whether a ControlNet whose units the page shows is loaded (Mikubill old or new, Forge's)."""
+    legacy = sys.modules.get("scripts.global_state")
+    return (
+        _mikubill_classes() is not None
+        or isinstance(getattr(legacy, "cn_preprocessor_modules", None), dict)
+        or "lib_controlnet" in sys.modules  # Forge's built-in ControlNet, when enabled
+    )
+
+
+def controlnet_units() -> int:
+    """The number of units ControlNet shows per tab: its setting `control_net_unit_count` (default
+    3 in Mikubill's and Forge's); 0 without ControlNet."""
+    if not controlnet_present():
+        return 0
+    try:
+        return max(1, int(host.get_option("control_net_unit_count", 3)))
+    except (TypeError, ValueError):
+        return 3
 
 
 @dataclass
