@@ -50,7 +50,15 @@ def test_map_to_send_picks_the_written_png_byte_for_byte(tmp_path: Path) -> None
     assert picked is not None and Path(picked).name == "b.depth.png" and Path(picked).read_bytes() == b"\x89PNG zipped"
 
 
-def test_controls_only_with_controlnet() -> None:
+@pytest.fixture
+def keep_host() -> Iterator[None]:
+    """build_ui(host) makes `host` the current one: give the next tests back the one they had."""
+    previous = hosting.current()
+    yield
+    hosting.use(previous)
+
+
+def test_controls_only_with_controlnet(keep_host: None) -> None:
     ids = {getattr(b, "elem_id", None) for b in build_ui(hosting.TabHost()).blocks.blocks.values()}
     assert "depth_tools_exr_cn_send" not in ids and "depth_tools_midas_cn_send" not in ids
     ui = build_ui(hosting.TabHost(controlnet_units=lambda: 5))
@@ -58,7 +66,6 @@ def test_controls_only_with_controlnet() -> None:
     assert {"depth_tools_exr_cn_send", "depth_tools_midas_cn_send"} <= set(blocks)
     choices = blocks["depth_tools_exr_cn_unit"].choices
     assert [c[0] if isinstance(c, tuple) else c for c in choices] == ["0", "1", "2", "3", "4"]
-    hosting.use(hosting.TabHost())
 
 
 @pytest.mark.parametrize(("flavour", "option", "units"), [
@@ -79,7 +86,7 @@ def page_server(request: pytest.FixtureRequest, midas_checkpoint: Path) -> Itera
     from lib_depth.ui import midas as midas_work
 
     flavour = request.param
-    saved = midas_work.standalone
+    saved, previous_host = midas_work.standalone, hosting.current()
     midas_work.standalone = midas_work.StandaloneOptions(str(midas_checkpoint), False, "cpu", "fp32")
     host = hosting.TabHost(controlnet_units=lambda: 3)
     page = build_page(flavour, units=3, extra_tabs=[("Depth Tools", "depth_tools", lambda: build_ui(host).blocks)])
@@ -91,7 +98,7 @@ def page_server(request: pytest.FixtureRequest, midas_checkpoint: Path) -> Itera
     finally:
         page.blocks.close()
         midas_work.standalone = saved
-        hosting.use(hosting.TabHost())
+        hosting.use(previous_host)
 
 
 def choose(page, dropdown: str, value: str) -> None:
