@@ -16,7 +16,7 @@ NORMAL = [spec.name for spec in preprocessors.SPECS if spec.kind == "normal"]
 
 
 def test_names_follow_controlnets_rules() -> None:
-    assert len(set(NAMES)) == len(NAMES) == 3
+    assert len(set(NAMES)) == len(NAMES) == 4
     assert DEPTH and NORMAL
     for name in NAMES:
         assert re.fullmatch(r"(depth|normal)_[a-z_]+", name)
@@ -30,7 +30,7 @@ def test_names_follow_controlnets_rules() -> None:
 
 def test_seed_parameters_are_sliders() -> None:
     """The seed node's resolution, bg_threshold and a (with its ranges and defaults)."""
-    depth, compressed, normal = preprocessors.SPECS
+    depth, compressed, normal, _relevel = preprocessors.SPECS
     assert (preprocessors.RESOLUTION.minimum, preprocessors.RESOLUTION.maximum, preprocessors.RESOLUTION.value) == (
         64,
         2048,

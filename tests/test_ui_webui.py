@@ -10,6 +10,7 @@ import numpy as np
 from lib_depth.ui import build_ui
 from lib_depth.ui.exr import MapControls
 from lib_depth.ui.exr_events import on_make
+from lib_depth.webui import tabs
 from tests.host_double import WebUI
 
 
@@ -17,7 +18,7 @@ def test_send_buttons_send_the_full_size_result(make_webui: Callable[..., WebUI]
     webui = make_webui("controlnet")
     infotext = webui.module("modules.infotext_utils")
     before = len(infotext.registered_param_bindings)
-    ui = build_ui()
+    ui = build_ui(tabs.tab_host())  # as the WebUI's on_ui_tabs builds it
     bindings = infotext.registered_param_bindings[before:]
     assert sorted(b.tabname for b in bindings) == sorted(["img2img", "inpaint", "extras"] * 2)
     sources = {id(b.source_image_component): b.source_image_component for b in bindings}

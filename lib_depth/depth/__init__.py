@@ -7,6 +7,7 @@ Imports nothing else of `lib_depth`. Modules by job:
   `exr_channels` (which channel of which part and view: `pick_channel`) and `exr_deep` (front-most sample).
 - `process`: the depth semantics (DESIGN.md): valid pixels, levels, histogram and suggested cuts,
   cutoff, compress, noise, mask (`make_depth_map`, `histogram`, `scan_depth`, `DepthOptions`).
+- `relevel`: an existing depth map's levels back to a float depth, then cutoff/compress (`relevel`).
 - `png`: 8/16-bit and bilevel PNG encoding, atomic writes (`encode_png`, `write_bytes_atomic`: unnamed
   until complete, so a kill or a full disk leaves no temporary file).
 - `pipeline`: one input file -> PNGs beside it or in a folder (`Job`, `run_job`), sources by suffix.

@@ -7,7 +7,8 @@ adapter hands to `build_tab` (never by importing `webui/`). Modules by job:
 - `exr_tab` (layout and wiring) and `exr_events` (its handlers) over `exr` (the work: views,
   previews, cut clicks, making the PNGs), with `chart` drawing the histogram.
 - `midas_tab` over `midas` (estimate once, re-render as the controls move).
-- `controls` (the post-processing controls both sub-tabs share), `status` (messages),
+- `controls` (the post-processing controls both sub-tabs share), `controlnet_send` (Send to
+  ControlNet, with `javascript/depth_tools_controlnet.js`), `status` (messages),
   `compat` (gradio 3/4 differences), `hosting` (what the tab needs from its host).
 
 Public: `build_ui`, `build_tab`, `TabHost`, `main` (`python -m lib_depth.ui`).

@@ -37,9 +37,8 @@ class DepthToolsUI:
 def build_ui(host: hosting.TabHost | None = None) -> DepthToolsUI:
     """The whole tab as one Blocks: an "EXR render" and an "Image (MiDaS)" sub-tab.
 
-    `host` is the WebUI's side of the tab; None keeps the one in use (standalone by default)."""
-    if host is not None:
-        hosting.use(host)
+    `host` is the WebUI's side of the tab; None: standalone (no WebUI)."""
+    hosting.use(host if host is not None else hosting.TabHost())
     with gr.Blocks(analytics_enabled=False, title=TITLE) as blocks:
         gr.HTML(status.header(TITLE, SUBTITLE), elem_id="depth_tools_header")
         notice = missing_packages_notice()

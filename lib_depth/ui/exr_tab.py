@@ -9,6 +9,7 @@ import gradio as gr
 
 from . import status
 from .compat import commit_events, image, sequential
+from .controlnet_send import send_controls
 from .controls import post_controls, send_buttons
 from .exr import (
     AUTO_CHANNEL,
@@ -144,6 +145,7 @@ def build() -> ExrTab:
             downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
             result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
             send_buttons(result, "depth_tools_exr")
+            send_controls("depth_tools_exr", downloads)
     view = gr.State(None)
     cutoff_state = gr.State(None)
 

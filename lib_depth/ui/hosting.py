@@ -1,7 +1,8 @@
 """What the tab needs from the program it runs in, as one small interface (`TabHost`).
 
 The WebUI adapter (`lib_depth.webui.tabs`) hands its implementation to `build_tab`; standalone the
-defaults apply: MiDaS settings as the command line has them, no send-to buttons, no WebUI progress.
+defaults apply: MiDaS settings as the command line has them, no send-to buttons (nor ControlNet),
+no WebUI progress.
 So `ui/` never imports `webui/`, and the tab is the same code in both.
 """
 
@@ -48,6 +49,8 @@ class TabHost:
     #: Whether "Send to img2img / inpaint / extras" exist, and a builder for them (component, tab name).
     can_send_images: Callable[[], bool] = lambda: False
     create_send_buttons: Callable[[Any, str], None] = lambda component, tabname: None
+    #: How many ControlNet units the WebUI shows (0: no ControlNet, no "Send to ControlNet").
+    controlnet_units: Callable[[], int] = lambda: 0
     #: `with progress(job, steps) as p: p.step("file 1")`: the host's progress bar for a job.
     progress: Callable[[str, int], AbstractContextManager[Progress]] = _no_progress
     #: Like `progress`, and afterwards the host's model policy (unload or free MiDaS when so configured).

@@ -18,6 +18,7 @@ from PIL import Image
 from ..depth.errors import DepthError, internal_error
 from . import hosting, status
 from .compat import commit_events, image, sequential
+from .controlnet_send import send_controls
 from .controls import post_controls, send_buttons
 from .exr import new_run_dir
 from .midas import (
@@ -180,6 +181,7 @@ def build() -> MidasTab:
             downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
             result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
             send_buttons(result, "depth_tools_midas")
+            send_controls("depth_tools_midas", downloads, ("Depth map", "Normal map"))
     nearness = gr.State(None)
     tab = MidasTab(picture, resolution, bg_threshold, a, post.compress, post.invert, post.mask, post.noise, post.seed,
                    post.bits, run, status_box, depth_image, normal_image, mask_image, downloads, result, nearness)

@@ -1,7 +1,7 @@
-"""Depth Tools' MiDaS preprocessors in ControlNet's dropdown, for every ControlNet a WebUI may have.
+"""Depth Tools' preprocessors in ControlNet's dropdown, for every ControlNet a WebUI may have.
 
-One implementation (`DepthToolsPreprocessor`: image -> uint8 HxWx3 map) and a thin registration per
-flavour (HOST_API.md): Mikubill's ControlNet >= 1.1.444 (`Preprocessor` classes), <= 1.1.443
+One implementation per preprocessor (`preprocessors.implementation`: image -> uint8 HxWx3 map) and a
+thin registration per flavour (HOST_API.md): Mikubill's ControlNet >= 1.1.444 (`Preprocessor` classes), <= 1.1.443
 (`global_state` dicts and slider configs) and Forge/reForge's built-in ControlNet
 (`modules_forge`). Registration runs in `on_before_ui`, is idempotent (a UI reload re-runs it) and
 silently does nothing when no ControlNet is present.
@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from .preprocessors import RESOLUTION, SORTING_PRIORITY, SPECS, DepthToolsPreprocessor, PreprocessorSpec, Slider
+from . import host
+from .preprocessors import (
+    RESOLUTION,
+    SORTING_PRIORITY,
+    SPECS,
+    Implementation,
+    PreprocessorSpec,
+    Slider,
+    implementation,
+)
 
 try:  # In the WebUI a gr.Error shows its message in ControlNet's preview instead of a bare "Error".
     from gradio.exceptions import Error as _GradioError
@@ -102,9 +111,9 @@ def register_mikubill() -> list[str]:
 class _Delegating:
     """The part every flavour's Preprocessor subclass shares: sliders, and calls into one impl."""
 
-    impl: DepthToolsPreprocessor
+    impl: Implementation
 
-    def _configure(self, spec: PreprocessorSpec, param_cls: type, impl: DepthToolsPreprocessor) -> None:
+    def _configure(self, spec: PreprocessorSpec, param_cls: type, impl: Implementation) -> None:
         self.name = spec.name
         self.tags = [spec.tag]
         self.slider_resolution = _param(param_cls, RESOLUTION)
@@ -126,7 +135,7 @@ def _mikubill_preprocessor(base: type, param_cls: type, spec: PreprocessorSpec) 
     class MikubillPreprocessor(_Delegating, base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             super().__init__(name=spec.name)
-            self._configure(spec, param_cls, DepthToolsPreprocessor(spec))
+            self._configure(spec, param_cls, implementation(spec))
             self.slider_3 = _param(param_cls, None)
             self.returns_image = True
 
@@ -143,7 +152,7 @@ def register_legacy() -> list[str]:
         return []
     registered = []
     for spec in SPECS:
-        impl = DepthToolsPreprocessor(spec)
+        impl = implementation(spec)
         if spec.name not in modules:
             modules[spec.name] = _legacy_function(impl)
             registered.append(spec.name)
@@ -159,7 +168,7 @@ def register_legacy() -> list[str]:
     return registered
 
 
-def _legacy_function(impl: DepthToolsPreprocessor):
+def _legacy_function(impl: Implementation):
     def preprocess(img, res=512, thr_a=None, thr_b=None, **kwargs):
         return impl.run(img, res, thr_a, thr_b), True
 
@@ -215,11 +224,32 @@ def _forge_preprocessor(base: type, param_cls: type, spec: PreprocessorSpec) -> 
     class ForgePreprocessor(_Delegating, base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             super().__init__()  # Forge's Preprocessor takes no arguments
-            self._configure(spec, param_cls, DepthToolsPreprocessor(spec))
+            self._configure(spec, param_cls, implementation(spec))
             self.model_filename_filters = [spec.model_filter]
 
     ForgePreprocessor.__name__ = ForgePreprocessor.__qualname__ = f"DepthTools_{spec.name}"
     return ForgePreprocessor()
+
+
+def controlnet_present() -> bool:
+    """Whether a ControlNet whose units the page shows is loaded (Mikubill old or new, Forge's)."""
+    legacy = sys.modules.get("scripts.global_state")
+    return (
+        _mikubill_classes() is not None
+        or isinstance(getattr(legacy, "cn_preprocessor_modules", None), dict)
+        or "lib_controlnet" in sys.modules  # Forge's built-in ControlNet, when enabled
+    )
+
+
+def controlnet_units() -> int:
+    """The number of units ControlNet shows per tab: its setting `control_net_unit_count` (default
+    3 in Mikubill's and Forge's); 0 without ControlNet."""
+    if not controlnet_present():
+        return 0
+    try:
+        return max(1, int(host.get_option("control_net_unit_count", 3)))
+    except (TypeError, ValueError):
+        return 3
 
 
 @dataclass

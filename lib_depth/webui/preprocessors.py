@@ -1,5 +1,6 @@
-"""What Depth Tools' ControlNet preprocessors are (names, sliders, kind) and the one implementation
-behind every flavour's registration: image -> uint8 HxWx3 depth or normal map."""
+"""What Depth Tools' ControlNet preprocessors are (names, sliders, kind) and the implementations
+behind every flavour's registration: image -> uint8 HxWx3 depth or normal map, through MiDaS
+(`DepthToolsPreprocessor`) or from a depth map that already exists (`RelevelPreprocessor`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .. import midas
 from ..depth.dependencies import MissingDependency
 from ..depth.errors import DepthError, InternalError, internal_error
 from ..depth.process import DepthOptions, make_depth_map
+from ..depth.relevel import levels_to_depth, relevel
 from ..midas import WeightsError
 from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, MAX_A
 from . import host, models
@@ -93,6 +95,12 @@ BG_THRESHOLD = Slider("Background threshold", 0.0, 1.0, 0.05, DEFAULT_BG_THRESHO
 NORMAL_A = Slider("Normal strength (a)", 0.0, round(MAX_A, 2), 0.05, round(DEFAULT_A, 2))  # the seed node's a
 
 
+FAR_CUTOFF = Slider("Far cutoff (share of the range)", 0.0, 1.0, 0.01, 1.0)  # 1: no cutoff
+
+
+COMPRESS = Slider("Compress empty ranges (0/1)", 0, 1, 1, 0)
+
+
 #: Below depth_midas (100): listed after the built-in one and never the Control Type's default.
 SORTING_PRIORITY = 50
 
@@ -107,6 +115,8 @@ class PreprocessorSpec:
     slider_1: Slider
     slider_2: Slider | None = None
     compress: bool = False
+    #: "midas": estimated from a picture; "map": the input already is a depth map (no model).
+    source: Literal["midas", "map"] = "midas"
 
     @property
     def model_filter(self) -> str:
@@ -117,6 +127,7 @@ SPECS: tuple[PreprocessorSpec, ...] = (
     PreprocessorSpec("depth_tools_midas", "depth", "Depth", BG_THRESHOLD),
     PreprocessorSpec("depth_tools_midas_compressed", "depth", "Depth", BG_THRESHOLD, compress=True),
     PreprocessorSpec("normal_tools_midas", "normal", "NormalMap", NORMAL_A, BG_THRESHOLD),
+    PreprocessorSpec("depth_tools_relevel", "depth", "Depth", FAR_CUTOFF, COMPRESS, source="map"),
 )
 
 
@@ -253,3 +264,38 @@ class DepthToolsPreprocessor:
         On the CPU this costs nothing (ControlNet calls it for every registered preprocessor)."""
         midas.release_estimators(free=False)
         return True
+
+
+class RelevelPreprocessor:
+    """An uploaded depth map (near = white, 8/16-bit, gray/RGB) -> its levels spent again: far
+    cutoff and compress, at the preprocessor resolution. No model, deterministic, instant."""
+
+    def __init__(self, spec: PreprocessorSpec) -> None:
+        self.spec = spec
+
+    def run(self, input_image: Any, resolution: Any = None, slider_1: Any = None, slider_2: Any = None) -> np.ndarray:
+        if input_image is None:
+            raise PreprocessorError("no input image: give the ControlNet unit a depth map", 422)
+        try:
+            depth = levels_to_depth(input_image)
+            height, width = target_size(depth.shape[0], depth.shape[1], pick_resolution(resolution))
+            if depth.shape != (height, width):  # float depth: resizing keeps 16-bit steps; linear: no ringing
+                shrink = height * width < depth.size
+                depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+            assert self.spec.slider_2 is not None
+            levels = relevel(depth, self.spec.slider_1.pick(slider_1), self.spec.slider_2.pick(slider_2) >= 0.5).levels
+        except DepthError as err:
+            raise PreprocessorError(f"unusable depth map: {err}", 422) from None
+        return np.ascontiguousarray(np.repeat(levels[:, :, None], 3, axis=2))
+
+    @staticmethod
+    def unload() -> bool:
+        return True  # nothing loaded
+
+
+Implementation = DepthToolsPreprocessor | RelevelPreprocessor
+
+
+def implementation(spec: PreprocessorSpec) -> Implementation:
+    """The object that does the work for `spec`."""
+    return RelevelPreprocessor(spec) if spec.source == "map" else DepthToolsPreprocessor(spec)

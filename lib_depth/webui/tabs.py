@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import host, models
+from . import controlnet, host, models
 
 TAB_TITLE = "Depth Tools"
 TAB_ID = "depth_tools"
 
 
 def tab_host() -> Any:
-    """The WebUI's side of the tab (`lib_depth.ui.TabHost`): its settings, send-to buttons, progress."""
+    """The WebUI's side of the tab (`lib_depth.ui.TabHost`): its settings, send-to buttons,
+    ControlNet's units, progress."""
     from ..ui import TabHost
 
     return TabHost(
         midas_settings=models.midas_settings,
         can_send_images=host.can_send_images,
         create_send_buttons=host.create_send_buttons,
+        controlnet_units=controlnet.controlnet_units,
         progress=host.progress_tracker,
         running=models.running,
     )

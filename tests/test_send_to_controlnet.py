@@ -1,0 +1,220 @@
+"""Send to ControlNet in a real chromium: the Depth Tools tab and `javascript/depth_tools_controlnet.js`
+in a page that reproduces ControlNet's unit trees (tests/host_double/controlnet_page.py): Mikubill's
+1.1.455 (gradio 3, as in A1111) and Forge's built-in one (gradio 3 here, 4.40 in .venv-forge).
+
+After one click the unit's file input holds the exact bytes of the PNG the tab wrote, Enable is
+ticked, the Control Type is Depth (NormalMap for a normal map), the preprocessor none, and the depth
+model chosen; for units 0 and 2 of txt2img and img2img. The screenshot of a map arriving in a unit is
+saved to artifacts/browser/send_to_controlnet_<flavour>.png (and /tmp/send_to_controlnet.png).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from lib_depth.depth.exr import read_depth
+from lib_depth.depth.process import make_depth_map
+from lib_depth.ui import controlnet_send, hosting
+from lib_depth.ui.app import build_ui
+from lib_depth.ui.compat import GRADIO_MAJOR
+from tests.fixtures_ui import free_port
+from tests.host_double.controlnet_page import build_page, init_scripts
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "javascript" / "depth_tools_controlnet.js"
+WAIT_MS = 30_000
+FLAVOURS = ["mikubill", "forge"] if GRADIO_MAJOR < 4 else ["forge"]  # A1111 (Mikubill's home) is gradio 3
+
+
+def test_map_to_send_picks_the_written_png_byte_for_byte(tmp_path: Path) -> None:
+    depth, normal = tmp_path / "a.depth.png", tmp_path / "a.normal.png"
+    depth.write_bytes(b"\x89PNG depth")
+    normal.write_bytes(b"\x89PNG normal")
+    assert controlnet_send.map_to_send([str(depth), str(normal)], "Depth map") == str(depth)
+    assert controlnet_send.map_to_send([str(depth), str(normal)], "Normal map") == str(normal)
+    assert controlnet_send.map_to_send(None, "depth") is None
+    archive = tmp_path / "depth_maps.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("b.mask.png", b"mask")
+        zf.writestr("2/b.depth.png", b"\x89PNG zipped")
+    picked = controlnet_send.map_to_send([str(archive)], "depth")
+    assert picked is not None and Path(picked).name == "b.depth.png" and Path(picked).read_bytes() == b"\x89PNG zipped"
+
+
+@pytest.fixture
+def keep_host() -> Iterator[None]:
+    """build_ui(host) makes `host` the current one: give the next tests back the one they had."""
+    previous = hosting.current()
+    yield
+    hosting.use(previous)
+
+
+def test_controls_only_with_controlnet(keep_host: None) -> None:
+    ids = {getattr(b, "elem_id", None) for b in build_ui(hosting.TabHost()).blocks.blocks.values()}
+    assert "depth_tools_exr_cn_send" not in ids and "depth_tools_midas_cn_send" not in ids
+    ui = build_ui(hosting.TabHost(controlnet_units=lambda: 5))
+    blocks = {getattr(b, "elem_id", None): b for b in ui.blocks.blocks.values()}
+    assert {"depth_tools_exr_cn_send", "depth_tools_midas_cn_send"} <= set(blocks)
+    choices = blocks["depth_tools_exr_cn_unit"].choices
+    assert [c[0] if isinstance(c, tuple) else c for c in choices] == ["0", "1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize(("flavour", "option", "units"), [
+    ("none", None, 0), ("controlnet", None, 3), ("controlnet_legacy", 5, 5), ("forge", 2, 2),
+])
+def test_unit_count_from_controlnets_setting(make_webui, flavour: str, option: int | None, units: int) -> None:
+    from lib_depth.webui import controlnet, tabs
+
+    webui = make_webui(flavour, **({"control_net_unit_count": option} if option else {}))
+    assert controlnet.controlnet_units() == units
+    assert tabs.tab_host().controlnet_units() == units
+    assert webui.errors == []
+
+
+@pytest.fixture(scope="module", params=FLAVOURS)
+def page_server(request: pytest.FixtureRequest, midas_checkpoint: Path) -> Iterator[tuple[str, str]]:
+    """The page double with the real Depth Tools tab inside (3 units), served in this process."""
+    from lib_depth.ui import midas as midas_work
+
+    flavour = request.param
+    saved, previous_host = midas_work.standalone, hosting.current()
+    midas_work.standalone = midas_work.StandaloneOptions(str(midas_checkpoint), False, "cpu", "fp32")
+    host = hosting.TabHost(controlnet_units=lambda: 3)
+    page = build_page(flavour, units=3, extra_tabs=[("Depth Tools", "depth_tools", lambda: build_ui(host).blocks)])
+    page.blocks.queue()
+    port = free_port()
+    page.blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield flavour, f"http://127.0.0.1:{port}/"
+    finally:
+        page.blocks.close()
+        midas_work.standalone = saved
+        hosting.use(previous_host)
+
+
+def choose(page, dropdown: str, value: str) -> None:
+    """Pick a value in a gradio 3/4 dropdown the way a user does."""
+    page.click(f"{dropdown} input")
+    page.locator(f"{dropdown} ul.options li").filter(has_text=re.compile(rf"^\W*{re.escape(value)}\s*$")).first.click()
+
+
+def file_input_bytes(page, unit_id: str) -> bytes | None:
+    data = page.evaluate(
+        """async (id) => {
+            const input = document.querySelector('#' + id + '_input_image input[type=file]');
+            if (!input || !input.files.length) return null;
+            const bytes = new Uint8Array(await input.files[0].arrayBuffer());
+            let s = ''; for (const b of bytes) s += String.fromCharCode(b); return btoa(s);
+        }""",
+        unit_id,
+    )
+    return None if data is None else base64.b64decode(data)
+
+
+def send(page, prefix: str, tab: str, unit: int, kind: str | None = None) -> str:
+    page.click("#tabs button:has-text('Depth Tools')")
+    page.locator(f"#{prefix}_cn_tab label:has-text('{tab}')").click()
+    choose(page, f"#{prefix}_cn_unit", str(unit))
+    if kind:
+        page.locator(f"#{prefix}_cn_kind label:has-text('{kind}')").click()
+    note = page.locator(f"#{prefix}_cn_note").first  # gradio 3 repeats an HTML block's id inside
+    before = note.inner_text()
+    page.click(f"#{prefix}_cn_send")
+    page.wait_for_function(
+        "([id, old]) => { const t = document.querySelector('#' + id).textContent.trim();"
+        " return t && t !== old.trim(); }",
+        arg=[f"{prefix}_cn_note", before], timeout=WAIT_MS,
+    )
+    return note.inner_text()
+
+
+def check_unit(page, flavour: str, tab: str, unit: int, png: bytes, control_type: str) -> None:
+    unit_id = f"{tab}_controlnet_ControlNet-{unit}"
+    assert file_input_bytes(page, unit_id) == png
+    assert page.is_checked(f"#{unit_id}_controlnet_enable_checkbox input")
+    assert page.is_checked(f"#{unit_id}_controlnet_type_filter_radio input[value='{control_type}']")
+    assert page.input_value(f"#{unit_id}_controlnet_preprocessor_dropdown input").lower() == "none"
+    if flavour == "forge":  # the canvas stand-in holds what Forge's canvas sends to the server
+        page.wait_for_function(
+            "(u) => (document.querySelector('#uuid_' + u + '.logical_image_background textarea') || {}).value"
+            "?.startsWith('data:image/png;base64,')",
+            arg=f"{tab}_{unit}", timeout=WAIT_MS,
+        )
+
+
+def test_send_to_controlnet_in_chromium(
+    page_server, chromium, sample_exr: Path, artifacts_dir: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    flavour, url = page_server
+    expect.set_options(timeout=WAIT_MS)
+    context = chromium.new_context(viewport={"width": 1280, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(url)
+        page.wait_for_selector("#tabs")
+        page.add_script_tag(content=init_scripts(flavour))  # A1111's own scripts (and Forge's canvas)
+        page.add_script_tag(path=str(SCRIPT))  # as the WebUI loads javascript/*.js
+        page.click("#tabs button:has-text('Depth Tools')")
+
+        assert "Nothing to send" in send(page, "depth_tools_exr", "txt2img", 0)  # no map made yet
+
+        page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
+        expect(page.locator("#depth_tools_exr_cut_0")).to_be_visible()
+        page.click("#depth_tools_make")
+        link = page.locator("#depth_tools_exr_downloads a").first
+        expect(link).to_be_visible()
+        png = page.request.get(link.get_attribute("href")).body()
+        shown = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(shown, make_depth_map(read_depth(sample_exr).depth).levels)  # the full-size map
+
+        for tab, unit in (("txt2img", 0), ("txt2img", 2), ("img2img", 0), ("img2img", 2)):
+            note = send(page, "depth_tools_exr", tab, unit)
+            assert f"Sent to {tab} ControlNet unit {unit}" in note and "depth" in note, note
+            check_unit(page, flavour, tab, unit, png, "Depth")
+            if (tab, unit) == ("txt2img", 2):
+                page.locator(f"#{tab}_controlnet_ControlNet-{unit}_controlnet_enable_checkbox").scroll_into_view_if_needed()
+                shot = artifacts_dir / f"send_to_controlnet_{flavour}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                if flavour == FLAVOURS[0]:  # Mikubill's in A1111 when this gradio has it
+                    shutil.copyfile(shot, "/tmp/send_to_controlnet.png")
+            depth_model = page.input_value(f"#{tab}_controlnet_ControlNet-{unit}_controlnet_model_dropdown input")
+            assert "depth" in depth_model
+
+        # MiDaS: the normal map, with no normal model listed: Control Type NormalMap, a note, model as it was.
+        page.click("#tabs button:has-text('Depth Tools')")
+        page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
+        photo = tmp_path / "photo.png"
+        picture = np.dstack([np.tile(np.arange(0, 192, 2, dtype=np.uint8), (64, 1))] * 3)
+        picture[16:48, 24:56] = (230, 200, 180)
+        cv2.imwrite(str(photo), picture)
+        page.set_input_files("#depth_tools_midas_image input[type=file]", str(photo))
+        page.fill("#depth_tools_midas_resolution input[type=number]", "64")
+        page.press("#depth_tools_midas_resolution input[type=number]", "Enter")
+        page.click("#depth_tools_midas_run")
+        links = page.locator("#depth_tools_midas_downloads a")
+        expect(links).to_have_count(2, timeout=120_000)
+        normal_link = page.locator("#depth_tools_midas_downloads a[href*='.normal.png']").first
+        normal = page.request.get(normal_link.get_attribute("href")).body()
+        note = send(page, "depth_tools_midas", "img2img", 1, "Normal map")
+        assert "no normal model is listed" in note, note
+        check_unit(page, flavour, "img2img", 1, normal, "NormalMap")
+        assert errors == []
+    except Exception:
+        page.screenshot(path=str(artifacts_dir / f"send_to_controlnet_failure_{flavour}.png"), full_page=True)
+        raise
+    finally:
+        context.close()
