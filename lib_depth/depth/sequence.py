@@ -30,7 +30,7 @@ from .frames import Frame
 from .levels import Summary
 from .pipeline import Job, load_source, output_paths, output_stem
 from .png import encode_png, write_bytes_atomic
-from .process import DepthOptions, Scan, make_depth_map, scan_depth
+from .process import DepthMap, DepthOptions, Scan, make_depth_map, scan_depth
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,12 @@ class Mapping:
         return cls(summary.near, summary.far, occupied, expect, provenance.settings_digest(settings))
 
 
+def map_frame(depth: np.ndarray, valid: np.ndarray, options: DepthOptions, mapping: Mapping,
+              path: str | None = None) -> DepthMap:
+    """One frame's depth map with the shared mapping (`options` carry this frame's noise seed)."""
+    return make_depth_map(depth, options, path, Scan(valid, mapping.near, mapping.far), mapping.occupied)
+
+
 def convert_frame(frame: Frame, job: SequenceJob, mapping: Mapping) -> FrameResult:
     """Write the frame's PNGs with the shared mapping, unless its record says they are up to date."""
     def work() -> FrameResult:
@@ -157,8 +163,7 @@ def convert_frame(frame: Frame, job: SequenceJob, mapping: Mapping) -> FrameResu
         if not job.force and provenance.is_up_to_date(record, stamp, digest, paths):
             return FrameResult(frame, outputs=[str(p) for p in paths.values()], skipped=True)
         depth, _, scan = _read(frame, job, mapping.expect)
-        shared = Scan(scan.valid, mapping.near, mapping.far)
-        depth_map = make_depth_map(depth, one.options, str(frame.path), shared, mapping.occupied)
+        depth_map = map_frame(depth, scan.valid, one.options, mapping, str(frame.path))
         encoded = {"depth": encode_png(depth_map.levels)}
         if job.mask:
             encoded["mask"] = encode_png(depth_map.mask_image(), bilevel=True)
