@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
+from .cli_sequence import add_sequence_arguments, main_sequence, wants_sequence
 from .depth.errors import DepthError, internal_error
 from .depth.exr import DEFAULT_MAX_PIXELS
 from .depth.pipeline import SOURCES, Job, JobResult, run_job
@@ -29,6 +30,7 @@ examples:
   python -m lib_depth render.exr --depth_cutoff histo     print where to cut, map unchanged
   python -m lib_depth render.exr --depth_cutoff 280.69 --compress_map --mask
   python -m lib_depth renders/*.exr --bits 16 -o maps/ --jobs 2
+  python -m lib_depth --sequence renders/shot_####.exr --compress_map -o maps/   one mapping, resumable
 
 Depth is near = white. Pixels that are NaN, inf or beyond --background-above are background:
 they take the far level (black), and the mask marks them black too.
@@ -138,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     extras.add_argument("--mask", action="store_true", help="also write <stem>.mask.png: white = subject")
     extras.add_argument("--noise", action="store_true", help="fill the far level with uniform noise")
     extras.add_argument("--seed", type=int, default=0, help="noise seed: same seed, same bytes (default 0)")
+    add_sequence_arguments(parser)
     add_midas_arguments(parser)
     io = parser.add_argument_group("input and output")
     io.add_argument(
@@ -156,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_jobs(args: argparse.Namespace) -> list[Job]:
+def make_options(args: argparse.Namespace) -> tuple[DepthOptions, dict]:
+    """The depth options and the source settings (MiDaS) the arguments ask for."""
     histo = args.depth_cutoff == HISTO
     options = DepthOptions(
         cutoff=None if histo else args.depth_cutoff,
@@ -171,6 +175,12 @@ def make_jobs(args: argparse.Namespace) -> list[Job]:
         "resolution": args.resolution, "bg_threshold": args.bg_threshold, "a": args.a, "normal": args.normal,
         "weights": args.weights, "download": args.download, "device": args.device, "precision": args.precision,
     }
+    return options, extra
+
+
+def make_jobs(args: argparse.Namespace) -> list[Job]:
+    histo = args.depth_cutoff == HISTO
+    options, extra = make_options(args)
     return [
         Job(path, options, args.channel, args.mask, histo or args.json, args.output_dir, extra,
             view=args.view, max_pixels=args.max_pixels)
@@ -241,6 +251,15 @@ def report(results: Iterable[JobResult], args: argparse.Namespace, progress: Pro
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.force and not wants_sequence(args):
+        parser.error("--force is for --sequence (a plain run always converts every file)")
+    if wants_sequence(args):
+        try:
+            options, _ = make_options(args)
+        except DepthError as exc:
+            parser.error(str(exc))
+        # EXR frames only for now: the MiDaS settings would only make the outputs look stale
+        return main_sequence(args, options, {}, args.depth_cutoff == HISTO)
     try:
         jobs = make_jobs(args)
     except DepthError as exc:

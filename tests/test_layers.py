@@ -37,7 +37,7 @@ def layer_of(module: str) -> str:
         return "top"
     if (LIB / parts[1]).is_dir():
         return parts[1]
-    return "cli" if parts[1] in ("cli", "__main__") else "top"
+    return "cli" if parts[1] in ("cli", "__main__") or parts[1].startswith("cli_") else "top"
 
 
 def module_name(path: Path) -> str:
@@ -136,7 +136,8 @@ def test_only_the_host_adapter_touches_the_webui(path: Path) -> None:
     assert 'import_module("modules' not in text and "import_module('modules" not in text
 
 
-@pytest.mark.parametrize("path", [*sorted((LIB / "depth").glob("*.py")), LIB / "__init__.py", LIB / "cli.py"],
+@pytest.mark.parametrize("path", [*sorted((LIB / "depth").glob("*.py")), LIB / "__init__.py", LIB / "cli.py",
+                                  LIB / "cli_sequence.py"],
                          ids=lambda p: str(p.relative_to(LIB)))
 def test_the_exr_path_imports_no_torch_or_gradio(path: Path) -> None:
     heavy = heavy_imports(path, module_name(path))

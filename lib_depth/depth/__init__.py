@@ -11,5 +11,10 @@ Imports nothing else of `lib_depth`. Modules by job:
 - `png`: 8/16-bit and bilevel PNG encoding, atomic writes (`encode_png`, `write_bytes_atomic`: unnamed
   until complete, so a kill or a full disk leaves no temporary file).
 - `pipeline`: one input file -> PNGs beside it or in a folder (`Job`, `run_job`), sources by suffix.
+- Sequences (animation frames, one mapping for all): `frames` (files, folders, globs, `####`/`%04d`
+  patterns -> frames in natural order with their numbers, gaps: `expand_frames`), `levels` (the
+  mergeable two-stage levels summary, exact and order-free: `Summary`, `merge`, `load`), `sequence`
+  (scan / count / convert passes over streamed frames in processes: `scan_frames`, `convert_frames`,
+  `run_sequence`, `map_frame`), `provenance` (what made each output, for resume).
 - `blocks`: row blocks on every core for the numpy passes; `errors`: `DepthError`; `sample`: a scene.
 """

@@ -6,6 +6,7 @@ Nothing here reads files, imports torch or knows about a UI.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 
@@ -109,10 +110,17 @@ class Scan:
 
 
 def scan_depth(
-    depth: np.ndarray, background_above: float = DEFAULT_BACKGROUND_ABOVE, path: str | None = None
+    depth: np.ndarray,
+    background_above: float = DEFAULT_BACKGROUND_ABOVE,
+    path: str | None = None,
+    *,
+    allow_empty: bool = False,
 ) -> Scan:
     """Valid mask (finite, |depth| <= the limit; NaN/inf fail both tests) and the valid range, in
-    one pass over row blocks while each block is in cache."""
+    one pass over row blocks while each block is in cache.
+
+    A frame of a sequence may be all background (a fade to black): `allow_empty` gives it the
+    empty range (near = inf, far = -inf) instead of an error."""
     depth = np.ascontiguousarray(depth, dtype=np.float32)
     valid = np.empty(depth.shape, dtype=bool)
     ranges: list[tuple[float, float]] = []
@@ -130,6 +138,8 @@ def scan_depth(
 
     for_each_block(block, depth.shape)
     if not ranges:
+        if allow_empty:
+            return Scan(valid, math.inf, -math.inf)
         raise DepthError("no depth in the image: every pixel is background (NaN, inf or too far)", path)
     return Scan(valid, float(min(r[0] for r in ranges)), float(max(r[1] for r in ranges)))
 
@@ -178,9 +188,16 @@ def histogram(
             counts.__iadd__(part)
 
     for_each_block(block, depth.shape)
+    return histogram_from_counts(near, far, counts, depth.size)
+
+
+def histogram_from_counts(near: float, far: float, counts: np.ndarray, total: int) -> Histogram:
+    """The Histogram (edges, shares, suggestions) of bucket counts between `near` and `far`: one
+    image's, or the sum over the frames of a sequence (`levels`)."""
+    buckets = len(counts)
     edges = near + (far - near) * np.arange(buckets + 1, dtype=np.float64) / buckets
     shares = counts / max(int(counts.sum()), 1)
-    return Histogram(edges, counts, depth.size, suggest_cuts(edges[:-1], shares))
+    return Histogram(edges, np.asarray(counts, np.int64), total, suggest_cuts(edges[:-1], shares))
 
 
 def suggest_cuts(lower_edges: np.ndarray, shares: np.ndarray, empty: float = EMPTY_BUCKET_SHARE) -> tuple[float, ...]:
@@ -222,15 +239,28 @@ def _levels_from_depth(
     return out
 
 
-def _compress(steps: np.ndarray, top: int, dtype: type) -> np.ndarray:
+def compress_steps(depth: np.ndarray, valid: np.ndarray, near: float, far: float) -> np.ndarray:
+    """Depths quantised to the COMPRESS_STEPS steps between near and far (uint16, far and
+    background -> 0): what compress ranks."""
+    return _levels_from_depth(depth, valid, near, far, COMPRESS_STEPS - 1, np.uint16)
+
+
+def occupied_steps(steps: np.ndarray) -> np.ndarray:
+    """bool[COMPRESS_STEPS]: which steps hold a pixel (a sequence ORs these over its frames)."""
+    return cv2.calcHist([steps], [0], None, [COMPRESS_STEPS], [0, COMPRESS_STEPS]).ravel() > 0
+
+
+def _compress(steps: np.ndarray, top: int, dtype: type, occupied: np.ndarray | None = None) -> np.ndarray:
     """Remove empty depth ranges: rank the occupied quantised depths and spread the ranks evenly
     over 0..top (farthest occupied -> 0, nearest -> top).
 
     `steps` are uint16 in 0..COMPRESS_STEPS-1 with background already at 0; step 0 always holds
     the farthest valid pixel, so background shares its level without being counted apart.
+    `occupied` (a sequence's, over all its frames) replaces this image's own occupied steps.
     """
-    counts = cv2.calcHist([steps], [0], None, [COMPRESS_STEPS], [0, COMPRESS_STEPS]).ravel()
-    rank = np.cumsum(counts > 0, dtype=np.int64) - 1
+    if occupied is None:
+        occupied = occupied_steps(steps)
+    rank = np.cumsum(occupied, dtype=np.int64) - 1
     count = int(rank[-1]) + 1
     if count > 1:
         lut = np.rint(rank * (top / (count - 1)))
@@ -259,10 +289,17 @@ def check_cutoff(cutoff: float | None, near: float, path: str | None = None) -> 
 
 
 def make_depth_map(
-    depth: np.ndarray, options: DepthOptions = DepthOptions(), path: str | None = None, scan: Scan | None = None
+    depth: np.ndarray,
+    options: DepthOptions = DepthOptions(),
+    path: str | None = None,
+    scan: Scan | None = None,
+    occupied: np.ndarray | None = None,
 ) -> DepthMap:
     """Apply cutoff, normalise (or compress), noise and invert; `path` only labels errors.
-    `scan` is `scan_depth(depth, options.background_above)` when the caller already has it."""
+    `scan` is `scan_depth(depth, options.background_above)` when the caller already has it.
+
+    A sequence passes a Scan with this frame's valid mask but the whole sequence's near and far,
+    and (compress) the steps occupied in any of its frames: one mapping for every frame."""
     if depth.ndim != 2 or depth.size == 0:
         raise DepthError(f"depth must be a non-empty 2-D array, got shape {depth.shape}", path)
     depth = np.ascontiguousarray(depth, dtype=np.float32)
@@ -273,8 +310,8 @@ def make_depth_map(
     far = max_depth if options.cutoff is None else min(max_depth, float(options.cutoff))
     top = options.top
     if options.compress:
-        steps = _levels_from_depth(depth, valid, near, far, COMPRESS_STEPS - 1, np.uint16)
-        levels = _compress(steps, top, options.dtype)
+        steps = compress_steps(depth, valid, near, far)
+        levels = _compress(steps, top, options.dtype, occupied)
         del steps
     else:
         levels = _levels_from_depth(depth, valid, near, far, top, options.dtype)
