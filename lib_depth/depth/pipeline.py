@@ -46,6 +46,8 @@ class JobResult:
     far: float | None = None
     histogram: dict | None = None
     error: str | None = None
+    #: What the user should hear though the file was converted (e.g. MiDaS's long-side cap).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -57,6 +59,7 @@ class SourceDepth:
     depth: np.ndarray  # float32 HxW, larger = farther
     channel: str | None = None
     extra_images: dict[str, np.ndarray] = field(default_factory=dict)  # name -> image to write
+    notes: tuple[str, ...] = ()  # for the user, e.g. "the network input was capped"
 
 
 def load_exr(job: Job) -> SourceDepth:
@@ -110,7 +113,7 @@ def load_source(job: Job) -> SourceDepth:
 def convert(job: Job) -> JobResult:
     """Read, process and write one file. Raises DepthError; writes nothing unless all succeeded."""
     source = load_source(job)
-    result = JobResult(str(job.source), channel=source.channel)
+    result = JobResult(str(job.source), channel=source.channel, notes=list(source.notes))
     scan = scan_depth(source.depth, job.options.background_above, str(job.source))
     if job.want_histogram:
         result.histogram = histogram(source.depth, scan, path=str(job.source)).as_dict()
