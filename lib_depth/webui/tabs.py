@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import host, models
+from . import host, models, settings
 
 TAB_TITLE = "Depth Tools"
 TAB_ID = "depth_tools"
@@ -20,6 +20,7 @@ def tab_host() -> Any:
         create_send_buttons=host.create_send_buttons,
         progress=host.progress_tracker,
         running=models.running,
+        max_pixels=settings.max_pixels,
     )
 
 
