@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--view", metavar="NAME", help="the view of a multi-view (stereo) EXR (default: the first)")
     io.add_argument(
         "--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
-        help=f"refuse EXR files whose header claims more pixels than N, before decoding "
+        help=f"refuse EXR and image files whose header claims more pixels than N, before decoding "
         f"(default {DEFAULT_MAX_PIXELS} = 2^28)",
     )
     io.add_argument("-o", "--output-dir", type=Path, metavar="DIR", help="write PNGs here instead of beside each input")
@@ -239,6 +239,9 @@ def report(results: Iterable[JobResult], args: argparse.Namespace, progress: Pro
         if not result.ok:
             sys.stderr.write(f"error: {result.error}\n")
             continue
+        if not args.quiet:
+            for note in result.notes:
+                sys.stderr.write(f"note: {result.source}: {note}\n")
         if args.json or args.quiet:
             continue
         if result.histogram is not None and args.depth_cutoff == HISTO:

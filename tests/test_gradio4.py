@@ -43,7 +43,7 @@ defaults = list(vars(MapControls()).values())
 tab = ui.exr
 loaded_components = tab.loaded_outputs
 out = exr_events.on_files([sample], "auto", *defaults)  # gradio 4 hands File values as str paths
-report["cut_labels"] = [u.get("value") for u in out[5:5 + MAX_CUT_BUTTONS] if u.get("visible")]
+report["cut_labels"] = [u.get("value") for u in out[6:6 + MAX_CUT_BUTTONS] if u.get("visible")]
 postprocessed = []
 assert len(loaded_components) == len(out)
 for component, value in zip(loaded_components, out):
@@ -54,7 +54,7 @@ report["postprocessed"] = postprocessed
 view = out[0]
 cut = exr_events.on_cut(0)(view, *defaults)
 report["cutoff_after_click"] = cut[0]
-downloads, result, status = exr_events.on_make([sample], "auto", 254.5, False, False, 0, True, False, "8-bit")
+downloads, result, status = exr_events.on_make([sample], "auto", None, 254.5, False, False, 0, True, False, "8-bit")
 report["downloads"] = [Path(p).name for p in downloads]
 report["downloads_postprocessed"] = type(tab.downloads.postprocess(downloads)).__name__
 report["result_postprocessed"] = type(tab.result.postprocess(result)).__name__

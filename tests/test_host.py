@@ -44,6 +44,7 @@ def test_settings_section(make_webui: Callable[..., WebUI]) -> None:
         "depth_tools_device",
         "depth_tools_precision",
         "depth_tools_keep_loaded",
+        "depth_tools_max_pixels",
     ]
     assert all(labels[k].section == ("depth_tools", "Depth Tools") for k in keys)
     assert {k: webui.shared.opts.data[k] for k in keys} == {
@@ -52,10 +53,25 @@ def test_settings_section(make_webui: Callable[..., WebUI]) -> None:
         "depth_tools_device": "auto",
         "depth_tools_precision": "auto",
         "depth_tools_keep_loaded": True,
+        "depth_tools_max_pixels": 2**28,
     }
     assert labels["depth_tools_device"].component is gr.Dropdown
     assert labels["depth_tools_precision"].component_args == {"choices": ["auto", "fp32", "fp16", "bf16"]}
     assert host.in_webui()
+
+
+def test_max_pixels_setting_reaches_the_tab(make_webui: Callable[..., WebUI]) -> None:
+    """The setting is read at each call through the TabHost; nonsense falls back to the default."""
+    from lib_depth.webui import tabs
+
+    make_webui("controlnet")
+    from modules import shared
+
+    tab_host = tabs.tab_host()
+    assert tab_host.max_pixels() == 2**28
+    for value, expected in [(1000, 1000), ("5e6", 5_000_000), ("", 2**28), (-3, 2**28), ("lots", 2**28)]:
+        shared.opts.data["depth_tools_max_pixels"] = value
+        assert tab_host.max_pixels() == expected, value
 
 
 def test_midas_settings_follow_the_webui_settings(make_webui: Callable[..., WebUI], tmp_path: Path) -> None:

@@ -44,9 +44,9 @@ from lib_depth.ui.exr_events import (
 )
 
 # Output positions of the handlers (see ui.exr_tab._wire).
-VIEW, SAMPLE, PANEL, CHOICE, CHANNEL = range(5)
-CUTS = slice(5, 5 + MAX_CUT_BUTTONS)
-CUTOFF_STATE, CUTOFF = 5 + MAX_CUT_BUTTONS, 6 + MAX_CUT_BUTTONS
+VIEW, SAMPLE, PANEL, CHOICE, CHANNEL, VIEWS = range(6)
+CUTS = slice(6, 6 + MAX_CUT_BUTTONS)
+CUTOFF_STATE, CUTOFF = 6 + MAX_CUT_BUTTONS, 7 + MAX_CUT_BUTTONS
 CHART, DEPTH, MASK, STATUS, DOWNLOADS, RESULT = range(CUTOFF + 1, CUTOFF + 7)
 # ... and of the handlers that set the cutoff: [state, box, *the preview outputs].
 P_CHART, P_DEPTH, P_MASK, P_STATUS = 2, 3, 4, 5
@@ -188,7 +188,7 @@ def test_several_files_one_zip_bad_file_reported(tmp_path: Path, sample_exr: Pat
 
 
 def test_make_handler_writes_pngs_and_gives_an_image_to_send(sample_exr: Path) -> None:
-    downloads, result, message = on_make(upload(sample_exr), "Y", *controls(cutoff=254.5, mask=True))
+    downloads, result, message = on_make(upload(sample_exr), "Y", None, *controls(cutoff=254.5, mask=True))
     assert [Path(p).name for p in downloads] == ["scene.depth.png", "scene.mask.png"]
     expected = make_depth_map(read_depth(sample_exr).depth, DepthOptions(cutoff=254.5))
     np.testing.assert_array_equal(read_png(downloads[0]), expected.levels)
@@ -198,13 +198,13 @@ def test_make_handler_writes_pngs_and_gives_an_image_to_send(sample_exr: Path) -
 
 
 def test_make_handler_errors_are_messages(tmp_path: Path) -> None:
-    assert "Upload one or more EXR files" in on_make(None, "auto", *DEFAULTS)[2]
+    assert "Upload one or more EXR files" in on_make(None, "auto", None, *DEFAULTS)[2]
     bad = tmp_path / "render.exr"
     bad.write_bytes(b"\x76\x2f\x31\x01 truncated")
-    downloads, result, message = on_make(upload(bad), "auto", *DEFAULTS)
+    downloads, result, message = on_make(upload(bad), "auto", None, *DEFAULTS)
     assert downloads is None and result is None
     assert "Problem" in message and "render.exr" in message and "Traceback" not in message
-    nan_cut = on_make(upload(bad), "auto", *controls(cutoff=float("nan")))
+    nan_cut = on_make(upload(bad), "auto", None, *controls(cutoff=float("nan")))
     assert "cutoff must be a number" in nan_cut[2]
 
 
@@ -232,12 +232,12 @@ def test_channel_choice_and_file_choice(tmp_path: Path) -> None:
     assert out[VIEW].channel == "Z" and out[CHOICE]["visible"] is True
     assert out[CHOICE]["choices"] == ["1: blender.exr", "2: daz.exr"]
     assert sorted(out[CHANNEL]["choices"]) == ["B", "G", "R", "Z", "auto"]
-    picked = on_file_choice(upload(blender, daz), "1: blender.exr", "R", *DEFAULTS)
+    picked = on_file_choice(upload(blender, daz), "1: blender.exr", "R", None, *DEFAULTS)
     assert picked[VIEW].channel == "R"
     assert picked[VIEW].histogram.edges[0] == pytest.approx(2 * np.nanmin(depth[np.isfinite(depth)]))
-    second = on_file_choice(upload(blender, daz), "2: daz.exr", "R", *DEFAULTS)
+    second = on_file_choice(upload(blender, daz), "2: daz.exr", "R", None, *DEFAULTS)
     assert second[VIEW] is None and "no channel named 'R'" in text(second[STATUS]) and "Y" in second[STATUS]
-    auto = on_file_choice(upload(blender, daz), "2: daz.exr", "auto", *DEFAULTS)
+    auto = on_file_choice(upload(blender, daz), "2: daz.exr", "auto", None, *DEFAULTS)
     assert auto[VIEW].channel == "Y" and auto[CHANNEL]["value"] == "auto"
 
 
@@ -281,6 +281,8 @@ def test_handler_outputs_match_the_wiring(sample_view) -> None:
     loaded = tab.loaded_outputs
     assert len(on_files(None, "auto", *DEFAULTS)) == len(loaded)
     assert loaded[VIEW] is tab.view and loaded[CUTOFF_STATE] is tab.cutoff_state and loaded[CUTOFF] is tab.cutoff
+    assert loaded[CHANNEL] is tab.channel and loaded[VIEWS] is tab.view_choice
+    assert all(a is b for a, b in zip(loaded[CUTS], tab.cut_buttons, strict=True))
     assert loaded[CHART] is tab.chart and loaded[DEPTH] is tab.depth_image and loaded[STATUS] is tab.status
     with_cutoff = on_no_cut(sample_view, *DEFAULTS)
     assert len(with_cutoff) == 2 + len(tab.preview_outputs)
@@ -293,3 +295,39 @@ def test_sample_button_loads_the_bundled_render(sample_exr: Path) -> None:
     assert Path(copy).parent != sample_exr.parent  # served from a temporary folder, never the repo
     out = on_files([copy], "auto", *DEFAULTS)
     assert out[VIEW].channel == "Y" and out[SAMPLE]["visible"] is False
+
+
+def test_view_dropdown_for_multi_view_files(tmp_path: Path) -> None:
+    """Stereo renders: the View dropdown lists the file's views (first by default) and picks the
+    eye the preview and the PNGs use; files without views hide it."""
+    from tests.exr_files import write_multiview
+
+    left = synthetic_scene(96, 64)
+    stereo = write_multiview(tmp_path / "stereo.exr", left, left + 50.0)
+    mono = tmp_path / "mono.exr"
+    write_depth(mono, left, channel="Y")
+    out = on_files(upload(stereo, mono), "auto", *DEFAULTS)
+    assert out[VIEWS]["choices"] == ["left", "right"] and out[VIEWS]["value"] == "left" and out[VIEWS]["visible"]
+    np.testing.assert_array_equal(out[DEPTH], make_depth_map(left).levels)
+    right = on_file_choice(upload(stereo, mono), "1: stereo.exr", "auto", "right", *DEFAULTS)
+    assert right[VIEW].view == "right" and right[VIEWS]["value"] == "right"
+    np.testing.assert_array_equal(right[DEPTH], make_depth_map(left + 50.0).levels)
+    assert "Problem" not in right[STATUS]
+    other = on_file_choice(upload(stereo, mono), "2: mono.exr", "auto", "right", *DEFAULTS)
+    assert other[VIEW].view is None and other[VIEWS]["visible"] is False  # no views: hidden, no error
+    downloads, _, message = on_make(upload(stereo), "auto", "right", *DEFAULTS)
+    np.testing.assert_array_equal(read_png(downloads[0]), make_depth_map(left + 50.0).levels)
+    assert "Wrote 1 PNG" in message
+
+
+def test_the_hosts_pixel_bound_reaches_every_read(monkeypatch: pytest.MonkeyPatch, sample_exr: Path) -> None:
+    """TabHost.max_pixels (the WebUI's setting) bounds the preview's read and the PNGs' alike."""
+    from lib_depth.ui import hosting
+
+    monkeypatch.setattr(hosting, "_current", hosting.TabHost(max_pixels=lambda: 100_000))
+    out = on_files(upload(sample_exr), "auto", *DEFAULTS)
+    assert out[VIEW] is None and "over the limit of 100,000" in out[STATUS] and "768 x 512" in out[STATUS]
+    downloads, _, message = on_make(upload(sample_exr), "auto", None, *DEFAULTS)
+    assert downloads is None and "over the limit of 100,000" in message
+    monkeypatch.setattr(hosting, "_current", hosting.TabHost(max_pixels=lambda: 768 * 512))
+    assert on_files(upload(sample_exr), "auto", *DEFAULTS)[VIEW].channel == "Y"

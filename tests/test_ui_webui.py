@@ -27,7 +27,7 @@ def test_send_buttons_send_the_full_size_result(make_webui: Callable[..., WebUI]
     assert all(isinstance(b.paste_button.parent, gr.Row) for b in bindings)  # side by side, under the result
     # What a click sends: the full-size map of the last "Make depth maps", as RGB.
     values = list(vars(MapControls(cutoff=254.5)).values())
-    _, result, _ = on_make([str(sample_exr)], "auto", *values)
+    _, result, _ = on_make([str(sample_exr)], "auto", None, *values)
     sent = ui.exr.result.preprocess(ui.exr.result.postprocess(result))
     assert sent.size == (768, 512) and np.asarray(sent).shape == (512, 768, 3)
 

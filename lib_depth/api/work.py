@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..depth.errors import ImageTooLarge
 from ..depth.exr import ExrDepth, read_depth
 from ..depth.pipeline import Job, Rendered, SourceDepth, render
 from ..depth.process import DepthOptions, histogram, scan_depth
 from ..midas import MidasSettings, find_weights, get_estimator, loaded_estimator
-from ..midas.source import ImageSettings, estimate_depth, read_image
+from ..midas.source import ImageSettings, estimate_depth, read_image_noted
 from ..midas.weights import hf_hub_cache, search_places
 from .models import ExrOptions, HistogramOptions, MidasOptions, PostOptions
 from .uploads import ApiLimits, Upload
@@ -37,12 +36,6 @@ def depth_options(options: PostOptions, background_above: float | None = None) -
     extra = {} if background_above is None else {"background_above": background_above}
     return DepthOptions(cutoff=options.cutoff, compress=options.compress, noise=options.noise, invert=options.invert,
                         bits=options.bits, seed=options.seed, **extra)
-
-
-def check_pixels(width: int, height: int, limits: ApiLimits, path: Path) -> None:
-    if width * height > limits.max_pixels:
-        raise ImageTooLarge(f"the image is {width}x{height} pixels ({width * height / 1e6:.0f} Mpx); this server takes "
-                       f"at most {limits.max_pixels / 1e6:.0f} Mpx", path)
 
 
 def read_exr(path: Path, channel: str | None, limits: ApiLimits) -> ExrDepth:
@@ -79,17 +72,6 @@ def histogram_answer(upload: Upload, options: HistogramOptions, limits: ApiLimit
             "histogram": hist.as_dict()}
 
 
-def image_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from the image header (Pillow reads it lazily); None when Pillow cannot tell."""
-    try:
-        from PIL import Image
-
-        with Image.open(path) as image:
-            return image.size
-    except Exception:
-        return None
-
-
 def _name_jpeg(upload: Upload) -> None:
     """`read_image` applies a JPEG's EXIF orientation (phone photos) when the name says .jpg."""
     with upload.path.open("rb") as fh:
@@ -106,14 +88,11 @@ def midas_answer(upload: Upload, options: MidasOptions, settings: MidasSettings,
     if options.precision:
         settings = replace(settings, precision=options.precision)  # OptionsError for an unknown one
     _name_jpeg(upload)
-    size = image_size(upload.path)
-    if size is not None:
-        check_pixels(*size, limits, upload.path)
-    image = read_image(upload.path)
+    image, notes = read_image_noted(upload.path, limits.max_pixels)  # bounded from the header (HTTP 413)
     estimator = get_estimator(settings)
     image_settings = ImageSettings(resolution=options.resolution, bg_threshold=options.bg_threshold, a=options.a,
                                    normal=options.normal)
-    source = estimate_depth(image, estimator, image_settings)
+    source = estimate_depth(image, estimator, image_settings, notes)
     rendered = render(job, source)
     result = rendered.result
     return {

@@ -21,12 +21,12 @@ import numpy as np
 
 from .dependencies import LazyModule
 from .errors import DepthError
-from .exr_channels import Choice, choose_channel, pick_channel
+from .exr_channels import Choice, choose_channel, pick_channel, views_of
 from .exr_deep import front_sample
 from .exr_header import DEFAULT_MAX_PIXELS, MAGIC, ChannelInfo, PartHeader, check_bounds, read_header
 
-__all__ = ["DEFAULT_MAX_PIXELS", "EXR_SUFFIX", "ExrDepth", "is_exr_path", "list_channels", "pick_channel",
-           "read_depth", "write_depth"]
+__all__ = ["DEFAULT_MAX_PIXELS", "EXR_SUFFIX", "ExrDepth", "is_exr_path", "list_channels", "list_views",
+           "pick_channel", "read_depth", "write_depth"]
 
 #: imported on first use: without OpenEXR everything but reading EXR files still works
 OpenEXR = LazyModule("OpenEXR", "reading EXR files")
@@ -42,6 +42,7 @@ class ExrDepth:
     channel: str
     channels: tuple[str, ...]
     view: str | None = None
+    views: tuple[str, ...] = ()  # every view of a multi-view file, the default first; () for others
 
 
 def is_exr_path(path: str | Path) -> bool:
@@ -124,6 +125,13 @@ def list_channels(path: str | Path) -> tuple[str, ...]:
     return tuple(names)
 
 
+def list_views(path: str | Path) -> tuple[str, ...]:
+    """The views of a multi-view (stereo) file from the header alone, the default first; () for others."""
+    path = Path(path)
+    _check_file(path)
+    return tuple(views_of(read_header(path)))
+
+
 def _place_in_display_window(pixels: np.ndarray, part: PartHeader, path: Path) -> np.ndarray:
     """Pixels cover the data window; the image the user sees is the display window.
     Outside the data window there is no surface, so those pixels become NaN (background)."""
@@ -185,7 +193,8 @@ def read_depth(
     chosen = choose_channel(headers, path, channel, view)
     exr = _open(path)
     pixels = _pixels(exr, chosen, path)
-    return ExrDepth(_place_in_display_window(pixels, chosen.header, path), chosen.raw, chosen.names, chosen.view)
+    depth = _place_in_display_window(pixels, chosen.header, path)
+    return ExrDepth(depth, chosen.raw, chosen.names, chosen.view, tuple(views_of(headers)))
 
 
 def write_depth(

@@ -46,6 +46,8 @@ class JobResult:
     far: float | None = None
     histogram: dict | None = None
     error: str | None = None
+    #: What the user should hear though the file was converted (e.g. MiDaS's long-side cap).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -57,6 +59,7 @@ class SourceDepth:
     depth: np.ndarray  # float32 HxW, larger = farther
     channel: str | None = None
     extra_images: dict[str, np.ndarray] = field(default_factory=dict)  # name -> image to write
+    notes: tuple[str, ...] = ()  # for the user, e.g. "the network input was capped"
 
 
 def load_exr(job: Job) -> SourceDepth:
@@ -121,7 +124,7 @@ def render(job: Job, source: SourceDepth) -> Rendered:
     `job.source` only labels errors. Raises DepthError.
     """
     label = str(job.source)
-    result = JobResult(label, channel=source.channel)
+    result = JobResult(label, channel=source.channel, notes=list(source.notes))
     scan = scan_depth(source.depth, job.options.background_above, label)
     if job.want_histogram:
         result.histogram = histogram(source.depth, scan, path=label).as_dict()

@@ -6,16 +6,19 @@ on first use. Modules by job:
 - `weights`: find the weights file where users keep it, verify it, download it when allowed.
 - `network`: weights file -> controlnet_aux's DPT-hybrid network (every damaged file a clear error).
 - `settings`, `device`, `geometry`: what to load and where to run it; the image's own aspect ratio.
-- `estimator`: `MidasEstimator` (`from_pretrained(settings)`, then call it) and the per-process cache.
+- `estimator`: `MidasEstimator` (`from_pretrained(settings)`, then call it; `estimate` also gives the
+  notes for the user, e.g. the long-side cap of `geometry.MAX_NETWORK_SIDE`) and the per-process cache.
 - `maps`: nearness -> depth for `lib_depth.depth`, and ControlNet's normal map.
-- `source`: images as a pipeline source (the command line's PNG/JPEG/WebP inputs).
+- `source`: images as a pipeline source (the command line's PNG/JPEG/WebP inputs), over `image_file`
+  (the header's size, bounded before decoding; truncated files named as such).
 
-Public: `MidasSettings`, `MidasEstimator`, `get_estimator`, `loaded_estimator`, `release_estimators`, `find_weights`,
+Public: `MidasSettings`, `MidasEstimator`, `Estimation`, `get_estimator`, `loaded_estimator`,
+`release_estimators`, `find_weights`,
 `nearness_to_depth`, `normal_map`, `normalised_nearness`, `as_rgb8`, `network_shape`, `WEIGHTS_NAME`,
 `WeightsError`, `network_class`, `load_count`.
 """
 
-from .estimator import MidasEstimator, get_estimator, loaded_estimator, release_estimators
+from .estimator import Estimation, MidasEstimator, get_estimator, loaded_estimator, release_estimators
 from .geometry import as_rgb8, network_shape
 from .maps import nearness_to_depth, normal_map, normalised_nearness
 from .network import load_count, network_class
@@ -24,6 +27,7 @@ from .weights import WEIGHTS_NAME, WeightsError
 
 __all__ = [
     "WEIGHTS_NAME",
+    "Estimation",
     "MidasEstimator",
     "MidasSettings",
     "WeightsError",

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..depth.errors import DepthError
 from .device import autocast, check_precision, empty_device_cache, measure_cpu_precision, pick_device
-from .geometry import check_resolution, prepare, restore, to_network_input
+from .geometry import NetworkShape, check_resolution, prepare, restore, to_network_input
 from .network import INFERENCE_LOCK, load_network
 from .settings import MidasSettings
 from .weights import ProgressFn, resolve
@@ -31,6 +32,21 @@ if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Estimation:
+    """One image's nearness and how the network saw it: a value per call, so parallel callers
+    (gradio and API threads) each get their own notes rather than a shared "last call" field."""
+
+    nearness: np.ndarray  # float32 HxW, larger = nearer, at the input's own size
+    shape: NetworkShape
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the caller should tell the user (e.g. the long-side cap); empty when nothing."""
+        note = self.shape.note
+        return (note,) if note else ()
 
 
 class MidasEstimator:
@@ -126,10 +142,18 @@ class MidasEstimator:
 
     def __call__(self, image: np.ndarray, resolution: int = 512) -> np.ndarray:
         """float32 HxW relative inverse depth (larger = nearer) at the input's own HxW."""
-        return self.batch([image], resolution)[0]
+        return self.estimate(image, resolution).nearness
+
+    def estimate(self, image: np.ndarray, resolution: int = 512) -> Estimation:
+        """Like __call__, with the network shape used and the notes for the user (the cap)."""
+        return self.estimate_batch([image], resolution)[0]
 
     def batch(self, images: Sequence[np.ndarray], resolution: int = 512) -> list[np.ndarray]:
         """Like __call__ for each image; images with the same network shape share forward passes."""
+        return [done.nearness for done in self.estimate_batch(images, resolution)]
+
+    def estimate_batch(self, images: Sequence[np.ndarray], resolution: int = 512) -> list[Estimation]:
+        """`estimate` for each image; images with the same network shape share forward passes."""
         resolution = check_resolution(resolution)
         prepared = [prepare(image, resolution) for image in images]
         groups: dict[tuple[int, int], list[int]] = {}
@@ -142,7 +166,7 @@ class MidasEstimator:
                 nearness = self.forward(np.stack([prepared[i][0] for i in chunk]))
                 for row, i in enumerate(chunk):
                     results[i] = restore(nearness[row], prepared[i][1])
-        return results  # type: ignore[return-value]
+        return [Estimation(r, shape) for r, (_, shape) in zip(results, prepared, strict=True)]  # type: ignore[arg-type]
 
     def forward(self, batch: np.ndarray) -> torch.Tensor:
         """The network on uint8 NxHxWx3 (sides multiples of 32): float32 NxHxW on the device."""

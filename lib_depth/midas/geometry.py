@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 NETWORK_MULTIPLE = 32
 MIN_RESOLUTION = 64
+#: Longest side the network is fed (twice the largest preprocessor resolution): a 20000x20 strip at
+#: resolution 512 would otherwise be a 512 x 512000 input (786 M values). Beyond it both sides
+#: shrink in proportion (the aspect ratio is kept) and `NetworkShape.note` says so.
+MAX_NETWORK_SIDE = 4096
 
 
 @dataclass(frozen=True)
@@ -26,17 +30,40 @@ class NetworkShape:
     source: tuple[int, int]  # (h, w) of the input, which the output gets back
     content: tuple[int, int]  # (h, w) after resizing the short side to the resolution
     padded: tuple[int, int]  # (h, w) rounded up to multiples of 32 by edge replication
+    wanted: tuple[int, int] | None = None  # (h, w) the resolution asked for, when the long-side cap cut it
+
+    @property
+    def note(self) -> str | None:
+        """What the user should hear about the cap (None when the image was not capped)."""
+        if self.wanted is None:
+            return None
+        (h, w), (wh, ww) = self.content, self.wanted
+        return (f"very elongated image ({self.source[1]}x{self.source[0]}): the network input's long side is "
+                f"capped at {MAX_NETWORK_SIDE} px, so MiDaS saw it at {w}x{h} instead of {ww}x{wh} "
+                f"(resolution {min(wh, ww)}); the map is coarser across the short side")
+
+
+def _sides(height: int, width: int, short: int) -> tuple[int, int]:
+    scale = short / min(height, width)
+    if height <= width:
+        return short, max(1, round(width * scale))
+    return max(1, round(height * scale)), short
 
 
 def network_shape(height: int, width: int, resolution: int) -> NetworkShape:
-    """Short side -> `resolution`, long side in proportion, each padded up to a multiple of 32."""
-    scale = resolution / min(height, width)
-    if height <= width:
-        content = (resolution, max(1, round(width * scale)))
-    else:
-        content = (max(1, round(height * scale)), resolution)
+    """Short side -> `resolution`, long side in proportion (at most MAX_NETWORK_SIDE: then both
+    sides shrink in proportion), each padded up to a multiple of 32."""
+    content = _sides(height, width, resolution)
+    wanted = None
+    if max(content) > MAX_NETWORK_SIDE:
+        wanted = content
+        scale = MAX_NETWORK_SIDE / max(height, width)
+        if height >= width:
+            content = (MAX_NETWORK_SIDE, max(1, round(width * scale)))
+        else:
+            content = (max(1, round(height * scale)), MAX_NETWORK_SIDE)
     padded = tuple(-(-side // NETWORK_MULTIPLE) * NETWORK_MULTIPLE for side in content)
-    return NetworkShape((height, width), content, padded)  # type: ignore[arg-type]
+    return NetworkShape((height, width), content, padded, wanted)  # type: ignore[arg-type]
 
 
 def as_rgb8(image: np.ndarray) -> np.ndarray:

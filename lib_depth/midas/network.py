@@ -9,6 +9,7 @@ import importlib.util
 import inspect
 import logging
 import pickle
+import re
 import sys
 import threading
 import warnings
@@ -19,7 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..depth.dependencies import MissingDependency, require
-from .weights import WEIGHTS_MIB, WEIGHTS_NAME, WeightsError
+from .weights import WEIGHTS_MIB, WEIGHTS_NAME, WeightsError, expected_sha256_prefix, sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -157,12 +158,31 @@ def _damaged(path: Path, exc: BaseException) -> WeightsError:
     )
 
 
+def _still_published(path: Path) -> bool:
+    """Hash the file again, now: a remembered verification is keyed by path, size and mtime, which
+    whoever can write the file can keep (os.utime), so it never licenses running a pickle."""
+    prefix = expected_sha256_prefix(path.name)
+    return prefix is not None and sha256_file(path).startswith(prefix)
+
+
+def _python_objects(path: Path, exc: BaseException, verified: bool) -> WeightsError:
+    named = re.search(r"GLOBAL (\S+)", str(exc))
+    what = f" (it calls {named[1]})" if named else ""
+    why = ("its sha256 no longer matches the one verified earlier: it changed since, and " if verified else
+           f"a file that is not the published {WEIGHTS_NAME} ")
+    return WeightsError(
+        f"this checkpoint holds Python objects besides tensors{what}; {why}is never unpickled (that could run "
+        f"code): replace it with the published {WEIGHTS_NAME}, or save its state_dict() instead",
+        path,
+    )
+
+
 def read_state_dict(path: Path, verified: bool) -> Mapping[str, Any]:
     """torch.load, with every way a file can be wrong turned into a WeightsError naming it.
 
     Tensors only (`weights_only`), memory-mapped when the file is a zip checkpoint (loading then
     takes ~0.05 s instead of ~1.5 s). Only a file whose sha256 matched the published one may be
-    fully unpickled, should its format need that: unpickling runs code.
+    fully unpickled, should its format need that, and only if it still hashes so: unpickling runs code.
     """
     import torch
 
@@ -179,14 +199,11 @@ def read_state_dict(path: Path, verified: bool) -> Mapping[str, Any]:
         except TypeError:  # torch < 2.1 has no mmap
             state = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if not (is_zip and "Weights only load failed" in str(exc)):
+        objects = "Unsupported global" in str(exc) or (is_zip and "Weights only load failed" in str(exc))
+        if not objects:
             raise _damaged(path, exc) from None
-        if not verified:
-            raise WeightsError(
-                "this checkpoint holds Python objects besides tensors, and a file that is not the published "
-                f"{WEIGHTS_NAME} is never unpickled (that could run code); save its state_dict() instead",
-                path,
-            ) from None
+        if not verified or not _still_published(path):
+            raise _python_objects(path, exc, verified) from None
         try:
             state = torch.load(str(path), map_location="cpu", weights_only=False)
         except Exception as exc2:

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ..depth.errors import DepthError
-from ..depth.exr import read_depth
+from ..depth.exr import DEFAULT_MAX_PIXELS, list_views, read_depth
 from ..depth.pipeline import Job, output_stem, run_job
 from ..depth.png import read_png
 from ..depth.process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, scan_depth
@@ -87,6 +87,8 @@ class ExrView:
     preview: np.ndarray  # float32 depth, longest side <= PREVIEW_MAX_SIDE
     histogram: Histogram
     background: float  # share of pixels with no surface
+    view: str | None = None  # the view shown (multi-view files), None for files without views
+    views: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -137,14 +139,28 @@ def channel_choice(choice: str | None) -> str | None:
     return None if not choice or choice == AUTO_CHANNEL else choice
 
 
-def load_view(path: str, channel: str | None = None) -> ExrView:
-    """Read `path` (channel `channel`, or the auto-picked one) and prepare its histogram and preview."""
-    exr = read_depth(path, channel_choice(channel))
+def view_for(path: str, view: str | None) -> str | None:
+    """`view` where the file has it, else None (its first view): a view chosen for one stereo
+    render means the default eye in a file that lacks it, not an error."""
+    if not view:
+        return None
+    try:
+        return view if view in list_views(path) else None
+    except DepthError:  # the read that follows says what is wrong with the file
+        return None
+
+
+def load_view(
+    path: str, channel: str | None = None, view: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> ExrView:
+    """Read `path` (channel `channel`, or the auto-picked one; `view` of a multi-view file, else
+    its first) and prepare its histogram and preview. Headers over `max_pixels` are refused."""
+    exr = read_depth(path, channel_choice(channel), view_for(path, view), max_pixels)
     scan = scan_depth(exr.depth, path=path)
     hist = histogram(exr.depth, scan, path=path)
     h, w = exr.depth.shape
     background = 1.0 - float(np.count_nonzero(scan.valid)) / exr.depth.size
-    return ExrView(path, exr.channel, exr.channels, w, h, downscale(exr.depth), hist, background)
+    return ExrView(path, exr.channel, exr.channels, w, h, downscale(exr.depth), hist, background, exr.view, exr.views)
 
 
 def to_display(levels: np.ndarray) -> np.ndarray:
@@ -219,10 +235,13 @@ def make_maps(
     controls: MapControls,
     run_dir: Path,
     progress: Callable[[int, int, str], None] | None = None,
+    view: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> MakeResult:
     """Full-resolution PNGs for every file, through the command line's own `run_job` (same names,
     same atomic writes). One bad file is reported and the others are still converted. Several
-    inputs are also packed into one zip, the single download offered for them."""
+    inputs are also packed into one zip, the single download offered for them. `view` applies to
+    the files that have it (the others give their first view)."""
     if not paths:
         raise DepthError("upload one or more EXR files first")
     options = controls.options()
@@ -230,7 +249,8 @@ def make_maps(
     for i, (path, folder) in enumerate(zip(paths, _unique_dirs(paths, run_dir), strict=True)):
         if progress is not None:
             progress(i, len(paths), Path(path).name)
-        job = Job(Path(path), options, channel_choice(channel), bool(controls.mask), output_dir=folder)
+        job = Job(Path(path), options, channel_choice(channel), bool(controls.mask), output_dir=folder,
+                  view=view_for(path, view), max_pixels=max_pixels)
         done = run_job(job)
         if not done.ok:
             result.errors.append(_short_error(done.error or "failed", path))

@@ -98,9 +98,11 @@ def _choice_index(choice: str | None) -> int:
         return 0
 
 
-def view_outputs(paths: list[str], index: int, channel: str | None, controls: MapControls) -> list[Any]:
-    """[view, sample button, cut panel, file choice, channel, *cut buttons, cutoff state, cutoff box]
-    + preview_outputs,
+def view_outputs(
+    paths: list[str], index: int, channel: str | None, controls: MapControls, stereo_view: str | None = None
+) -> list[Any]:
+    """[view, sample button, cut panel, file choice, channel, view choice, *cut buttons, cutoff state,
+    cutoff box] + preview_outputs,
     for a (re)loaded file. The histogram and cut controls show only with a file loaded; the cutoff
     starts empty ("no cutoff"): a cut in one render's units means nothing in another."""
     controls = replace(controls, cutoff=None)
@@ -111,6 +113,7 @@ def view_outputs(paths: list[str], index: int, channel: str | None, controls: Ma
             gr.update(visible=False),
             gr.update(choices=[], value=None, visible=False),
             gr.update(choices=[AUTO_CHANNEL], value=AUTO_CHANNEL),
+            gr.update(choices=[], value=None, visible=False),
             *_cut_button_updates(None),
             None,
             gr.update(value=None),
@@ -120,22 +123,24 @@ def view_outputs(paths: list[str], index: int, channel: str | None, controls: Ma
     labels = [_choice_label(i, p) for i, p in enumerate(paths)]
     choice = gr.update(choices=labels, value=labels[index], visible=len(paths) > 1)
     try:
-        view = load_view(paths[index], channel)
+        view = load_view(paths[index], channel, stereo_view, hosting.current().max_pixels())
     except DepthError as exc:
         message = str(exc).replace(paths[index], Path(paths[index]).name)
         outputs = preview_outputs(None, controls)
         outputs[3] = status.error(message)
         hidden = gr.update(visible=False)
         cuts = _cut_button_updates(None)
-        return [None, hidden, hidden, choice, gr.update(), *cuts, None, gr.update(value=None), *outputs]
+        return [None, hidden, hidden, choice, gr.update(), gr.update(), *cuts, None, gr.update(value=None), *outputs]
     chosen = channel if channel in view.channels else AUTO_CHANNEL
     channel_update = gr.update(choices=[AUTO_CHANNEL, *view.channels], value=chosen)
+    views_update = gr.update(choices=list(view.views), value=view.view, visible=bool(view.views))
     return [
         view,
         gr.update(visible=False),
         gr.update(visible=True),
         choice,
         channel_update,
+        views_update,
         *_cut_button_updates(view),
         None,
         gr.update(value=None),
@@ -144,13 +149,16 @@ def view_outputs(paths: list[str], index: int, channel: str | None, controls: Ma
 
 
 def on_files(files: Any, channel: str | None, *controls: Any) -> list[Any]:
-    """New upload (or cleared): load the first file with the channel picked automatically."""
+    """New upload (or cleared): load the first file with the channel picked automatically, first view."""
     del channel
     return view_outputs(file_paths(files), 0, AUTO_CHANNEL, MapControls(*controls))
 
 
-def on_file_choice(files: Any, choice: str | None, channel: str | None, *controls: Any) -> list[Any]:
-    return view_outputs(file_paths(files), _choice_index(choice), channel, MapControls(*controls))
+def on_file_choice(
+    files: Any, choice: str | None, channel: str | None, stereo_view: str | None, *controls: Any
+) -> list[Any]:
+    """Another file, channel or view chosen (a view the file lacks gives its first)."""
+    return view_outputs(file_paths(files), _choice_index(choice), channel, MapControls(*controls), stereo_view)
 
 
 def on_controls(view: ExrView | None, *controls: Any) -> list[Any]:
@@ -208,6 +216,7 @@ def on_chart_click(
 def on_make(
     files: Any,
     channel: str | None,
+    stereo_view: str | None,
     cutoff: float | None,
     compress: bool,
     noise: bool,
@@ -233,7 +242,8 @@ def on_make(
             tracker.step(name)
 
         try:
-            result = make_maps(paths, channel, controls, new_run_dir(), report)
+            result = make_maps(paths, channel, controls, new_run_dir(), report, stereo_view,
+                               hosting.current().max_pixels())
         except (OSError, DepthError) as exc:  # the download folder (disk full, permissions); zip writing
             return [None, None, status.error(f"Cannot write the PNGs: {exc}")]
     first = Image.fromarray(result.first_map).convert("RGB") if result.first_map is not None else None

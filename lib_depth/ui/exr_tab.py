@@ -39,6 +39,7 @@ class ExrTab:
     cut_panel: Any
     file_choice: Any
     channel: Any
+    view_choice: Any  # the view of a multi-view (stereo) file; hidden for files without views
     chart: Any
     cutoff: Any  # the box the user types in (and buttons fill)
     cut_buttons: list[Any]
@@ -74,7 +75,7 @@ class ExrTab:
     def loaded_outputs(self) -> list[Any]:
         """What `view_outputs()` fills, in its order."""
         return [
-            self.view, self.sample, self.cut_panel, self.file_choice, self.channel, *self.cut_buttons,
+            self.view, self.sample, self.cut_panel, self.file_choice, self.channel, self.view_choice, *self.cut_buttons,
             self.cutoff_state, self.cutoff, *self.preview_outputs,
         ]
 
@@ -107,6 +108,8 @@ def build() -> ExrTab:
                     info="auto: Y, Z, <layer>.Depth.Z, R or the only one",
                     elem_id=_id("channel"),
                 )
+                view_choice = gr.Dropdown(label="View", choices=[], visible=False, info="multi-view (stereo) file",
+                                          elem_id=_id("view_choice"))
             sample = gr.Button("Try the sample render", size="sm", visible=SAMPLE.is_file(), elem_id=_id("sample"))
             with gr.Column(visible=False, elem_id=_id("cut_panel")) as cut_panel:
                 chart = image(
@@ -150,7 +153,8 @@ def build() -> ExrTab:
     cutoff_state = gr.State(None)
 
     tab = ExrTab(
-        files=files, sample=sample, cut_panel=cut_panel, file_choice=file_choice, channel=channel, chart=chart,
+        files=files, sample=sample, cut_panel=cut_panel, file_choice=file_choice, channel=channel,
+        view_choice=view_choice, chart=chart,
         cutoff=cutoff, cut_buttons=cut_buttons, no_cut=no_cut, compress=post.compress, invert=post.invert,
         mask=post.mask, noise=post.noise, seed=post.seed, bits=post.bits, status=status_box,
         depth_image=depth_image, mask_image=mask_image, make=make, downloads=downloads, result=result, view=view,
@@ -167,8 +171,9 @@ def _wire(tab: ExrTab) -> None:
 
     tab.files.change(on_files, [tab.files, tab.channel, *controls], loaded, **order)
     tab.sample.click(on_sample, None, tab.files, **order)
-    tab.file_choice.input(on_file_choice, [tab.files, tab.file_choice, tab.channel, *controls], loaded, **order)
-    tab.channel.input(on_file_choice, [tab.files, tab.file_choice, tab.channel, *controls], loaded, **order)
+    chosen = [tab.files, tab.file_choice, tab.channel, tab.view_choice, *controls]
+    for dropdown in (tab.file_choice, tab.channel, tab.view_choice):
+        dropdown.input(on_file_choice, chosen, loaded, **order)
 
     # Typed cutoffs count when entered; buttons and chart clicks set the cutoff (state and box)
     # and update the preview themselves.
@@ -185,4 +190,5 @@ def _wire(tab: ExrTab) -> None:
     tab.no_cut.click(on_no_cut, [tab.view, *controls], with_cutoff, **order)
     tab.chart.select(on_chart_click, [tab.view, *controls], with_cutoff, **order)
 
-    tab.make.click(on_make, [tab.files, tab.channel, *controls], [tab.downloads, tab.result, tab.status], **order)
+    made = [tab.downloads, tab.result, tab.status]
+    tab.make.click(on_make, [tab.files, tab.channel, tab.view_choice, *controls], made, **order)

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..depth.exr import DEFAULT_MAX_PIXELS
 from ..midas.settings import MidasSettings
 
 
@@ -55,6 +56,8 @@ class TabHost:
     progress: Callable[[str, int], AbstractContextManager[Progress]] = _no_progress
     #: Like `progress`, and afterwards the host's model policy (unload or free MiDaS when so configured).
     running: Callable[[str, int], AbstractContextManager[Progress]] = _no_progress
+    #: The EXR pixel bound every read of the tab passes to `read_depth` (the WebUI's setting).
+    max_pixels: Callable[[], int] = lambda: DEFAULT_MAX_PIXELS
 
 
 _current = TabHost()

@@ -96,6 +96,7 @@ class Estimate:
 
     nearness: np.ndarray  # float32 HxW, larger = nearer, at the image's size
     resolution: int  # what it was estimated at (the normal map's gradients are scaled to it)
+    notes: tuple[str, ...] = ()  # shown in the status line (e.g. the network input's long-side cap)
 
 
 def load(download: DownloadProgress | None = None) -> MidasEstimator:
@@ -107,8 +108,8 @@ def load(download: DownloadProgress | None = None) -> MidasEstimator:
 def estimate(image: np.ndarray, resolution: int, estimator: MidasEstimator | None = None) -> Estimate:
     """Run MiDaS on an RGB(A)/gray uint8 image (DepthError for a bad image or resolution)."""
     estimator = estimator or load()
-    nearness = np.asarray(estimator(image, resolution=int(resolution)), dtype=np.float32)
-    return Estimate(nearness, int(resolution))
+    done = estimator.estimate(image, resolution=int(resolution))
+    return Estimate(np.asarray(done.nearness, dtype=np.float32), int(resolution), done.notes)
 
 
 def render(result: Estimate, controls: MidasControls) -> MidasMaps:

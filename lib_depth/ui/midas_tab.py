@@ -87,6 +87,7 @@ def maps_outputs(estimated: Estimate | None, controls: MidasControls) -> list[An
         f"bg_threshold {controls.bg_threshold:g}",
         f"{maps.background * 100:.1f}% background",
         controls.bits,
+        *(f"<b>Note:</b> {status.esc(note)}" for note in estimated.notes),
     ]
     result = Image.fromarray(maps.depth_display).convert("RGB")
     mask_out = gr.update(value=maps.mask, **mask_update)

@@ -4,6 +4,7 @@ behind every flavour's registration: image -> uint8 HxWx3 depth or normal map, t
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,6 +20,8 @@ from ..depth.relevel import levels_to_depth, relevel
 from ..midas import WeightsError
 from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, MAX_A
 from . import host, models
+
+log = logging.getLogger(__name__)
 
 try:  # In the WebUI a gr.Error shows its message in ControlNet's preview instead of a bare "Error".
     from gradio.exceptions import Error as _GradioError
@@ -211,7 +214,10 @@ class DepthToolsPreprocessor:
     def run(self, input_image: Any, resolution: Any = None, slider_1: Any = None, slider_2: Any = None) -> np.ndarray:
         image = to_rgb(input_image)
         res = pick_resolution(resolution)
-        height, width = target_size(image.shape[0], image.shape[1], res)
+        shape = midas.network_shape(image.shape[0], image.shape[1], res)
+        if shape.note:  # ControlNet shows no text: the console is where this is said
+            log.warning("%s: %s", self.spec.name, shape.note)
+        height, width = shape.content
         image = resize_to(image, height, width)
         s1, s2 = self.sliders(slider_1, slider_2)
         try:

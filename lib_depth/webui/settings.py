@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..depth.exr import DEFAULT_MAX_PIXELS
 from .host import get_option, host_module, in_webui, low_memory
 
 SECTION = ("depth_tools", "Depth Tools")
@@ -28,6 +29,9 @@ OPT_PRECISION = "depth_tools_precision"
 
 
 OPT_KEEP_LOADED = "depth_tools_keep_loaded"
+
+
+OPT_MAX_PIXELS = "depth_tools_max_pixels"
 
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -66,6 +70,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         OPT_KEEP_LOADED, True, "Keep the MiDaS model loaded between runs (off under --lowvram/--medvram)", None, True
     ),
+    SettingSpec(
+        OPT_MAX_PIXELS, DEFAULT_MAX_PIXELS,
+        f"Largest EXR render accepted, in pixels (its header is checked before decoding; default {DEFAULT_MAX_PIXELS}"
+        " = 16384 x 16384)", None, DEFAULT_MAX_PIXELS,
+    ),
 )
 
 
@@ -75,6 +84,16 @@ _SPECS = {spec.key: spec for spec in SETTINGS}
 def setting(key: str) -> Any:
     spec = _SPECS[key]
     return get_option(key, spec.default if in_webui() else spec.standalone_default)
+
+
+def max_pixels() -> int:
+    """The EXR pixel bound; the default for a value that is no positive whole number (a typo in the
+    settings must not switch the bound off or refuse every file)."""
+    try:
+        value = int(float(setting(OPT_MAX_PIXELS)))
+    except (TypeError, ValueError, OverflowError):
+        return DEFAULT_MAX_PIXELS
+    return value if value > 0 else DEFAULT_MAX_PIXELS
 
 
 def keep_model_loaded() -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import controlnet, host, models
+from . import controlnet, host, models, settings
 
 TAB_TITLE = "Depth Tools"
 TAB_ID = "depth_tools"
@@ -22,6 +22,7 @@ def tab_host() -> Any:
         controlnet_units=controlnet.controlnet_units,
         progress=host.progress_tracker,
         running=models.running,
+        max_pixels=settings.max_pixels,
     )
 
 
