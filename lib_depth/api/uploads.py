@@ -21,11 +21,11 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ..depth.exr import DEFAULT_MAX_PIXELS  # the command line's bound: one number for every entry
+
 MIB = 1 << 20
 #: 512 MiB: a 16-bit 8K multi-layer render fits; anything larger is more likely a mistake.
 DEFAULT_MAX_UPLOAD = 512 * MIB
-#: 16384 x 16384: the float depth alone is 1 GiB, the work several times that.
-DEFAULT_MAX_PIXELS = 1 << 28
 #: Form fields and JSON options are short; more than this is not an option.
 MAX_FIELD_BYTES = 64 * 1024
 FIELDS_SLACK = MIB
