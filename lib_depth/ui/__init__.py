@@ -1,7 +1,7 @@
 """The Depth Tools tab in gradio (3.41.2 as in A1111/reForge, 4.40 as in Forge), host-agnostic.
 
-Imports `depth/`, `midas/` and `api/` (the standalone server mounts it); reaches the WebUI only through `hosting.TabHost`, which the WebUI
-adapter hands to `build_tab` (never by importing `webui/`). Modules by job:
+Imports `depth/`, `midas/` and `api/` (the standalone server mounts it); reaches the WebUI only
+through `hosting.TabHost`, which the WebUI adapter hands to `build_tab` (never by importing `webui/`). Modules by job:
 
 - `app`: the whole tab (`build_ui`, `build_tab`) and the standalone server (`main`).
 - `exr_tab` (layout and wiring) and `exr_events` (its handlers) over `exr` (the work: views,
