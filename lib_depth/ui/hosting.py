@@ -1,7 +1,8 @@
 """What the tab needs from the program it runs in, as one small interface (`TabHost`).
 
 The WebUI adapter (`lib_depth.webui.tabs`) hands its implementation to `build_tab`; standalone the
-defaults apply: MiDaS settings as the command line has them, no send-to buttons, no WebUI progress.
+defaults apply: MiDaS settings as the command line has them, no send-to buttons, no WebUI progress,
+server folders allowed (this machine only).
 So `ui/` never imports `webui/`, and the tab is the same code in both.
 """
 
@@ -52,6 +53,10 @@ class TabHost:
     progress: Callable[[str, int], AbstractContextManager[Progress]] = _no_progress
     #: Like `progress`, and afterwards the host's model policy (unload or free MiDaS when so configured).
     running: Callable[[str, int], AbstractContextManager[Progress]] = _no_progress
+    #: Whether the tab may read and write folders on the server (a sequence's frames and maps): None
+    #: when allowed, else why not (the message names the flag). The host knows who can reach it;
+    #: standalone serves 127.0.0.1 (`python -m lib_depth.ui`), a visitor is the server's own user.
+    server_folders: Callable[[], str | None] = lambda: None
 
 
 _current = TabHost()

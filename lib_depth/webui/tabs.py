@@ -11,7 +11,8 @@ TAB_ID = "depth_tools"
 
 
 def tab_host() -> Any:
-    """The WebUI's side of the tab (`lib_depth.ui.TabHost`): its settings, send-to buttons, progress."""
+    """The WebUI's side of the tab (`lib_depth.ui.TabHost`): its settings, send-to buttons, progress,
+    and whether server folders are allowed (its command-line flags)."""
     from ..ui import TabHost
 
     return TabHost(
@@ -20,6 +21,7 @@ def tab_host() -> Any:
         create_send_buttons=host.create_send_buttons,
         progress=host.progress_tracker,
         running=models.running,
+        server_folders=host.server_folders_refusal,
     )
 
 
