@@ -121,6 +121,8 @@ def load_sequence(listing: FrameList, channel: str | None = None) -> SequenceVie
     stage1, results = scan_frames(frames, job)
     bad = [r.error or "failed" for r in results if not r.ok]
     good = [r.frame for r in results if r.ok]
+    if not good:  # the frames' own reason, not "no depth in any frame"
+        raise DepthError(bad[0] if len(bad) == 1 else f"none of the {len(bad)} frames can be read; the first: {bad[0]}")
     stage1.check(None, need_table=False)  # no depth in any frame: the message says so
     counted, results = scan_frames(good, job, whole=stage1)
     bad += [r.error or "failed" for r in results if not r.ok]

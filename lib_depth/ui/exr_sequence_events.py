@@ -86,7 +86,7 @@ def sequence_outputs(
 def _left_out(view: SequenceView) -> str:
     extra = ""
     if view.bad:
-        extra += status.error(f"{len(view.bad)} frames are left out of the sequence:", list(view.bad))
+        extra += status.error(f"{len(view.bad)} of the frames left out of the sequence:", list(view.bad))
     if view.gaps:
         extra += status.error("Frames are missing from the numbering:", list(view.gaps))
     return extra
