@@ -195,3 +195,72 @@ def test_tab_in_chromium(
         raise
     finally:
         context.close()
+
+
+def sequence_frame(i: int) -> np.ndarray:
+    """A still room with a subject that walks nearer from frame to frame."""
+    from lib_depth.depth.sample import synthetic_scene
+
+    depth = synthetic_scene(384, 256)
+    depth[80:176, 120 + 32 * i : 200 + 32 * i] = 150.0 - 20 * i
+    return depth
+
+
+def test_sequence_preview_in_chromium(ui_server: UiServer, chromium, tmp_path: Path, artifacts_dir: Path) -> None:
+    """Three frames "as one sequence": the sequence's histogram and cuts, a frame slider whose
+    preview is the PNG the command line writes for that frame."""
+    from playwright.sync_api import expect
+
+    from lib_depth.depth.exr import write_depth
+    from lib_depth.depth.frames import expand_frames
+    from lib_depth.depth.sequence import SequenceJob, run_sequence
+
+    expect.set_options(timeout=WAIT_MS)
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"walk_{i + 1:04d}.exr"
+        write_depth(path, sequence_frame(i), channel="Y")
+        paths.append(path)
+    whole = histogram(np.vstack([sequence_frame(i) for i in range(3)]))
+    assert whole.suggestions != histogram(sequence_frame(0)).suggestions
+    cli = tmp_path / "cli"
+    run_sequence(list(expand_frames(paths).frames), SequenceJob(output_dir=cli))
+    context = chromium.new_context(viewport={"width": 1360, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(ui_server.url)
+        status = page.locator("#depth_tools_exr_status").first
+        page.check("#depth_tools_exr_sequence input")
+        expect(page.locator("#depth_tools_exr_input_folder")).to_be_visible()
+        page.set_input_files("#depth_tools_exr_files input[type=file]", [str(p) for p in paths])
+        expect(status).to_contain_text("frame 1 of 3")
+        expect(page.locator("#depth_tools_exr_frame")).to_be_visible()
+        expect(page.locator("#depth_tools_exr_cut_0")).to_have_text(f"Cut at {whole.suggestions[0]:.2f}")
+        page.wait_for_selector("#depth_tools_exr_depth img")
+        first = gray(image_pixels(page, "#depth_tools_exr_depth"))
+        np.testing.assert_array_equal(first, read_png(cli / "walk_0001.depth.png"))
+
+        old = src_of(page, "#depth_tools_exr_depth")
+        number = page.locator("#depth_tools_exr_frame input[type=number]")
+        number.fill("3")
+        number.press("Enter")
+        expect(status).to_contain_text("frame 3 of 3")
+        wait_for_new_image(page, "#depth_tools_exr_depth", old)
+        third = gray(image_pixels(page, "#depth_tools_exr_depth"))
+        assert not np.array_equal(first, third)
+        np.testing.assert_array_equal(third, read_png(cli / "walk_0003.depth.png"))
+        np.testing.assert_array_equal(third[:, :60], first[:, :60])  # the still wall keeps its level
+        expect(page.locator("#depth_tools_exr_cut_0")).to_have_text(f"Cut at {whole.suggestions[0]:.2f}")
+        page.mouse.move(0, 0)
+        shot = artifacts_dir / "05_sequence_preview.png"
+        page.screenshot(path=str(shot), full_page=True)
+        publish(shot, "sequence_preview.png")
+        assert errors == []
+    except Exception:
+        page.screenshot(path=str(artifacts_dir / "sequence_failure.png"), full_page=True)
+        raise
+    finally:
+        context.close()

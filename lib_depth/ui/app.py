@@ -101,6 +101,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def standalone_host(address: str) -> hosting.TabHost:
+    """The standalone side of the tab: server folders only when it listens on this machine alone
+    (the default); with `--host 0.0.0.0` anyone who reaches the port would read and write them."""
+    if address in LOOPBACK or address.startswith("127."):
+        return hosting.TabHost()
+    message = (f"Server folders are off: this server was started with --host {address}, so visitors from other "
+               "machines could read and write its files through them. Upload the frames instead.")
+    return hosting.TabHost(server_folders=lambda: message)
+
+
 def lift_queue_timeout(blocks: gr.Blocks) -> bool:
     """Let gradio 3's queue wait for long tasks (see `compat.gradio3_queue_read_timeout`): its
     client to itself exists once launched. True when a timeout was lifted."""
@@ -116,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     midas_work.standalone = midas_work.StandaloneOptions(
         args.weights, True if args.download else None, args.device, args.precision
     )
-    tab = build_tab()
+    tab = build_tab(standalone_host(args.host))
     tab.queue(api_open=False)  # progress bars, one job at a time; gradio's own REST API stays closed
     print(f"Depth Tools {__version__} (gradio {gr.__version__}) on http://{args.host}:{args.port}, "
           f"HTTP API on {API_PREFIX}", flush=True)

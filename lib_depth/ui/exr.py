@@ -101,6 +101,15 @@ class ExrView:
     def fmt(self, depth: float) -> str:
         return format_depth(depth, self.decimals)
 
+    @property
+    def note(self) -> str:
+        """What the status adds about where this preview comes from ("" for a single render)."""
+        return ""
+
+    def depth_map(self, options: DepthOptions) -> DepthMap:
+        """The preview's map: a render maps its own range (a sequence view maps the sequence's)."""
+        return make_depth_map(self.preview, options, path=self.name)
+
     def cut_value(self, index: int) -> float | None:
         """Suggestion `index`, rounded as its button shows it (what a user would have typed)."""
         cuts = self.histogram.suggestions
@@ -171,7 +180,7 @@ def to_display(levels: np.ndarray) -> np.ndarray:
 
 
 def render_preview(view: ExrView, controls: MapControls) -> Preview:
-    depth_map = make_depth_map(view.preview, controls.options(), path=view.name)
+    depth_map = view.depth_map(controls.options())
     return Preview(to_display(depth_map.levels), depth_map.mask_image(), depth_map)
 
 

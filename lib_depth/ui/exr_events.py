@@ -56,6 +56,8 @@ def describe_preview(view: ExrView, preview: Preview, controls: MapControls) -> 
         f"{status.esc(view.fmt(depth_map.far))}{beyond} → {far}",
         f"{float(np.mean(depth_map.background)) * 100:.1f}% at the far level",
     ]
+    if view.note:
+        parts.insert(0, status.esc(view.note))
     if not view.histogram.suggestions:
         parts.append("no empty depth range: no cut suggested")
     return status.info(parts)
@@ -125,12 +127,12 @@ def view_outputs(
     try:
         view = load_view(paths[index], channel, stereo_view, hosting.current().max_pixels())
     except DepthError as exc:
-        message = str(exc).replace(paths[index], Path(paths[index]).name)
-        outputs = preview_outputs(None, controls)
-        outputs[3] = status.error(message)
-        hidden = gr.update(visible=False)
-        cuts = _cut_button_updates(None)
-        return [None, hidden, hidden, choice, gr.update(), gr.update(), *cuts, None, gr.update(value=None), *outputs]
+        return failed_outputs(str(exc).replace(paths[index], Path(paths[index]).name), choice, controls)
+    return shown_outputs(view, choice, channel, controls)
+
+
+def shown_outputs(view: ExrView, choice: Any, channel: str | None, controls: MapControls) -> list[Any]:
+    """`view_outputs` for a view that loaded (a render, or a sequence: `exr_sequence_events`)."""
     chosen = channel if channel in view.channels else AUTO_CHANNEL
     channel_update = gr.update(choices=[AUTO_CHANNEL, *view.channels], value=chosen)
     views_update = gr.update(choices=list(view.views), value=view.view, visible=bool(view.views))
@@ -144,8 +146,17 @@ def view_outputs(
         *_cut_button_updates(view),
         None,
         gr.update(value=None),
-        *preview_outputs(view, controls),
+        *preview_outputs(view, replace(controls, cutoff=None)),
     ]
+
+
+def failed_outputs(message: str, choice: Any, controls: MapControls) -> list[Any]:
+    """`view_outputs` when nothing could be loaded: the message in the status, no view."""
+    outputs = preview_outputs(None, replace(controls, cutoff=None))
+    outputs[3] = status.error(message)
+    hidden = gr.update(visible=False)
+    cuts = _cut_button_updates(None)
+    return [None, hidden, hidden, choice, gr.update(), gr.update(), *cuts, None, gr.update(value=None), *outputs]
 
 
 def on_files(files: Any, channel: str | None, *controls: Any) -> list[Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from . import status
+from . import hosting, status
 from .compat import commit_events, image, sequential
 from .controlnet_send import send_controls
 from .controls import post_controls, send_buttons
@@ -23,11 +23,10 @@ from .exr_events import (
     on_cut,
     on_cutoff_typed,
     on_file_choice,
-    on_files,
-    on_make,
     on_no_cut,
     on_sample,
 )
+from .exr_sequence_events import folders_note, on_channel, on_frame, on_make_any, on_source
 
 
 @dataclass
@@ -57,6 +56,11 @@ class ExrTab:
     downloads: Any
     result: Any
     view: Any
+    sequence: Any  # "as one sequence"
+    folders: Any  # the server folders panel (shown with "as one sequence")
+    input_folder: Any
+    output_folder: Any
+    frame: Any  # the frame slider (1-based)
     #: The cutoff in force. A State, read on the server when an event runs: the box's value is
     #: captured by the browser when an event starts, before a button's new cutoff has come back.
     cutoff_state: Any
@@ -79,6 +83,11 @@ class ExrTab:
             self.cutoff_state, self.cutoff, *self.preview_outputs,
         ]
 
+    @property
+    def source_outputs(self) -> list[Any]:
+        """What `exr_sequence_events.on_source`/`on_channel` fill: loaded_outputs + slider, panel."""
+        return [*self.loaded_outputs, self.frame, self.folders]
+
 
 # ---------------------------------------------------------------- handlers
 
@@ -99,6 +108,22 @@ def build() -> ExrTab:
                 file_types=[".exr"],
                 elem_id=_id("files"),
             )
+            sequence = gr.Checkbox(
+                label="As one sequence (animation frames: one mapping, one histogram, no flicker)",
+                elem_id=_id("sequence"),
+            )
+            with gr.Column(visible=False, elem_id=_id("folders")) as folders:
+                refused = hosting.current().server_folders() is not None
+                with gr.Row():
+                    input_folder = gr.Textbox(
+                        label="Or frames on the server (Enter loads them)", interactive=not refused,
+                        placeholder="/renders/shot_010/render_####.exr", elem_id=_id("input_folder"),
+                    )
+                    output_folder = gr.Textbox(
+                        label="Output folder on the server (empty: a zip)", interactive=not refused,
+                        placeholder="/webui/controlnet_batch_input", elem_id=_id("output_folder"),
+                    )
+                gr.HTML(folders_note(), elem_id=_id("folders_note"))
             with gr.Row():
                 file_choice = gr.Dropdown(label="Previewing", choices=[], visible=False, elem_id=_id("file_choice"))
                 channel = gr.Dropdown(
@@ -144,6 +169,7 @@ def build() -> ExrTab:
                     label="Mask (preview)", type="numpy", interactive=False, height=360, visible=False,
                     elem_id=_id("mask_preview"),
                 )
+            frame = gr.Slider(1, 2, value=1, step=1, label="Frame", visible=False, elem_id=_id("frame"))
             make = gr.Button("Make depth maps", variant="primary", elem_id="depth_tools_make")
             downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
             result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
@@ -158,7 +184,8 @@ def build() -> ExrTab:
         cutoff=cutoff, cut_buttons=cut_buttons, no_cut=no_cut, compress=post.compress, invert=post.invert,
         mask=post.mask, noise=post.noise, seed=post.seed, bits=post.bits, status=status_box,
         depth_image=depth_image, mask_image=mask_image, make=make, downloads=downloads, result=result, view=view,
-        cutoff_state=cutoff_state,
+        cutoff_state=cutoff_state, sequence=sequence, folders=folders, input_folder=input_folder,
+        output_folder=output_folder, frame=frame,
     )
     _wire(tab)
     return tab
@@ -169,11 +196,17 @@ def _wire(tab: ExrTab) -> None:
     controls = tab.controls
     order = sequential("depth_tools_exr")
 
-    tab.files.change(on_files, [tab.files, tab.channel, *controls], loaded, **order)
+    source = [tab.files, tab.sequence, tab.input_folder]
+    tab.files.change(on_source, [*source, tab.channel, *controls], tab.source_outputs, **order)
+    tab.sequence.input(on_source, [*source, tab.channel, *controls], tab.source_outputs, **order)
+    tab.input_folder.submit(on_source, [*source, tab.channel, *controls], tab.source_outputs, **order)
     tab.sample.click(on_sample, None, tab.files, **order)
     chosen = [tab.files, tab.file_choice, tab.channel, tab.view_choice, *controls]
-    for dropdown in (tab.file_choice, tab.channel, tab.view_choice):
+    for dropdown in (tab.file_choice, tab.view_choice):
         dropdown.input(on_file_choice, chosen, loaded, **order)
+    with_channel = [*source, tab.file_choice, tab.channel, tab.view_choice, *controls]
+    tab.channel.input(on_channel, with_channel, tab.source_outputs, **order)
+    tab.frame.change(on_frame, [tab.view, tab.frame, *controls], [tab.view, *preview], **order)
 
     # Typed cutoffs count when entered; buttons and chart clicks set the cutoff (state and box)
     # and update the preview themselves.
@@ -190,5 +223,5 @@ def _wire(tab: ExrTab) -> None:
     tab.no_cut.click(on_no_cut, [tab.view, *controls], with_cutoff, **order)
     tab.chart.select(on_chart_click, [tab.view, *controls], with_cutoff, **order)
 
-    made = [tab.downloads, tab.result, tab.status]
-    tab.make.click(on_make, [tab.files, tab.channel, tab.view_choice, *controls], made, **order)
+    make_inputs = [tab.sequence, tab.view, tab.output_folder, tab.files, tab.channel, tab.view_choice, *controls]
+    tab.make.click(on_make_any, make_inputs, [tab.downloads, tab.result, tab.status], **order)

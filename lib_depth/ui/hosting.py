@@ -2,7 +2,7 @@
 
 The WebUI adapter (`lib_depth.webui.tabs`) hands its implementation to `build_tab`; standalone the
 defaults apply: MiDaS settings as the command line has them, no send-to buttons (nor ControlNet),
-no WebUI progress.
+no WebUI progress, server folders allowed (this machine only).
 So `ui/` never imports `webui/`, and the tab is the same code in both.
 """
 
@@ -58,6 +58,10 @@ class TabHost:
     running: Callable[[str, int], AbstractContextManager[Progress]] = _no_progress
     #: The EXR pixel bound every read of the tab passes to `read_depth` (the WebUI's setting).
     max_pixels: Callable[[], int] = lambda: DEFAULT_MAX_PIXELS
+    #: Whether the tab may read and write folders on the server (a sequence's frames and maps): None
+    #: when allowed, else why not (the message names the flag). The host knows who can reach it;
+    #: standalone serves 127.0.0.1 (`python -m lib_depth.ui`), a visitor is the server's own user.
+    server_folders: Callable[[], str | None] = lambda: None
 
 
 _current = TabHost()

@@ -51,6 +51,29 @@ def cmd_opt(name: str, default: Any = None) -> Any:
     return getattr(getattr(shared, "cmd_opts", None), name, default)
 
 
+#: The flags that let other machines reach the WebUI (`cmd_opts` name, as typed), in A1111's order:
+#: with any of them A1111 sets `disable_extension_access` unless --enable-insecure-extension-access.
+EXPOSING_FLAGS = (("share", "--share"), ("listen", "--listen"), ("ngrok", "--ngrok"), ("server_name", "--server-name"))
+
+
+def server_folders_refusal() -> str | None:
+    """Why the tab may not read or write server folders here, or None when it may.
+
+    A1111's own rule for what a remote visitor may do to the server's files (installing an
+    extension runs code; naming a folder reads and writes it): refused when the WebUI is exposed
+    (--listen, --share, --ngrok, --server-name) unless --enable-insecure-extension-access is given.
+    """
+    if cmd_opt("enable_insecure_extension_access", False):
+        return None
+    for name, flag in EXPOSING_FLAGS:
+        if cmd_opt(name, None):
+            return (f"Server folders are off: this WebUI was started with {flag}, so visitors from other "
+                    "machines could read and write this server's files through them. Upload the frames instead, "
+                    f"or restart with {flag} --enable-insecure-extension-access if everyone who can reach it may "
+                    "do that.")
+    return None
+
+
 def low_memory() -> bool:
     """The user asked the WebUI to save VRAM (`--lowvram`/`--medvram`): models must not stay loaded."""
     return bool(cmd_opt("lowvram", False) or cmd_opt("medvram", False))

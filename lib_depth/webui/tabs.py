@@ -12,7 +12,7 @@ TAB_ID = "depth_tools"
 
 def tab_host() -> Any:
     """The WebUI's side of the tab (`lib_depth.ui.TabHost`): its settings, send-to buttons,
-    ControlNet's units, progress."""
+    ControlNet's units, progress, and whether server folders are allowed (its command-line flags)."""
     from ..ui import TabHost
 
     return TabHost(
@@ -23,6 +23,7 @@ def tab_host() -> Any:
         progress=host.progress_tracker,
         running=models.running,
         max_pixels=settings.max_pixels,
+        server_folders=host.server_folders_refusal,
     )
 
 
