@@ -258,11 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--force is for --sequence (a plain run always converts every file)")
     if wants_sequence(args):
         try:
-            options, _ = make_options(args)
+            options, extra = make_options(args)
         except DepthError as exc:
             parser.error(str(exc))
-        # EXR frames only for now: the MiDaS settings would only make the outputs look stale
-        return main_sequence(args, options, {}, args.depth_cutoff == HISTO)
+        return main_sequence(args, options, extra, args.depth_cutoff == HISTO)
     try:
         jobs = make_jobs(args)
     except DepthError as exc:

@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from . import IMAGE_SUFFIXES
 from .depth import levels
 from .depth.errors import DepthError, internal_error
 from .depth.exr import EXR_SUFFIX
-from .depth.frames import FrameList, expand_frames
+from .depth.frames import Frame, FrameList, expand_frames
 from .depth.levels import Summary
 from .depth.pipeline import JobResult
 from .depth.png import write_bytes_atomic
@@ -109,24 +110,47 @@ def _json_summary(summary: Summary | None, want_histogram: bool) -> dict | None:
     return data
 
 
+def _image_frames(listing: FrameList, args: argparse.Namespace) -> bool:
+    """True for a sequence of images (MiDaS); DepthError for a mix, or images in farm chunks."""
+    kinds = {f.path.suffix.lower() == EXR_SUFFIX for f in listing.frames}
+    if len(kinds) > 1:
+        first = next(f.path for f in listing.frames if f.path.suffix.lower() != EXR_SUFFIX)
+        raise DepthError("a sequence is EXR renders or images, not both", first)
+    images = kinds == {False}
+    if images and (args.scan is not None or args.levels):
+        raise DepthError("image sequences are aligned frame to frame in one process, in order: they cannot be "
+                         "split into chunks (--scan, --levels); run --sequence on all the frames")
+    return images
+
+
+def _prepare_images(frames: list[Frame], job: SequenceJob, tally: Tally) -> tuple[SequenceJob, list[Frame]]:
+    """MiDaS once per frame, in order, aligned to its predecessor (`midas.image_sequence`)."""
+    from .midas.image_sequence import prepare_images
+
+    prepared = prepare_images(frames, job, on_failed=tally.done)
+    return prepared.job, prepared.frames
+
+
 def main_sequence(args: argparse.Namespace, options: DepthOptions, extra: dict, histo: bool) -> int:
     out = sys.stdout
     tally = Tally(args, out)
     try:
-        listing = expand_frames(list(args.files), (EXR_SUFFIX,))
-        wrong = [f.path for f in listing.frames if f.path.suffix.lower() != EXR_SUFFIX]
-        if wrong:
-            raise DepthError("sequence mode reads EXR frames; image sequences are not supported yet", wrong[0])
+        listing = expand_frames(list(args.files), (EXR_SUFFIX, *IMAGE_SUFFIXES))
+        images = _image_frames(listing, args)
     except DepthError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
     for gap in listing.gaps:
         sys.stderr.write(f"warning: {gap}\n")
-    job = sequence_job(args, options, extra)
+    # EXR frames take no MiDaS settings: they would only make the outputs look stale
+    job = sequence_job(args, options, extra if images else {})
     frames = list(listing.frames)
     label = _label(listing)
     summary: Summary | None = None
+    todo = frames  # image frames that failed their estimate are left out (reported)
     try:
+        if images:
+            job, todo = _prepare_images(frames, job, tally)
         if args.scan is not None:
             whole = _merged(args.levels) if args.levels else None
             if whole is not None:
@@ -150,7 +174,7 @@ def main_sequence(args: argparse.Namespace, options: DepthOptions, extra: dict, 
                 if histo and not args.json and run.summary is not None and run.summary.table is not None:
                     _histogram(run.summary, out, label)
 
-            summary = run_sequence(frames, job, args.jobs, histo or args.json, scanned, tally.done).summary
+            summary = run_sequence(todo, job, args.jobs, histo or args.json, scanned, tally.done).summary
     except KeyboardInterrupt:
         sys.stderr.write(f"\ninterrupted: {tally.line(len(frames))}; outputs written so far are complete, "
                          "run the same command again to convert the rest\n")

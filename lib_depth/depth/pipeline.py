@@ -79,7 +79,8 @@ def register_source(suffixes: tuple[str, ...], spec: str) -> None:
         SOURCES[suffix.lower()] = spec
 
 
-def _loader(spec: str) -> Callable[[Job], SourceDepth]:
+def import_spec(spec: str) -> Callable[..., SourceDepth]:
+    """The function a "module:function" spec names, imported on first use."""
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -107,7 +108,7 @@ def load_source(job: Job) -> SourceDepth:
     if spec is None:
         wanted = ", ".join(supported_suffixes())
         raise DepthError(f"unsupported file type {job.source.suffix or '(none)'!r}; expected {wanted}", job.source)
-    return _loader(spec)(job)
+    return import_spec(spec)(job)
 
 
 @dataclass(frozen=True)

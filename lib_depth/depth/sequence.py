@@ -28,7 +28,7 @@ from .errors import DepthError, internal_error
 from .exr import DEFAULT_MAX_PIXELS
 from .frames import Frame
 from .levels import Summary
-from .pipeline import Job, load_source, output_paths, output_stem
+from .pipeline import Job, import_spec, load_source, output_paths, output_stem
 from .png import encode_png, write_bytes_atomic
 from .process import DepthMap, DepthOptions, Scan, make_depth_map, scan_depth
 
@@ -45,6 +45,12 @@ class SequenceJob:
     output_dir: Path | None = None
     force: bool = False
     extra: dict = field(default_factory=dict)
+    #: "module:function" reading a frame as (frame, this job) -> SourceDepth, instead of the file's
+    #: source by suffix: a source whose frames depend on each other (MiDaS images, aligned in order
+    #: beforehand) hands the passes its prepared depths. `reader_data` is its own (e.g. a folder);
+    #: neither is part of the outputs' digest, so what the depths depend on belongs in `extra`.
+    reader: str | None = None
+    reader_data: str = ""
 
     def job(self, frame: Frame) -> Job:
         """The one-file Job of a frame; its noise seed is the sequence's seed + the frame number."""
@@ -83,7 +89,7 @@ class FrameResult:
         return self.error is None
 
 
-def _guarded(frame: Frame, work: Callable[[], FrameResult]) -> FrameResult:
+def guarded(frame: Frame, work: Callable[[], FrameResult]) -> FrameResult:
     """Every failure of one frame becomes its one-line result; the sequence goes on."""
     try:
         return work()
@@ -96,7 +102,7 @@ def _guarded(frame: Frame, work: Callable[[], FrameResult]) -> FrameResult:
 
 
 def _read(frame: Frame, job: SequenceJob, expect: Expect | None) -> tuple[np.ndarray, str | None, Scan]:
-    source = load_source(job.job(frame))
+    source = load_source(job.job(frame)) if job.reader is None else import_spec(job.reader)(frame, job)
     depth = np.ascontiguousarray(source.depth, dtype=np.float32)
     if expect is not None:
         expect.check(source.channel, (int(depth.shape[0]), int(depth.shape[1])), frame.path)
@@ -113,7 +119,7 @@ def scan_frame(
         if whole is not None:
             summary = replace(summary, table=levels.frame_table(depth, scan.valid, whole, job.options.cutoff))
         return FrameResult(frame, summary)
-    return _guarded(frame, work)
+    return guarded(frame, work)
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,7 @@ def convert_frame(frame: Frame, job: SequenceJob, mapping: Mapping) -> FrameResu
         except OSError as exc:
             raise DepthError(f"cannot write to {folder} ({exc.strerror})", frame.path) from None
         return FrameResult(frame, outputs=[str(p) for p in paths.values()])
-    return _guarded(frame, work)
+    return guarded(frame, work)
 
 
 def _quiet_worker() -> None:
