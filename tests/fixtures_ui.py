@@ -4,6 +4,7 @@ chromium driven by Playwright (never a downloaded browser: `executable_path` poi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -15,14 +16,14 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "UiServer", "artifacts_dir", "chromium", "ui_server"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "UiServer", "artifacts_dir", "browser_page", "chromium", "ui_server"]
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -117,6 +118,23 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def browser_page(
+    browser: Browser, width: int, height: int, wait_ms: int, **context_options: Any
+) -> Iterator[tuple[Any, list[str]]]:
+    """A fresh page in its own context, and the page's JavaScript errors as they come (the tests
+    assert there are none); the context is closed afterwards."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **context_options)
+    page = context.new_page()
+    page.set_default_timeout(wait_ms)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page, errors
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from lib_depth.depth.exr import read_depth
 from lib_depth.depth.png import read_png
 from lib_depth.depth.process import DepthOptions, histogram, make_depth_map
 from lib_depth.ui.chart import HEIGHT, SCALE, WIDTH, layout
-from tests.fixtures_ui import UiServer
+from tests.fixtures_ui import UiServer, browser_page
 
 pytestmark = pytest.mark.browser
 
@@ -72,129 +72,123 @@ def test_tab_in_chromium(
     expect.set_options(timeout=WAIT_MS)
     depth = read_depth(sample_exr).depth
     suggestions = histogram(depth).suggestions
-    context = chromium.new_context(viewport={"width": 1360, "height": 980}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        page.goto(ui_server.url)
-        status = page.locator("#depth_tools_exr_status").first  # gradio 3 repeats an HTML block's id inside
-        expect(status).to_contain_text("Upload one or more EXR")
-        page.screenshot(path=str(artifacts_dir / "01_empty.png"), full_page=True)
+    with browser_page(chromium, 1360, 980, WAIT_MS, accept_downloads=True) as (page, errors):
+        try:
+            page.goto(ui_server.url)
+            status = page.locator("#depth_tools_exr_status").first  # gradio 3 repeats an HTML block's id inside
+            expect(status).to_contain_text("Upload one or more EXR")
+            page.screenshot(path=str(artifacts_dir / "01_empty.png"), full_page=True)
 
-        # Upload the sample: the histogram appears with its two suggested cuts, and the preview.
-        page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
-        expect(page.locator("#depth_tools_exr_cut_0")).to_have_text("Cut at 254.50")
-        expect(page.locator("#depth_tools_exr_cut_1")).to_have_text("Cut at 340.50")
-        expect(page.locator("#depth_tools_exr_cut_2")).to_be_hidden()
-        expect(status).to_contain_text("channel Y")
-        page.wait_for_selector("#depth_tools_exr_depth img")
-        chart = image_pixels(page, "#depth_tools_exr_chart")
-        assert chart.shape[:2] == (HEIGHT * SCALE, WIDTH * SCALE)
-        before = gray(image_pixels(page, "#depth_tools_exr_depth"))
-        np.testing.assert_array_equal(before, make_depth_map(depth).levels)
-        assert page.locator("#depth_tools_exr_cutoff input").input_value() == ""  # no cutoff yet
-        page.screenshot(path=str(artifacts_dir / "02_loaded.png"), full_page=True)
+            # Upload the sample: the histogram appears with its two suggested cuts, and the preview.
+            page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
+            expect(page.locator("#depth_tools_exr_cut_0")).to_have_text("Cut at 254.50")
+            expect(page.locator("#depth_tools_exr_cut_1")).to_have_text("Cut at 340.50")
+            expect(page.locator("#depth_tools_exr_cut_2")).to_be_hidden()
+            expect(status).to_contain_text("channel Y")
+            page.wait_for_selector("#depth_tools_exr_depth img")
+            chart = image_pixels(page, "#depth_tools_exr_chart")
+            assert chart.shape[:2] == (HEIGHT * SCALE, WIDTH * SCALE)
+            before = gray(image_pixels(page, "#depth_tools_exr_depth"))
+            np.testing.assert_array_equal(before, make_depth_map(depth).levels)
+            assert page.locator("#depth_tools_exr_cutoff input").input_value() == ""  # no cutoff yet
+            page.screenshot(path=str(artifacts_dir / "02_loaded.png"), full_page=True)
 
-        # One click on a suggested cut sets the cutoff; the preview follows.
-        old = src_of(page, "#depth_tools_exr_depth")
-        page.click("#depth_tools_exr_cut_0")
-        expect(page.locator("#depth_tools_exr_cutoff input")).to_have_value("254.5")
-        wait_for_new_image(page, "#depth_tools_exr_depth", old)
-        after = gray(image_pixels(page, "#depth_tools_exr_depth"))
-        np.testing.assert_array_equal(after, make_depth_map(depth, DepthOptions(cutoff=254.5)).levels)
-        assert not np.array_equal(before, after)
-        expect(status).to_contain_text("254.50 and beyond")
+            # One click on a suggested cut sets the cutoff; the preview follows.
+            old = src_of(page, "#depth_tools_exr_depth")
+            page.click("#depth_tools_exr_cut_0")
+            expect(page.locator("#depth_tools_exr_cutoff input")).to_have_value("254.5")
+            wait_for_new_image(page, "#depth_tools_exr_depth", old)
+            after = gray(image_pixels(page, "#depth_tools_exr_depth"))
+            np.testing.assert_array_equal(after, make_depth_map(depth, DepthOptions(cutoff=254.5)).levels)
+            assert not np.array_equal(before, after)
+            expect(status).to_contain_text("254.50 and beyond")
 
-        # A click on the chart near the other suggested cut snaps to it.
-        box = layout(histogram(depth))
-        shown = page.locator("#depth_tools_exr_chart img").bounding_box()
-        assert shown is not None
-        scale = shown["width"] / (WIDTH * SCALE)
-        old = src_of(page, "#depth_tools_exr_depth")
-        page.click(
-            "#depth_tools_exr_chart img",
-            position={"x": (box.x_of(suggestions[1]) + 3 * SCALE) * scale, "y": shown["height"] / 2},
-        )
-        expect(page.locator("#depth_tools_exr_cutoff input")).to_have_value("340.5")
-        wait_for_new_image(page, "#depth_tools_exr_depth", old)
+            # A click on the chart near the other suggested cut snaps to it.
+            box = layout(histogram(depth))
+            shown = page.locator("#depth_tools_exr_chart img").bounding_box()
+            assert shown is not None
+            scale = shown["width"] / (WIDTH * SCALE)
+            old = src_of(page, "#depth_tools_exr_depth")
+            page.click(
+                "#depth_tools_exr_chart img",
+                position={"x": (box.x_of(suggestions[1]) + 3 * SCALE) * scale, "y": shown["height"] / 2},
+            )
+            expect(page.locator("#depth_tools_exr_cutoff input")).to_have_value("340.5")
+            wait_for_new_image(page, "#depth_tools_exr_depth", old)
 
-        # A cutoff that leaves nothing is a message in the tab, not a traceback.
-        page.fill("#depth_tools_exr_cutoff input", "100")
-        page.press("#depth_tools_exr_cutoff input", "Enter")
-        expect(status).to_contain_text("Problem")
-        expect(status).to_contain_text("at or below the nearest depth")
-        assert "Traceback" not in status.inner_text()
+            # A cutoff that leaves nothing is a message in the tab, not a traceback.
+            page.fill("#depth_tools_exr_cutoff input", "100")
+            page.press("#depth_tools_exr_cutoff input", "Enter")
+            expect(status).to_contain_text("Problem")
+            expect(status).to_contain_text("at or below the nearest depth")
+            assert "Traceback" not in status.inner_text()
 
-        # Back to the first suggestion and, without waiting, ask for a mask: the mask's event must
-        # see the new cutoff although the box had not been refilled when it was sent.
-        page.click("#depth_tools_exr_cut_0")
-        page.check("#depth_tools_exr_mask input")
-        expect(page.locator("#depth_tools_exr_mask_preview img")).to_be_visible()
-        expect(page.locator("#depth_tools_exr_cutoff input")).to_have_value("254.5")
-        expect(status).to_contain_text("254.50 and beyond")
-        cut = make_depth_map(depth, DepthOptions(cutoff=254.5))
-        np.testing.assert_array_equal(gray(image_pixels(page, "#depth_tools_exr_depth")), cut.levels)
-        np.testing.assert_array_equal(gray(image_pixels(page, "#depth_tools_exr_mask_preview")), cut.mask_image())
+            # Back to the first suggestion and, without waiting, ask for a mask: the mask's event must
+            # see the new cutoff although the box had not been refilled when it was sent.
+            page.click("#depth_tools_exr_cut_0")
+            page.check("#depth_tools_exr_mask input")
+            expect(page.locator("#depth_tools_exr_mask_preview img")).to_be_visible()
+            expect(page.locator("#depth_tools_exr_cutoff input")).to_have_value("254.5")
+            expect(status).to_contain_text("254.50 and beyond")
+            cut = make_depth_map(depth, DepthOptions(cutoff=254.5))
+            np.testing.assert_array_equal(gray(image_pixels(page, "#depth_tools_exr_depth")), cut.levels)
+            np.testing.assert_array_equal(gray(image_pixels(page, "#depth_tools_exr_mask_preview")), cut.mask_image())
 
-        # Make the full-size PNGs and download them.
-        page.click("#depth_tools_make")
-        links = page.locator("#depth_tools_exr_downloads a")
-        expect(links).to_have_count(2)
-        expect(status).to_contain_text("Wrote 2 PNGs")
-        expected = make_depth_map(depth, DepthOptions(cutoff=254.5))
-        for index, (name, pixels) in enumerate(
-            [("scene.depth.png", expected.levels), ("scene.mask.png", expected.mask_image())]
-        ):
-            with page.expect_download() as info:
-                links.nth(index).click()
-            download = info.value
-            assert download.suggested_filename == name
-            saved = artifacts_dir / name
-            download.save_as(str(saved))
-            np.testing.assert_array_equal(read_png(saved), pixels)
-        page.mouse.move(0, 0)
-        shot = artifacts_dir / "03_cut_and_downloads.png"
-        page.screenshot(path=str(shot), full_page=True)
-        publish(shot, "exr_tab.png")
-        chart_shot = artifacts_dir / "histogram.png"  # the chart as served, at its full resolution
-        cv2.imwrite(str(chart_shot), image_pixels(page, "#depth_tools_exr_chart"))
-        publish(chart_shot, "histogram.png")
+            # Make the full-size PNGs and download them.
+            page.click("#depth_tools_make")
+            links = page.locator("#depth_tools_exr_downloads a")
+            expect(links).to_have_count(2)
+            expect(status).to_contain_text("Wrote 2 PNGs")
+            expected = make_depth_map(depth, DepthOptions(cutoff=254.5))
+            for index, (name, pixels) in enumerate(
+                [("scene.depth.png", expected.levels), ("scene.mask.png", expected.mask_image())]
+            ):
+                with page.expect_download() as info:
+                    links.nth(index).click()
+                download = info.value
+                assert download.suggested_filename == name
+                saved = artifacts_dir / name
+                download.save_as(str(saved))
+                np.testing.assert_array_equal(read_png(saved), pixels)
+            page.mouse.move(0, 0)
+            shot = artifacts_dir / "03_cut_and_downloads.png"
+            page.screenshot(path=str(shot), full_page=True)
+            publish(shot, "exr_tab.png")
+            chart_shot = artifacts_dir / "histogram.png"  # the chart as served, at its full resolution
+            cv2.imwrite(str(chart_shot), image_pixels(page, "#depth_tools_exr_chart"))
+            publish(chart_shot, "histogram.png")
 
-        # The MiDaS tab with the real network (random weights): estimate, then a live control.
-        page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
-        picture = np.dstack([np.tile(np.arange(0, 192, 2, dtype=np.uint8), (64, 1))] * 3)
-        picture[16:48, 24:56] = (230, 200, 180)
-        photo = artifacts_dir / "photo.png"
-        cv2.imwrite(str(photo), picture)
-        page.set_input_files("#depth_tools_midas_image input[type=file]", str(photo))
-        page.wait_for_selector("#depth_tools_midas_image img")
-        page.fill("#depth_tools_midas_resolution input[type=number]", "64")
-        page.press("#depth_tools_midas_resolution input[type=number]", "Enter")
-        page.click("#depth_tools_midas_run")  # loads 470 MiB first: longer than httpx's 5 s default
-        midas_status = page.locator("#depth_tools_midas_status").first
-        expect(midas_status).to_contain_text("MiDaS at resolution 64", timeout=120_000)
-        nearness = midas_estimator(picture[:, :, ::-1], resolution=64)  # the PNG holds BGR: the browser sends RGB
-        expected = make_depth_map(midas.nearness_to_depth(nearness, 0.1)).levels
-        shown = gray(image_pixels(page, "#depth_tools_midas_depth"))
-        assert shown.shape == (64, 96)
-        np.testing.assert_allclose(shown, expected, atol=1)  # two processes, same CPU kernels
-        normal = image_pixels(page, "#depth_tools_midas_normal")
-        assert normal.shape == (64, 96, 3)
-        old = src_of(page, "#depth_tools_midas_depth")
-        page.check("#depth_tools_midas_invert input")  # no second model run: straight from the estimate
-        wait_for_new_image(page, "#depth_tools_midas_depth", old)
-        inverted = gray(image_pixels(page, "#depth_tools_midas_depth"))
-        np.testing.assert_array_equal(inverted, 255 - shown)
-        expect(page.locator("#depth_tools_midas_downloads a")).to_have_count(2)
-        page.screenshot(path=str(artifacts_dir / "04_midas.png"), full_page=True)
-        assert errors == []
-    except Exception:
-        page.screenshot(path=str(artifacts_dir / "failure.png"), full_page=True)
-        raise
-    finally:
-        context.close()
+            # The MiDaS tab with the real network (random weights): estimate, then a live control.
+            page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
+            picture = np.dstack([np.tile(np.arange(0, 192, 2, dtype=np.uint8), (64, 1))] * 3)
+            picture[16:48, 24:56] = (230, 200, 180)
+            photo = artifacts_dir / "photo.png"
+            cv2.imwrite(str(photo), picture)
+            page.set_input_files("#depth_tools_midas_image input[type=file]", str(photo))
+            page.wait_for_selector("#depth_tools_midas_image img")
+            page.fill("#depth_tools_midas_resolution input[type=number]", "64")
+            page.press("#depth_tools_midas_resolution input[type=number]", "Enter")
+            page.click("#depth_tools_midas_run")  # loads 470 MiB first: longer than httpx's 5 s default
+            midas_status = page.locator("#depth_tools_midas_status").first
+            expect(midas_status).to_contain_text("MiDaS at resolution 64", timeout=120_000)
+            nearness = midas_estimator(picture[:, :, ::-1], resolution=64)  # the PNG holds BGR: the browser sends RGB
+            expected = make_depth_map(midas.nearness_to_depth(nearness, 0.1)).levels
+            shown = gray(image_pixels(page, "#depth_tools_midas_depth"))
+            assert shown.shape == (64, 96)
+            np.testing.assert_allclose(shown, expected, atol=1)  # two processes, same CPU kernels
+            normal = image_pixels(page, "#depth_tools_midas_normal")
+            assert normal.shape == (64, 96, 3)
+            old = src_of(page, "#depth_tools_midas_depth")
+            page.check("#depth_tools_midas_invert input")  # no second model run: straight from the estimate
+            wait_for_new_image(page, "#depth_tools_midas_depth", old)
+            inverted = gray(image_pixels(page, "#depth_tools_midas_depth"))
+            np.testing.assert_array_equal(inverted, 255 - shown)
+            expect(page.locator("#depth_tools_midas_downloads a")).to_have_count(2)
+            page.screenshot(path=str(artifacts_dir / "04_midas.png"), full_page=True)
+            assert errors == []
+        except Exception:
+            page.screenshot(path=str(artifacts_dir / "failure.png"), full_page=True)
+            raise
 
 
 def sequence_frame(i: int) -> np.ndarray:
@@ -225,42 +219,36 @@ def test_sequence_preview_in_chromium(ui_server: UiServer, chromium, tmp_path: P
     assert whole.suggestions != histogram(sequence_frame(0)).suggestions
     cli = tmp_path / "cli"
     run_sequence(list(expand_frames(paths).frames), SequenceJob(output_dir=cli))
-    context = chromium.new_context(viewport={"width": 1360, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        page.goto(ui_server.url)
-        status = page.locator("#depth_tools_exr_status").first
-        page.check("#depth_tools_exr_sequence input")
-        expect(page.locator("#depth_tools_exr_input_folder")).to_be_visible()
-        page.set_input_files("#depth_tools_exr_files input[type=file]", [str(p) for p in paths])
-        expect(status).to_contain_text("frame 1 of 3")
-        expect(page.locator("#depth_tools_exr_frame")).to_be_visible()
-        expect(page.locator("#depth_tools_exr_cut_0")).to_have_text(f"Cut at {whole.suggestions[0]:.2f}")
-        page.wait_for_selector("#depth_tools_exr_depth img")
-        first = gray(image_pixels(page, "#depth_tools_exr_depth"))
-        np.testing.assert_array_equal(first, read_png(cli / "walk_0001.depth.png"))
+    with browser_page(chromium, 1360, 1000, WAIT_MS) as (page, errors):
+        try:
+            page.goto(ui_server.url)
+            status = page.locator("#depth_tools_exr_status").first
+            page.check("#depth_tools_exr_sequence input")
+            expect(page.locator("#depth_tools_exr_input_folder")).to_be_visible()
+            page.set_input_files("#depth_tools_exr_files input[type=file]", [str(p) for p in paths])
+            expect(status).to_contain_text("frame 1 of 3")
+            expect(page.locator("#depth_tools_exr_frame")).to_be_visible()
+            expect(page.locator("#depth_tools_exr_cut_0")).to_have_text(f"Cut at {whole.suggestions[0]:.2f}")
+            page.wait_for_selector("#depth_tools_exr_depth img")
+            first = gray(image_pixels(page, "#depth_tools_exr_depth"))
+            np.testing.assert_array_equal(first, read_png(cli / "walk_0001.depth.png"))
 
-        old = src_of(page, "#depth_tools_exr_depth")
-        number = page.locator("#depth_tools_exr_frame input[type=number]")
-        number.fill("3")
-        number.press("Enter")
-        expect(status).to_contain_text("frame 3 of 3")
-        wait_for_new_image(page, "#depth_tools_exr_depth", old)
-        third = gray(image_pixels(page, "#depth_tools_exr_depth"))
-        assert not np.array_equal(first, third)
-        np.testing.assert_array_equal(third, read_png(cli / "walk_0003.depth.png"))
-        np.testing.assert_array_equal(third[:, :60], first[:, :60])  # the still wall keeps its level
-        expect(page.locator("#depth_tools_exr_cut_0")).to_have_text(f"Cut at {whole.suggestions[0]:.2f}")
-        page.mouse.move(0, 0)
-        shot = artifacts_dir / "05_sequence_preview.png"
-        page.screenshot(path=str(shot), full_page=True)
-        publish(shot, "sequence_preview.png")
-        assert errors == []
-    except Exception:
-        page.screenshot(path=str(artifacts_dir / "sequence_failure.png"), full_page=True)
-        raise
-    finally:
-        context.close()
+            old = src_of(page, "#depth_tools_exr_depth")
+            number = page.locator("#depth_tools_exr_frame input[type=number]")
+            number.fill("3")
+            number.press("Enter")
+            expect(status).to_contain_text("frame 3 of 3")
+            wait_for_new_image(page, "#depth_tools_exr_depth", old)
+            third = gray(image_pixels(page, "#depth_tools_exr_depth"))
+            assert not np.array_equal(first, third)
+            np.testing.assert_array_equal(third, read_png(cli / "walk_0003.depth.png"))
+            np.testing.assert_array_equal(third[:, :60], first[:, :60])  # the still wall keeps its level
+            expect(page.locator("#depth_tools_exr_cut_0")).to_have_text(f"Cut at {whole.suggestions[0]:.2f}")
+            page.mouse.move(0, 0)
+            shot = artifacts_dir / "05_sequence_preview.png"
+            page.screenshot(path=str(shot), full_page=True)
+            publish(shot, "sequence_preview.png")
+            assert errors == []
+        except Exception:
+            page.screenshot(path=str(artifacts_dir / "sequence_failure.png"), full_page=True)
+            raise

@@ -26,7 +26,7 @@ from lib_depth.depth.process import make_depth_map
 from lib_depth.ui import controlnet_send, hosting
 from lib_depth.ui.app import build_ui
 from lib_depth.ui.compat import GRADIO_MAJOR
-from tests.fixtures_ui import free_port
+from tests.fixtures_ui import browser_page, free_port
 from tests.host_double.controlnet_page import build_page, init_scripts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,63 +158,58 @@ def test_send_to_controlnet_in_chromium(
 
     flavour, url = page_server
     expect.set_options(timeout=WAIT_MS)
-    context = chromium.new_context(viewport={"width": 1280, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        page.goto(url)
-        page.wait_for_selector("#tabs")
-        page.add_script_tag(content=init_scripts(flavour))  # A1111's own scripts (and Forge's canvas)
-        page.add_script_tag(path=str(SCRIPT))  # as the WebUI loads javascript/*.js
-        page.click("#tabs button:has-text('Depth Tools')")
+    with browser_page(chromium, 1280, 1100, WAIT_MS) as (page, errors):
+        try:
+            page.goto(url)
+            page.wait_for_selector("#tabs")
+            page.add_script_tag(content=init_scripts(flavour))  # A1111's own scripts (and Forge's canvas)
+            page.add_script_tag(path=str(SCRIPT))  # as the WebUI loads javascript/*.js
+            page.click("#tabs button:has-text('Depth Tools')")
 
-        assert "Nothing to send" in send(page, "depth_tools_exr", "txt2img", 0)  # no map made yet
+            assert "Nothing to send" in send(page, "depth_tools_exr", "txt2img", 0)  # no map made yet
 
-        page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
-        expect(page.locator("#depth_tools_exr_cut_0")).to_be_visible()
-        page.click("#depth_tools_make")
-        link = page.locator("#depth_tools_exr_downloads a").first
-        expect(link).to_be_visible()
-        png = page.request.get(link.get_attribute("href")).body()
-        shown = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
-        np.testing.assert_array_equal(shown, make_depth_map(read_depth(sample_exr).depth).levels)  # the full-size map
+            page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
+            expect(page.locator("#depth_tools_exr_cut_0")).to_be_visible()
+            page.click("#depth_tools_make")
+            link = page.locator("#depth_tools_exr_downloads a").first
+            expect(link).to_be_visible()
+            png = page.request.get(link.get_attribute("href")).body()
+            shown = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+            full_size = make_depth_map(read_depth(sample_exr).depth).levels
+            np.testing.assert_array_equal(shown, full_size)  # the full-size map
 
-        for tab, unit in (("txt2img", 0), ("txt2img", 2), ("img2img", 0), ("img2img", 2)):
-            note = send(page, "depth_tools_exr", tab, unit)
-            assert f"Sent to {tab} ControlNet unit {unit}" in note and "depth" in note, note
-            check_unit(page, flavour, tab, unit, png, "Depth")
-            if (tab, unit) == ("txt2img", 2):
-                page.locator(f"#{tab}_controlnet_ControlNet-{unit}_controlnet_enable_checkbox").scroll_into_view_if_needed()
-                shot = artifacts_dir / f"send_to_controlnet_{flavour}.png"
-                page.screenshot(path=str(shot), full_page=True)
-                if flavour == FLAVOURS[0]:  # Mikubill's in A1111 when this gradio has it
-                    shutil.copyfile(shot, "/tmp/send_to_controlnet.png")
-            depth_model = page.input_value(f"#{tab}_controlnet_ControlNet-{unit}_controlnet_model_dropdown input")
-            assert "depth" in depth_model
+            for tab, unit in (("txt2img", 0), ("txt2img", 2), ("img2img", 0), ("img2img", 2)):
+                note = send(page, "depth_tools_exr", tab, unit)
+                assert f"Sent to {tab} ControlNet unit {unit}" in note and "depth" in note, note
+                check_unit(page, flavour, tab, unit, png, "Depth")
+                if (tab, unit) == ("txt2img", 2):
+                    page.locator(f"#{tab}_controlnet_ControlNet-{unit}_controlnet_enable_checkbox").scroll_into_view_if_needed()
+                    shot = artifacts_dir / f"send_to_controlnet_{flavour}.png"
+                    page.screenshot(path=str(shot), full_page=True)
+                    if flavour == FLAVOURS[0]:  # Mikubill's in A1111 when this gradio has it
+                        shutil.copyfile(shot, "/tmp/send_to_controlnet.png")
+                depth_model = page.input_value(f"#{tab}_controlnet_ControlNet-{unit}_controlnet_model_dropdown input")
+                assert "depth" in depth_model
 
-        # MiDaS: the normal map, with no normal model listed: Control Type NormalMap, a note, model as it was.
-        page.click("#tabs button:has-text('Depth Tools')")
-        page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
-        photo = tmp_path / "photo.png"
-        picture = np.dstack([np.tile(np.arange(0, 192, 2, dtype=np.uint8), (64, 1))] * 3)
-        picture[16:48, 24:56] = (230, 200, 180)
-        cv2.imwrite(str(photo), picture)
-        page.set_input_files("#depth_tools_midas_image input[type=file]", str(photo))
-        page.fill("#depth_tools_midas_resolution input[type=number]", "64")
-        page.press("#depth_tools_midas_resolution input[type=number]", "Enter")
-        page.click("#depth_tools_midas_run")
-        links = page.locator("#depth_tools_midas_downloads a")
-        expect(links).to_have_count(2, timeout=120_000)
-        normal_link = page.locator("#depth_tools_midas_downloads a[href*='.normal.png']").first
-        normal = page.request.get(normal_link.get_attribute("href")).body()
-        note = send(page, "depth_tools_midas", "img2img", 1, "Normal map")
-        assert "no normal model is listed" in note, note
-        check_unit(page, flavour, "img2img", 1, normal, "NormalMap")
-        assert errors == []
-    except Exception:
-        page.screenshot(path=str(artifacts_dir / f"send_to_controlnet_failure_{flavour}.png"), full_page=True)
-        raise
-    finally:
-        context.close()
+            # MiDaS: the normal map, with no normal model listed: Control Type NormalMap, a note, model as it was.
+            page.click("#tabs button:has-text('Depth Tools')")
+            page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
+            photo = tmp_path / "photo.png"
+            picture = np.dstack([np.tile(np.arange(0, 192, 2, dtype=np.uint8), (64, 1))] * 3)
+            picture[16:48, 24:56] = (230, 200, 180)
+            cv2.imwrite(str(photo), picture)
+            page.set_input_files("#depth_tools_midas_image input[type=file]", str(photo))
+            page.fill("#depth_tools_midas_resolution input[type=number]", "64")
+            page.press("#depth_tools_midas_resolution input[type=number]", "Enter")
+            page.click("#depth_tools_midas_run")
+            links = page.locator("#depth_tools_midas_downloads a")
+            expect(links).to_have_count(2, timeout=120_000)
+            normal_link = page.locator("#depth_tools_midas_downloads a[href*='.normal.png']").first
+            normal = page.request.get(normal_link.get_attribute("href")).body()
+            note = send(page, "depth_tools_midas", "img2img", 1, "Normal map")
+            assert "no normal model is listed" in note, note
+            check_unit(page, flavour, "img2img", 1, normal, "NormalMap")
+            assert errors == []
+        except Exception:
+            page.screenshot(path=str(artifacts_dir / f"send_to_controlnet_failure_{flavour}.png"), full_page=True)
+            raise
