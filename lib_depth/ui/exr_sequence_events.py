@@ -60,12 +60,13 @@ def sequence_outputs(
     panel = gr.update(visible=bool(sequence))
     no_slider = gr.update(visible=False, value=1)
     paths = file_paths(files)
+    named = _folder(folder)
     try:
-        if _folder(folder):
+        if named:
             refusal = _refused()
             if refusal:
                 raise DepthError(refusal)
-            listing = server_frames(_folder(folder))
+            listing = server_frames(named)
         elif paths:
             listing = link_uploads(paths, new_run_dir() / "frames")
         else:
@@ -144,8 +145,9 @@ def on_make_any(
         return [None, None, status.error("Load the frames first: upload them, or press Enter in the folder box.")]
     values = MapControls(*controls)
     target = _folder(output_folder)
-    if target and _refused():
-        return [None, None, status.error(_refused())]
+    refusal = _refused() if target else None
+    if refusal:
+        return [None, None, status.error(refusal)]
     try:
         values.options()
         output_dir = Path(target).expanduser() if target else new_run_dir()
