@@ -26,6 +26,16 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
+def _forget_pool() -> None:
+    """A forked child has the pool object but none of its threads (work sent there would wait forever)."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def row_blocks(rows: int, cols: int, block_pixels: int = BLOCK_PIXELS) -> list[slice]:
     step = max(1, block_pixels // max(cols, 1))
     return [slice(start, min(start + step, rows)) for start in range(0, rows, step)]
