@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import subprocess
 import sys
@@ -25,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from lib_depth.depth.exr import write_depth  # noqa: E402
+from lib_depth.depth.exr import THREADS_VARIABLE, write_depth  # noqa: E402
 from lib_depth.depth.png import read_png  # noqa: E402
 from lib_depth.depth.sample import synthetic_scene  # noqa: E402
 
@@ -44,9 +45,13 @@ def write_frames(folder: Path, count: int, width: int, height: int) -> np.ndarra
     return still
 
 
-def cli(*args: str | Path) -> float:
+def cli(*args: str | Path, threads: str | None = None) -> float:
+    """One command line in a fresh process; `threads` sets DEPTH_TOOLS_EXR_THREADS (0: decode in one thread)."""
+    env = dict(os.environ)
+    if threads is not None:
+        env[THREADS_VARIABLE] = threads
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "lib_depth", *map(str, args), "-q"], cwd=REPO, check=True)
+    subprocess.run([sys.executable, "-m", "lib_depth", *map(str, args), "-q"], cwd=REPO, check=True, env=env)
     return time.perf_counter() - start
 
 
@@ -109,7 +114,15 @@ def main() -> None:
                 jobs2 = median(lambda: cli("--sequence", frames, "-o", tmp / "j2", "--force", "--jobs", "2"), args.runs)
                 chunks = median(lambda: farm(frames, tmp / "farm", tmp, []), args.runs)
                 rows += [("sequence mode --jobs 2", jobs2), ("scan 2 halves + merge + apply", chunks)]
+                modes = (("per-frame mode", [*sorted(frames.glob("*.exr")), "-o", tmp / "per"]),
+                         ("sequence mode", ["--sequence", frames, "-o", tmp / "seq", "--force"]))
+                one_thread = [(mode, median(lambda a=argv: cli(*a, threads="0"), args.runs)) for mode, argv in modes]
                 flicker_per, flicker_seq = flicker(tmp / "per", still), flicker(tmp / "seq", still)
+        print("\n| EXR decode in one thread (before) vs on every core | one thread s | every core s | speed-up |\n"
+              "|---|---:|---:|---:|")
+        times = dict(rows)
+        for mode, seconds in one_thread:
+            print(f"| {mode} | {seconds:.2f} | {times[mode]:.2f} | {seconds / times[mode]:.2f}x |")
         print(f"\n### {args.frames} frames of {width}x{height} float32 ZIP EXR, median of {args.runs}\n")
         print("| run | s | ms/frame | vs per-frame |\n|---|---:|---:|---:|")
         times = dict(rows)

@@ -11,7 +11,6 @@ import json
 import math
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
@@ -20,6 +19,7 @@ from .depth.errors import DepthError, internal_error
 from .depth.exr import DEFAULT_MAX_PIXELS
 from .depth.pipeline import SOURCES, Job, JobResult, run_job
 from .depth.process import DEFAULT_BACKGROUND_ABOVE, DepthOptions
+from .depth.workers import process_pool
 from .midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION
 
 HISTO = "histo"
@@ -212,7 +212,7 @@ def run_jobs(jobs: Sequence[Job], workers: int) -> Iterator[JobResult]:
     if workers <= 1 or len(jobs) <= 1:
         yield from map(run_job, jobs)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+    with process_pool(min(workers, len(jobs))) as pool:
         yield from pool.map(run_job, jobs)
 
 

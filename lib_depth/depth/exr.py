@@ -33,6 +33,46 @@ OpenEXR = LazyModule("OpenEXR", "reading EXR files")
 
 EXR_SUFFIX = ".exr"
 
+#: DEPTH_TOOLS_EXR_THREADS=N decodes with N threads (0 or 1: in the calling thread); default: every core
+THREADS_VARIABLE = "DEPTH_TOOLS_EXR_THREADS"
+_decode_lock = threading.Lock()
+_decode_threads: list[int] = []  # [threads in use] once chosen; empty until the first decode
+
+
+def set_decode_threads(count: int) -> None:
+    """Decode with `count` threads in this process (0 or 1: in the calling thread). Only before the
+    first decode of a process that may fork afterwards: see `workers`."""
+    with _decode_lock:
+        _set_threads_locked(count)
+
+
+def _set_threads_locked(count: int) -> None:
+    setter = getattr(OpenEXR, "set_global_thread_count", None)  # OpenEXR >= 3.3's binding has it
+    count = count if count > 1 and setter is not None else 0
+    if setter is not None and (count or _decode_threads):
+        setter(count)
+    _decode_threads[:] = [count]
+
+
+def decode_threads_started() -> bool:
+    """True once OpenEXR's thread pool runs here: a child forked now would hang at its first decode."""
+    return bool(_decode_threads and _decode_threads[0])
+
+
+def _start_decode_threads() -> None:
+    """A ZIP EXR's blocks inflate independently: OpenEXR's pool decodes them on every core (a 1080p
+    float frame: 12.8 -> 8.8 ms on 2 cores). Chosen at the first decode, not at import."""
+    if _decode_threads:
+        return
+    with _decode_lock:
+        if _decode_threads:
+            return
+        try:
+            count = int(os.environ.get(THREADS_VARIABLE, "") or (os.cpu_count() or 1))
+        except ValueError:
+            count = os.cpu_count() or 1
+        _set_threads_locked(count)
+
 
 @dataclass(frozen=True)
 class ExrDepth:
@@ -102,6 +142,8 @@ def _check_file(path: Path) -> None:
 
 def _open(path: Path, header_only: bool = False) -> OpenEXR.File:
     OpenEXR.File  # noqa: B018 - imports the binding first: a missing one is its own message, not "damaged"
+    if not header_only:
+        _start_decode_threads()
     with _native_output_captured() as captured:
         try:
             exr = OpenEXR.File(str(path), separate_channels=True, header_only=header_only)

@@ -15,9 +15,7 @@ the others are converted. Outputs are written atomically with a record of what m
 from __future__ import annotations
 
 import collections
-import signal
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from .levels import Summary
 from .pipeline import Job, import_spec, load_source, output_paths, output_stem
 from .png import encode_png, write_bytes_atomic
 from .process import DepthMap, DepthOptions, Scan, make_depth_map, scan_depth
+from .workers import process_pool
 
 
 @dataclass(frozen=True)
@@ -186,12 +185,6 @@ def convert_frame(frame: Frame, job: SequenceJob, mapping: Mapping) -> FrameResu
     return guarded(frame, work)
 
 
-def _quiet_worker() -> None:
-    """Ctrl-C reaches every process of the terminal's group: only the main one handles it, so the
-    workers finish the frame in hand (atomically) and print no traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def each_frame(
     fn: Callable[..., FrameResult], frames: Iterable[Frame], jobs: int, *args: object
 ) -> Iterator[FrameResult]:
@@ -201,7 +194,7 @@ def each_frame(
         for frame in frames:
             yield fn(frame, *args)
         return
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(frames)), initializer=_quiet_worker)
+    pool = process_pool(min(jobs, len(frames)), ignore_interrupts=True)
     try:
         futures = [pool.submit(fn, frame, *args) for frame in frames]
         for future in futures:
