@@ -211,3 +211,47 @@ def test_gaps_follow_the_step_and_missing_patterns_are_errors(tmp_path: Path) ->
     # an explicit file that does not exist is kept: its frame is reported when read, the others go on
     assert [f.path.name for f in expand_frames([tmp_path / "gone.exr"]).frames] == ["gone.exr"]
     assert os.path.exists(tmp_path / "f_0002.exr")
+
+
+def _write_frames(folder: Path, count: int) -> list:
+    from lib_depth.depth.exr import write_depth
+
+    folder.mkdir()
+    for k in range(count):
+        depth = synthetic_scene(48, 32)
+        depth[:4, :4] = 50.0 + k  # the nearest depth moves: one mapping has to span every frame
+        write_depth(folder / f"shot_{k + 1:04d}.exr", depth, channel="Y")
+    return list(expand_frames([folder]).frames)
+
+
+def test_counting_keeps_no_frame_table_once_merged(tmp_path: Path) -> None:
+    """Stage 2 tables are 64 KiB a frame: they are merged as they come and not kept per frame (a run
+    of 400 1080p frames peaked 24 MB higher than one of 50 while they were)."""
+    from lib_depth.depth.sequence import scan_frames
+
+    frames = _write_frames(tmp_path / "frames", 4)
+    job = SequenceJob(DepthOptions(compress=True))
+    stage1, _ = scan_frames(frames, job)
+    counted, results = scan_frames(frames, job, whole=stage1)
+    assert counted.table is not None and counted.frames == 4
+    assert all(r.ok and r.summary is not None and r.summary.table is None for r in results)
+    assert counted.table.counts.sum() == stage1.valid
+
+
+def test_results_from_worker_processes_are_not_kept_once_consumed(tmp_path: Path) -> None:
+    import gc
+    import weakref
+
+    from lib_depth.depth.sequence import each_frame, scan_frame
+
+    frames = _write_frames(tmp_path / "frames", 5)
+    seen: list[weakref.ref] = []
+    alive_earlier = []
+    for result in each_frame(scan_frame, frames, 2, SequenceJob()):
+        assert result.ok
+        seen.append(weakref.ref(result))
+        del result
+        gc.collect()
+        alive_earlier.append(sum(ref() is not None for ref in seen[:-1]))
+    assert len(seen) == 5
+    assert alive_earlier == [0] * 5  # nothing but the caller holds a result it was given

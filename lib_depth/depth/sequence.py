@@ -196,9 +196,9 @@ def each_frame(
         return
     pool = process_pool(min(jobs, len(frames)), ignore_interrupts=True)
     try:
-        futures = [pool.submit(fn, frame, *args) for frame in frames]
-        for future in futures:
-            yield future.result()
+        pending = collections.deque(pool.submit(fn, frame, *args) for frame in frames)
+        while pending:  # popped as consumed: a done future's result is not kept to the end
+            yield pending.popleft().result()
     finally:  # also on Ctrl-C or a consumer that stops: drop what has not started
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -217,11 +217,20 @@ def _reference(results: list[FrameResult]) -> Expect | None:
 def scan_frames(frames: Iterable[Frame], job: SequenceJob, jobs: int = 1, whole: Summary | None = None,
                 on_result: Callable[[FrameResult], None] | None = None) -> tuple[Summary, list[FrameResult]]:
     """The merged summary of the frames (stage 1; with `whole`, stage 2 on its range too), and each
-    frame's result: frames of another channel or size than most are errors, left out of the summary."""
+    frame's result: frames of another channel or size than most are errors, left out of the summary.
+
+    Stage 1 results are small, and all are needed to know what most frames are; stage 2 is checked
+    against `whole` as it streams in, and each frame's table (64 KiB) is merged and dropped, so
+    memory does not grow with the number of frames."""
     expect = None if whole is None else Expect(whole.channel, whole.shape, whole.source or "the levels summary")
-    results = list(each_frame(scan_frame, frames, jobs, job, whole, expect))
-    reference = _reference(results)
+    results: Iterable[FrameResult] = each_frame(scan_frame, frames, jobs, job, whole, expect)
+    if expect is None:
+        results = list(results)
+        reference = _reference(results)
+    else:
+        reference = expect
     merged = levels.empty(None, None, job.options.background_above)
+    done = []
     for r in results:
         if r.ok and r.summary is not None and reference is not None:
             try:
@@ -229,9 +238,12 @@ def scan_frames(frames: Iterable[Frame], job: SequenceJob, jobs: int = 1, whole:
                 merged = levels.merge(merged, replace(r.summary, source=""))
             except DepthError as exc:
                 r.error, r.summary = str(exc), None
+        if r.summary is not None and r.summary.table is not None:
+            r.summary = replace(r.summary, table=None)
         if on_result is not None:
             on_result(r)
-    return merged, results
+        done.append(r)
+    return merged, done
 
 
 def convert_frames(frames: Iterable[Frame], job: SequenceJob, summary: Summary, jobs: int = 1,
