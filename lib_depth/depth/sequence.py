@@ -26,8 +26,8 @@ from .errors import DepthError, internal_error
 from .exr import DEFAULT_MAX_PIXELS
 from .frames import Frame
 from .levels import Summary
-from .pipeline import Job, import_spec, load_source, output_paths, output_stem
-from .png import encode_png, write_bytes_atomic
+from .pipeline import Job, encode_maps, import_spec, load_source, output_paths, output_stem
+from .png import write_bytes_atomic
 from .process import DepthMap, DepthOptions, Scan, make_depth_map, scan_depth
 from .workers import process_pool
 
@@ -169,9 +169,7 @@ def convert_frame(frame: Frame, job: SequenceJob, mapping: Mapping) -> FrameResu
             return FrameResult(frame, outputs=[str(p) for p in paths.values()], skipped=True)
         depth, _, scan = _read(frame, job, mapping.expect)
         depth_map = map_frame(depth, scan.valid, one.options, mapping, str(frame.path))
-        encoded = {"depth": encode_png(depth_map.levels)}
-        if job.mask:
-            encoded["mask"] = encode_png(depth_map.mask_image(), bilevel=True)
+        encoded = encode_maps(depth_map, job.mask)
         del depth, depth_map
         try:
             folder.mkdir(parents=True, exist_ok=True)
