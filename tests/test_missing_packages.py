@@ -65,3 +65,19 @@ def test_the_command_line_names_the_missing_package(sample_exr: Path, tmp_path: 
         f'install it with: "{sys.executable}" -m pip install "OpenEXR>=3.3,<4"'
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_jobs_workers_start_without_openexr(sample_exr: Path, tmp_path: Path) -> None:
+    """A worker chooses its share of the decode threads without importing OpenEXR: where it is
+    missing, each file still gets its own one-line message (not a broken process pool)."""
+    code = WITHOUT_PACKAGE + "from lib_depth.cli import main\nsys.exit(main(sys.argv[2:]))\n"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    second = tmp_path / "second.exr"
+    second.write_bytes(sample_exr.read_bytes())
+    done = subprocess.run([sys.executable, "-c", code, "OpenEXR", str(sample_exr), str(second), "--jobs", "2",
+                           "-o", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    *lines, summary = done.stderr.strip().splitlines()
+    assert summary == "2 of 2 files failed"
+    assert len(lines) == 2 and all("needs the Python package OpenEXR" in line for line in lines)
+    assert {line.split(":")[1].strip() for line in lines} == {str(sample_exr), str(second)}

@@ -36,14 +36,19 @@ EXR_SUFFIX = ".exr"
 #: DEPTH_TOOLS_EXR_THREADS=N decodes with N threads (0 or 1: in the calling thread); default: every core
 THREADS_VARIABLE = "DEPTH_TOOLS_EXR_THREADS"
 _decode_lock = threading.Lock()
-_decode_threads: list[int] = []  # [threads in use] once chosen; empty until the first decode
+_decode_threads: list[int] = []  # [threads in use] once the first decode chose them
+_wanted_threads: list[int] = []  # [count] asked for before it (a --jobs worker: its share of the cores)
 
 
 def set_decode_threads(count: int) -> None:
-    """Decode with `count` threads in this process (0 or 1: in the calling thread). Only before the
-    first decode of a process that may fork afterwards: see `workers`."""
+    """Decode with `count` threads in this process (0 or 1: in the calling thread); before the first
+    decode, only remembered (OpenEXR is not imported for it: it may not be installed).
+    DEPTH_TOOLS_EXR_THREADS still wins at the first decode. See `workers` on forking."""
     with _decode_lock:
-        _set_threads_locked(count)
+        if _decode_threads:
+            _set_threads_locked(count)
+        else:
+            _wanted_threads[:] = [count]
 
 
 def _set_threads_locked(count: int) -> None:
@@ -67,10 +72,11 @@ def _start_decode_threads() -> None:
     with _decode_lock:
         if _decode_threads:
             return
+        default = _wanted_threads[0] if _wanted_threads else os.cpu_count() or 1
         try:
-            count = int(os.environ.get(THREADS_VARIABLE, "") or (os.cpu_count() or 1))
+            count = int(os.environ.get(THREADS_VARIABLE, "") or default)
         except ValueError:
-            count = os.cpu_count() or 1
+            count = default
         _set_threads_locked(count)
 
 
