@@ -54,3 +54,16 @@ def test_api_auth_is_required_when_set(make_webui: Callable[..., WebUI]) -> None
             client.call("exr", SCENE, url, auth=("ann", "wrong"))
         assert caught.value.status == 401
         assert client.call("exr", SCENE, url, auth=("bob", "pw"))["channel"] == "Y"
+
+
+def test_a_refused_upload_is_heard_as_401_not_a_broken_pipe(make_webui: Callable[..., WebUI], tmp_path: Path) -> None:
+    """The routes stream their uploads, so auth refuses before the body is read: the refusal waits
+    until the client has sent it, or a 40 MB upload ends in a broken pipe instead of the 401."""
+    big = tmp_path / "big.exr"
+    big.write_bytes(bytes(40 << 20))
+    webui = started(make_webui, api=True, api_auth="ann:secret")
+    with serve(webui.app()) as url:
+        for auth in (("ann", "wrong"), None):
+            with pytest.raises(client.DepthToolsError) as caught:
+                client.call("exr", big, url, auth=auth)
+            assert caught.value.status == 401 and "Incorrect username or password" in str(caught.value.detail)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
-from ..api import make_router
+from ..api import ApiLimits, make_router
 from . import host, models
 
 
@@ -28,6 +28,19 @@ def credentials() -> dict[str, str]:
     return found
 
 
+async def _drain(request: Request) -> None:
+    """Read what the client is still sending (up to the upload bound) before refusing it.
+
+    Our routes stream their uploads themselves, so a refusal comes before the body is read; a
+    server that answers and closes then leaves the client writing into a closed socket, and the
+    client sees a broken pipe instead of the 401 (A1111's own routes parse their JSON bodies first)."""
+    left = ApiLimits().json_body_limit()
+    async for chunk in request.stream():
+        left -= len(chunk)
+        if left < 0:
+            return
+
+
 def auth_dependencies() -> list[Any]:
     """HTTP basic auth against `--api-auth`, as the WebUI's own routes require it; none without it."""
     users = credentials()
@@ -35,9 +48,12 @@ def auth_dependencies() -> list[Any]:
         return []
 
     # module-level names: FastAPI 0.94 resolves the (string) annotation in this module's globals
-    def check(given: HTTPBasicCredentials = Depends(HTTPBasic())) -> None:  # noqa: B008 (FastAPI idiom)
-        expected = users.get(given.username)
-        if expected is None or not secrets.compare_digest(given.password, expected):
+    basic = HTTPBasic(auto_error=False)  # a request without credentials is refused below, drained too
+
+    async def check(request: Request, given: HTTPBasicCredentials | None = Depends(basic)) -> None:  # noqa: B008
+        expected = None if given is None else users.get(given.username)
+        if given is None or expected is None or not secrets.compare_digest(given.password, expected):
+            await _drain(request)
             raise HTTPException(401, "Incorrect username or password", headers={"WWW-Authenticate": "Basic"})
 
     return [Depends(check)]
