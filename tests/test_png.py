@@ -72,6 +72,25 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path: Path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
+@pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="unnamed files are Linux's O_TMPFILE")
+def test_a_new_output_never_has_a_temporary_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new file is linked to its own name once complete: there is no moment at which a kill
+    would leave a temporary behind (only replacing an existing file takes a temporary name)."""
+    names: list[str] = []
+
+    def no_rename(src: str, dst: str) -> None:
+        names.append(Path(src).name)
+        raise AssertionError("a new output must not go through a temporary name")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    png.write_bytes_atomic(tmp_path / "new.png", b"complete bytes")
+    assert names == [] and (tmp_path / "new.png").read_bytes() == b"complete bytes"
+    assert [p.name for p in tmp_path.iterdir()] == ["new.png"]
+    monkeypatch.undo()
+    png.write_bytes_atomic(tmp_path / "new.png", b"replaced")  # an existing one: renamed over
+    assert (tmp_path / "new.png").read_bytes() == b"replaced" and len(list(tmp_path.iterdir())) == 1
+
+
 def test_a_side_beyond_libpngs_limit_is_one_clear_error() -> None:
     """Found by tools/fuzz_exr.py: a display window of 1 x 1,048,576 pixels passes the pixel bound,
     and libpng then printed a warning and made no PNG."""

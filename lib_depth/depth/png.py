@@ -96,8 +96,10 @@ def _link(fd: int, name: Path) -> None:
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write `data` to `path` through a temporary sibling and a rename (never half a file).
 
-    Where the OS allows it, the bytes first go to an unnamed file that gets a (temporary) name only
-    once complete, so even SIGKILL or a full disk mid-write leaves no temporary file behind.
+    Where the OS allows it, the bytes first go to an unnamed file that gets a name only once
+    complete: a new output its own name (so even SIGKILL or a full disk mid-write leaves nothing
+    behind), an existing one a temporary name it is then renamed from (a kill between those two
+    calls can leave that temporary).
     """
     path = Path(path)
     fd = _anonymous_file(path.parent)
@@ -111,7 +113,11 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
             if tmp.exists():  # mkstemp's named file
                 os.chmod(tmp, FILE_MODE)
             else:
-                _link(fd, tmp)
+                try:  # a new output is named at once
+                    _link(fd, path)
+                    return path
+                except FileExistsError:  # a link cannot replace: name it, then rename over the old one
+                    _link(fd, tmp)
         finally:
             os.close(fd)
         os.replace(tmp, path)
