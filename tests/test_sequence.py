@@ -213,23 +213,19 @@ def test_gaps_follow_the_step_and_missing_patterns_are_errors(tmp_path: Path) ->
     assert os.path.exists(tmp_path / "f_0002.exr")
 
 
-def _write_frames(folder: Path, count: int) -> list:
-    from lib_depth.depth.exr import write_depth
+def frames_on_disk(folder: Path, count: int) -> list:
+    """`count` EXR frames (the command-line tests' moving box), listed as a sequence."""
+    from tests.test_cli_sequence import write_frames
 
-    folder.mkdir()
-    for k in range(count):
-        depth = synthetic_scene(48, 32)
-        depth[:4, :4] = 50.0 + k  # the nearest depth moves: one mapping has to span every frame
-        write_depth(folder / f"shot_{k + 1:04d}.exr", depth, channel="Y")
+    write_frames(folder, list(range(1, count + 1)), 48, 32)
     return list(expand_frames([folder]).frames)
-
 
 def test_counting_keeps_no_frame_table_once_merged(tmp_path: Path) -> None:
     """Stage 2 tables are 64 KiB a frame: they are merged as they come and not kept per frame (a run
     of 400 1080p frames peaked 24 MB higher than one of 50 while they were)."""
     from lib_depth.depth.sequence import scan_frames
 
-    frames = _write_frames(tmp_path / "frames", 4)
+    frames = frames_on_disk(tmp_path / "frames", 4)
     job = SequenceJob(DepthOptions(compress=True))
     stage1, _ = scan_frames(frames, job)
     counted, results = scan_frames(frames, job, whole=stage1)
@@ -244,7 +240,7 @@ def test_results_from_worker_processes_are_not_kept_once_consumed(tmp_path: Path
 
     from lib_depth.depth.sequence import each_frame, scan_frame
 
-    frames = _write_frames(tmp_path / "frames", 5)
+    frames = frames_on_disk(tmp_path / "frames", 5)
     seen: list[weakref.ref] = []
     alive_earlier = []
     for result in each_frame(scan_frame, frames, 2, SequenceJob()):
