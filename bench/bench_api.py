@@ -116,11 +116,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "render.exr"
         write_depth(path, synthetic_scene(width, height), channel="Y")
-        job = Job(path, DepthOptions(cutoff=CUTOFF), mask=True, want_histogram=True)
+        job = Job(source=path, options=DepthOptions(cutoff=CUTOFF), mask=True, want_histogram=True)
 
         def core() -> None:
             exr = read_depth(path)
-            render(job, SourceDepth(exr.depth, exr.channel))
+            render(job, SourceDepth(depth=exr.depth, channel=exr.channel))
 
         proc, url = start_server(args.standalone, Path(folder) / "server.log")
         try:

@@ -77,9 +77,9 @@ def stage_table(path: Path, runs: int) -> list[tuple[str, float]]:
 
 
 def end_to_end(path: Path, out: Path, runs: int) -> dict[str, float]:
-    job = Job(path, MAIN, mask=True, output_dir=out)
-    histo = Job(path, DepthOptions(), want_histogram=True, output_dir=out)
-    sixteen = Job(path, DepthOptions(cutoff=CUTOFF, compress=True, bits=16), mask=True, output_dir=out)
+    job = Job(source=path, options=MAIN, mask=True, output_dir=out)
+    histo = Job(source=path, want_histogram=True, output_dir=out)
+    sixteen = Job(source=path, options=DepthOptions(cutoff=CUTOFF, compress=True, bits=16), mask=True, output_dir=out)
     levels = make_depth_map(read_depth(path).depth, MAIN)
     mask = levels.mask_image()
 
@@ -122,8 +122,9 @@ def main() -> None:
             e2e = end_to_end(path, out, args.runs)
             job_code = (f"from lib_depth.depth.pipeline import Job, convert; "
                         f"from lib_depth.depth.process import DepthOptions; from pathlib import Path; "
-                        f"convert(Job(Path({str(path)!r}), "
-                        f"DepthOptions(cutoff={CUTOFF}, compress=True), mask=True, output_dir=Path({str(out)!r})))")
+                        f"convert(Job(source=Path({str(path)!r}), "
+                        f"options=DepthOptions(cutoff={CUTOFF}, compress=True), mask=True, "
+                        f"output_dir=Path({str(out)!r})))")
             rss = peak_rss_mb(job_code)
             rss_imports = peak_rss_mb("import lib_depth.depth.pipeline")
             cli = cli_seconds(path, out, "--depth_cutoff", "histo")

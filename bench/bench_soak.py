@@ -27,6 +27,7 @@ from lib_depth.depth.exr import write_depth
 from lib_depth.depth.pipeline import Job, run_job
 from lib_depth.depth.process import DepthOptions
 from lib_depth.depth.sample import synthetic_scene
+from lib_depth.images import ImageInput
 
 WARM_UP = 20  # calls after which the model, caches and allocator pools are in place
 MAX_GROWTH_MB = 30.0
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         out = folder / "out"
 
         def midas_call(i: int) -> None:
-            result = run_job(Job(images[i % 2], mask=True, output_dir=out, extra=extra))
+            result = run_job(Job(source=images[i % 2], input=ImageInput(**extra), mask=True, output_dir=out))
             if not result.ok:
                 raise SystemExit(f"MiDaS call {i} failed: {result.error}")
 
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         options = DepthOptions(compress=True, noise=True)
 
         def conversion(i: int) -> None:
-            result = run_job(Job(renders[i % 2], options, mask=True, want_histogram=True, output_dir=out))
+            result = run_job(Job(source=renders[i % 2], options=options, mask=True, want_histogram=True,
+                                 output_dir=out))
             if not result.ok:
                 raise SystemExit(f"EXR conversion {i} failed: {result.error}")
 

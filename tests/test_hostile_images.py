@@ -26,8 +26,8 @@ from PIL import Image
 
 from lib_depth import cli
 from lib_depth.depth.png import read_png
+from lib_depth.images.image_file import read_header
 from lib_depth.midas.geometry import MAX_NETWORK_SIDE, network_shape
-from lib_depth.midas.image_file import read_header
 
 REPO = Path(__file__).resolve().parents[1]
 RES = 64

@@ -341,7 +341,7 @@ def test_normal_map_gradients_scale_with_resolution() -> None:
 
 def test_importing_midas_does_not_import_torch() -> None:
     """The WebUI imports lib_depth at start-up and EXR users never need torch: load it on use only."""
-    code = "import sys, lib_depth.midas, lib_depth.midas.source; print('torch' in sys.modules)"
+    code = "import sys, lib_depth.midas, lib_depth.images; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout
     assert out.strip() == "False"

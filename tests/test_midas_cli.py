@@ -15,8 +15,8 @@ from lib_depth import cli, midas
 from lib_depth.depth.errors import DepthError
 from lib_depth.depth.pipeline import Job, convert
 from lib_depth.depth.png import read_png
+from lib_depth.images import ImageInput, read_image
 from lib_depth.midas import weights as midas_weights
-from lib_depth.midas.source import load_image, read_image
 
 REPO = Path(__file__).resolve().parents[1]
 FLAGS = ("--resolution", "64", "--device", "cpu", "--precision", "fp32")
@@ -48,8 +48,8 @@ def test_image_to_depth_normal_and_mask(picture: Path, midas_checkpoint: Path, c
 
 def test_image_settings_reach_the_source(picture: Path, midas_checkpoint: Path) -> None:
     extra = {"weights": str(midas_checkpoint), "resolution": 64, "device": "cpu", "precision": "fp32"}
-    low = load_image(Job(picture, extra={**extra, "bg_threshold": 0.0}))
-    high = load_image(Job(picture, extra={**extra, "bg_threshold": 0.5, "normal": True}))
+    low = ImageInput(**extra, bg_threshold=0.0).load(picture, max_pixels=1 << 28)
+    high = ImageInput(**extra, bg_threshold=0.5, normal=True).load(picture, max_pixels=1 << 28)
     assert not np.isnan(low.depth).any() and np.isnan(high.depth).any()
     assert low.extra_images == {} and high.extra_images["normal"].shape == (72, 120, 3)
     valid = ~np.isnan(high.depth)
@@ -79,7 +79,7 @@ def test_bad_image_names_the_file(tmp_path: Path, midas_checkpoint: Path, capsys
     assert cli.main([str(bad), "--weights", str(midas_checkpoint), *FLAGS]) == 1
     assert f"error: {bad}: cannot decode" in capsys.readouterr().err
     with pytest.raises(DepthError, match="no such file"):
-        convert(Job(tmp_path / "absent.png"))
+        convert(Job(source=tmp_path / "absent.png", input=ImageInput()))
 
 
 def test_usage_errors_for_midas_flags(picture: Path, capsys: pytest.CaptureFixture) -> None:
@@ -113,3 +113,14 @@ def test_read_image_keeps_alpha_and_colour_order(tmp_path: Path) -> None:
     assert np.array_equal(image, rgba)
     composited = midas.as_rgb8(image)  # transparent pixels over white, as ControlNet's HWC3
     assert (composited[:, :5] == (200, 0, 0)).all() and (composited[:, 5:] == 255).all()
+
+
+def test_image_settings_are_typed(picture: Path, capsys: pytest.CaptureFixture) -> None:
+    """A misspelled setting or an unknown model is an error, not silently dropped (it once was, in a dict)."""
+    with pytest.raises(TypeError, match="resolutoin"):
+        ImageInput(resolutoin=256)  # type: ignore[call-arg]
+    with pytest.raises(DepthError, match="unknown depth model 'midass'; choose one of midas"):
+        ImageInput(model="midass")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([str(picture), "--model", "nope"])
+    assert exit_.value.code == 2 and "--model" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """MiDaS image sequences: the robust scale+shift fit, the aligned chain, and flicker against the
-per-frame normalisation (DESIGN.md "Sequences": relative depth is aligned before the shared mapping).
+per-frame normalisation (docs/architecture.md "Sequences": relative depth is aligned before the shared mapping).
 
 The flicker figures are measured on a synthetic sequence: a textured still background with a
 bright disc moving across it; the background is what lies more than one network patch (`MARGIN`)
@@ -17,10 +17,9 @@ import pytest
 from lib_depth import cli
 from lib_depth.depth.frames import expand_frames
 from lib_depth.depth.pipeline import Job, render
-from lib_depth.depth.process import DepthOptions
 from lib_depth.depth.sequence import SequenceJob, run_sequence
-from lib_depth.midas.align import Aligner, fit_scale_shift
-from lib_depth.midas.image_sequence import prepare_images
+from lib_depth.images import ImageInput, prepare_images
+from lib_depth.images.align import Aligner, fit_scale_shift
 from tests.fixtures_midas import midas_cache, midas_checkpoint, midas_estimator, midas_settings  # noqa: F401
 
 #: the flicker scene is estimated at its own size (RESOLUTION = H): one network pixel per image pixel
@@ -133,19 +132,18 @@ def test_aligner_keeps_still_pixels_at_frame_zero_units_whatever_each_frame_scal
 @pytest.fixture(scope="module")
 def flicker(midas_settings, midas_estimator, tmp_path_factory: pytest.TempPathFactory) -> dict:  # noqa: F811
     """Both figures for the synthetic scene, through the real one-image path and the real sequence."""
-    from lib_depth.midas.source import ImageSettings, estimate_depth
+    from lib_depth.images import estimate_depth
 
     images, discs = scene()
-    settings = ImageSettings(resolution=RESOLUTION, weights=midas_settings.weights, device="cpu", precision="fp32")
-    per_frame = [render(Job(Path(f"f{k}.png"), DepthOptions()), estimate_depth(image, midas_estimator, settings))
+    settings = ImageInput(resolution=RESOLUTION, weights=midas_settings.weights, device="cpu", precision="fp32")
+    per_frame = [render(Job(source=Path(f"f{k}.png")), estimate_depth(image, midas_estimator, settings))
                  for k, image in enumerate(images)]
     per_frame_maps = [cv2.imdecode(np.frombuffer(r.images["depth"], np.uint8), cv2.IMREAD_UNCHANGED)
                       for r in per_frame]
     folder = tmp_path_factory.mktemp("midas_sequence")
     write_frames(folder, images)
     listing = expand_frames([folder], (".png",))
-    extra = {"resolution": RESOLUTION, "weights": midas_settings.weights, "device": "cpu", "precision": "fp32"}
-    prepared = prepare_images(list(listing.frames), SequenceJob(DepthOptions(), extra=extra))
+    prepared = prepare_images(list(listing.frames), SequenceJob(), settings)
     assert not prepared.failed and prepared.estimated == FRAMES
     run = run_sequence(prepared.frames, prepared.job)
     assert all(r.ok for r in run.converted)
@@ -188,12 +186,12 @@ def test_aligned_sequence_flicker_drops_5x(tmp_path: Path) -> None:
     paths = write_frames(tmp_path, images)
     listing = expand_frames(paths, (".png",))
     by_path = {p: e for p, e in zip(paths, estimates, strict=True)}
-    prepared = prepare_images(list(listing.frames), SequenceJob(DepthOptions()), lambda f: by_path[f.path])
+    prepared = prepare_images(list(listing.frames), SequenceJob(), ImageInput(), lambda f: by_path[f.path])
     run_sequence(prepared.frames, prepared.job)
     from lib_depth.depth.pipeline import SourceDepth
     from lib_depth.midas.maps import nearness_to_depth
 
-    per_frame = [render(Job(p, DepthOptions()), SourceDepth(nearness_to_depth(e, 0.1))).images["depth"]
+    per_frame = [render(Job(source=p), SourceDepth(depth=nearness_to_depth(e, 0.1))).images["depth"]
                  for p, e in zip(paths, estimates, strict=True)]
     per_frame_maps = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED) for b in per_frame]
     before, after = background_flicker(per_frame_maps, discs), background_flicker(read_maps(tmp_path, FRAMES), discs)

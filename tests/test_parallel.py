@@ -20,8 +20,9 @@ import pytest
 
 from lib_depth import midas
 from lib_depth.depth.exr import write_depth
-from lib_depth.depth.pipeline import Job, run_job
+from lib_depth.depth.pipeline import ExrInput, Job, run_job
 from lib_depth.depth.sample import synthetic_scene
+from lib_depth.images import ImageInput
 from lib_depth.midas import WEIGHTS_NAME, MidasSettings
 from lib_depth.midas import estimator as midas_estimator_module
 from lib_depth.ui import midas as ui_midas
@@ -105,7 +106,8 @@ def test_eight_threads_at_once_equal_each_call_alone(
             out = on_run(value, RES, *controls)
             assert "Problem" not in out[4], out[4]
             return out[1], out[2], out[3]["value"]
-        result = run_job(Job(value, mask=True, output_dir=tmp_path / phase / value.stem, extra=extra))
+        kind = ExrInput() if value.suffix == ".exr" else ImageInput(**extra)
+        result = run_job(Job(source=value, input=kind, mask=True, output_dir=tmp_path / phase / value.stem))
         assert result.ok, result.error
         return [Path(p).read_bytes() for p in result.outputs]
 

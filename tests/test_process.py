@@ -1,4 +1,4 @@
-"""Unit tests of the depth semantics in DESIGN.md, one behaviour each."""
+"""Unit tests of the depth semantics in docs/architecture.md, one behaviour each."""
 
 from __future__ import annotations
 

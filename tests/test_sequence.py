@@ -42,7 +42,7 @@ def summarise(frames: list[np.ndarray], cutoff: float | None = None, table: bool
 
 def sequence_levels(frames: list[np.ndarray], options: DepthOptions) -> list[np.ndarray]:
     summary = summarise(frames, options.cutoff)
-    mapping = Mapping.of(summary, SequenceJob(options))
+    mapping = Mapping.of(summary, SequenceJob(options=options))
     return [map_frame(f, scan_depth(f, BG, allow_empty=True).valid, options, mapping).levels for f in frames]
 
 
@@ -226,7 +226,7 @@ def test_counting_keeps_no_frame_table_once_merged(tmp_path: Path) -> None:
     from lib_depth.depth.sequence import scan_frames
 
     frames = frames_on_disk(tmp_path / "frames", 4)
-    job = SequenceJob(DepthOptions(compress=True))
+    job = SequenceJob(options=DepthOptions(compress=True))
     stage1, _ = scan_frames(frames, job)
     counted, results = scan_frames(frames, job, whole=stage1)
     assert counted.table is not None and counted.frames == 4

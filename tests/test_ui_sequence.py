@@ -77,7 +77,7 @@ def host() -> Callable[..., None]:
 
 def cli_pngs(frames: list[Path], out: Path, options: DepthOptions = DepthOptions()) -> dict[str, bytes]:  # noqa: B008
     """What `python -m lib_depth --sequence` writes for these frames (the sequence core, one machine)."""
-    run_sequence(list(expand_frames(frames).frames), SequenceJob(options, output_dir=out))
+    run_sequence(list(expand_frames(frames).frames), SequenceJob(options=options, output_dir=out))
     return {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))}
 
 

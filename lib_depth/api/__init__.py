@@ -1,6 +1,6 @@
 """HTTP API (FastAPI) over the same core as the command line: `/depth-tools/v1/exr`, `/histogram`,
 `/midas`, `/info`. Uses `depth/` and `midas/` only; knows no WebUI and no gradio: the WebUI adapter
-mounts it with `--api`, the standalone server always (DESIGN.md "HTTP API"). Modules by job:
+mounts it with `--api`, the standalone server always (docs/architecture.md "How a job flows"). Modules by job:
 
 - `routes`: `make_router(settings_fn=, limits=, after_midas=, dependencies=)`, the APIRouter to
   include; `API_PREFIX`; `http_error` (which mistake gets which 4xx).

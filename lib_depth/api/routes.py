@@ -9,7 +9,7 @@ large, 415 neither JSON nor a form, 422 bad options, 503 MiDaS weights missing o
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -91,23 +91,15 @@ def http_error(exc: BaseException, upload: Upload | None) -> HTTPException | Non
     return HTTPException(status, detail)
 
 
-def make_router(
-    settings_fn: Callable[[], MidasSettings] = MidasSettings,
-    limits: ApiLimits = ApiLimits(),
-    after_midas: Callable[[], None] | None = None,
-    dependencies: Sequence[Any] = (),
-) -> APIRouter:
-    """The routes, for `app.include_router(...)`.
+Work = Callable[[Upload, Any], dict[str, Any]]
+Handler = Callable[[Request, str, str, type[BaseModel], Work], Awaitable[JSONResponse]]
 
-    `settings_fn`: the host's MiDaS settings (WebUI settings, or the launcher's flags), read per
-    request. `limits`: upload bytes and image pixels. `after_midas`: called after each MiDaS request
-    (the WebUI frees or offloads the model as its memory settings ask). `dependencies`: FastAPI
-    dependencies for every route (the WebUI's `--api-auth`).
-    """
-    router = APIRouter(prefix=API_PREFIX, tags=["Depth Tools"], dependencies=list(dependencies))
 
-    async def handle(request: Request, field: str, suffix: str, model: type[BaseModel],
-                     work: Callable[[Upload, Any], dict[str, Any]]) -> JSONResponse:
+def make_handler(limits: ApiLimits) -> Handler:
+    """One upload route's body: receive within `limits`, parse the options, run `work` in a thread,
+    and turn a user's mistake into its HTTP status (a bug stays a 500)."""
+
+    async def handle(request: Request, field: str, suffix: str, model: type[BaseModel], work: Work) -> JSONResponse:
         upload: Upload | None = None
         try:
             async with receive_upload(request, field, suffix, limits) as upload:
@@ -119,6 +111,10 @@ def make_router(
                 raise
             raise error from None
 
+    return handle
+
+
+def add_exr_routes(router: APIRouter, handle: Handler, limits: ApiLimits) -> None:
     @router.post("/exr", response_model=ExrResponse, responses=_responses(400, 413, 415, 422),
                  openapi_extra=upload_body(ExrUpload, "exr"), summary="EXR render -> depth map, mask, histogram")
     async def exr(request: Request) -> JSONResponse:
@@ -132,6 +128,9 @@ def make_router(
         """`--depth_cutoff histo`: the 20-bucket histogram and the suggested cuts, no PNG made."""
         return await handle(request, "exr", ".exr", HistogramOptions, lambda u, o: histogram_answer(u, o, limits))
 
+
+def add_midas_routes(router: APIRouter, handle: Handler, limits: ApiLimits,
+                     settings_fn: Callable[[], MidasSettings], after_midas: Callable[[], None] | None) -> None:
     def midas_work(upload: Upload, options: MidasOptions) -> dict[str, Any]:
         try:
             return midas_answer(upload, options, settings_fn(), limits)
@@ -152,6 +151,8 @@ def make_router(
         device and precision, whether the model is loaded, and the upload bounds. Loads nothing."""
         return info_answer(settings_fn, limits)
 
+
+def add_doc_routes(router: APIRouter) -> None:
     @router.get("/openapi.json", include_in_schema=False)
     def openapi() -> JSONResponse:
         return JSONResponse(get_openapi(title=TITLE, version=__version__, routes=router.routes,
@@ -161,4 +162,23 @@ def make_router(
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url=f"{API_PREFIX}/openapi.json", title=TITLE)
 
+
+def make_router(
+    settings_fn: Callable[[], MidasSettings] = MidasSettings,
+    limits: ApiLimits = ApiLimits(),
+    after_midas: Callable[[], None] | None = None,
+    dependencies: Sequence[Any] = (),
+) -> APIRouter:
+    """The routes, for `app.include_router(...)`.
+
+    `settings_fn`: the host's MiDaS settings (WebUI settings, or the launcher's flags), read per
+    request. `limits`: upload bytes and image pixels. `after_midas`: called after each MiDaS request
+    (the WebUI frees or offloads the model as its memory settings ask). `dependencies`: FastAPI
+    dependencies for every route (the WebUI's `--api-auth`).
+    """
+    router = APIRouter(prefix=API_PREFIX, tags=["Depth Tools"], dependencies=list(dependencies))
+    handle = make_handler(limits)
+    add_exr_routes(router, handle, limits)
+    add_midas_routes(router, handle, limits, settings_fn, after_midas)
+    add_doc_routes(router)
     return router

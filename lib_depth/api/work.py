@@ -1,7 +1,7 @@
 """What each route does, without HTTP: the command line's own core calls on an uploaded file.
 
 EXR: `read_depth` -> `pipeline.render` (the function `convert` writes files from); histogram:
-`scan_depth` + `histogram`; image: `read_image` -> `estimate_depth` -> `render`. Errors are the
+`scan_depth` + `histogram`; image: `read_image_noted` -> `estimate_depth` -> `render`. Errors are the
 core's `DepthError`s, labelled with the client's file name instead of the temporary file's path,
 so the text is what the command line prints for a file of that name.
 """
@@ -20,8 +20,8 @@ from .. import __version__
 from ..depth.exr import ExrDepth, read_depth
 from ..depth.pipeline import Job, Rendered, SourceDepth, render
 from ..depth.process import DepthOptions, histogram, scan_depth
-from ..midas import MidasSettings, find_weights, get_estimator, loaded_estimator
-from ..midas.source import ImageSettings, estimate_depth, read_image_noted
+from ..images import ImageInput, estimate_depth, read_image_noted, registry
+from ..midas import MidasSettings
 from ..midas.weights import hf_hub_cache, search_places
 from .models import ExrOptions, HistogramOptions, MidasOptions, PostOptions
 from .uploads import ApiLimits, Upload
@@ -43,21 +43,24 @@ def read_exr(path: Path, channel: str | None, limits: ApiLimits) -> ExrDepth:
     return read_depth(path, channel, max_pixels=limits.max_pixels)
 
 
-def _shape(rendered: Rendered, depth: np.ndarray) -> dict[str, Any]:
-    return {"file": rendered.result.source, "height": int(depth.shape[0]), "width": int(depth.shape[1])}
+def _shape(job: Job, depth: np.ndarray) -> dict[str, Any]:
+    return {"file": str(job.source), "height": int(depth.shape[0]), "width": int(depth.shape[1])}
+
+
+def _histogram(rendered: Rendered) -> dict[str, Any] | None:
+    return None if rendered.histogram is None else rendered.histogram.as_dict()
 
 
 def exr_answer(upload: Upload, options: ExrOptions, limits: ApiLimits) -> dict[str, Any]:
     """EXR -> depth (+ mask) PNGs, near/far, channel, histogram and suggestions."""
-    job = Job(Path(upload.filename), depth_options(options, options.background_above), options.channel,
-              options.mask, want_histogram=True)
+    job = Job(source=Path(upload.filename), options=depth_options(options, options.background_above),
+              mask=options.mask, want_histogram=True)
     exr = read_exr(upload.path, options.channel, limits)
-    rendered = render(job, SourceDepth(exr.depth, exr.channel))
-    result = rendered.result
+    rendered = render(job, SourceDepth(depth=exr.depth, channel=exr.channel))
     return {
-        **_shape(rendered, exr.depth), "bits": job.options.bits, "channel": result.channel,
-        "near": result.near, "far": result.far, "depth": _b64(rendered.images["depth"]),
-        "mask": _b64(rendered.images.get("mask")), "histogram": result.histogram,
+        **_shape(job, exr.depth), "bits": job.options.bits, "channel": rendered.channel,
+        "near": rendered.near, "far": rendered.far, "depth": _b64(rendered.images["depth"]),
+        "mask": _b64(rendered.images.get("mask")), "histogram": _histogram(rendered),
     }
 
 
@@ -84,21 +87,20 @@ def _name_jpeg(upload: Upload) -> None:
 
 def midas_answer(upload: Upload, options: MidasOptions, settings: MidasSettings, limits: ApiLimits) -> dict[str, Any]:
     """Image -> MiDaS -> depth, normal (and mask) PNGs: the command line's image path."""
-    job = Job(Path(upload.filename), depth_options(options), None, options.mask, want_histogram=True)
+    job = Job(source=Path(upload.filename), options=depth_options(options), mask=options.mask, want_histogram=True)
     if options.precision:
         settings = replace(settings, precision=options.precision)  # OptionsError for an unknown one
     _name_jpeg(upload)
     image, notes = read_image_noted(upload.path, limits.max_pixels)  # bounded from the header (HTTP 413)
-    estimator = get_estimator(settings)
-    image_settings = ImageSettings(resolution=options.resolution, bg_threshold=options.bg_threshold, a=options.a,
-                                   normal=options.normal)
+    estimator = registry.get_estimator("midas", settings)
+    image_settings = ImageInput(resolution=options.resolution, bg_threshold=options.bg_threshold, a=options.a,
+                                normal=options.normal)
     source = estimate_depth(image, estimator, image_settings, notes)
     rendered = render(job, source)
-    result = rendered.result
     return {
-        **_shape(rendered, source.depth), "bits": job.options.bits, "near": result.near, "far": result.far,
+        **_shape(job, source.depth), "bits": job.options.bits, "near": rendered.near, "far": rendered.far,
         "depth": _b64(rendered.images["depth"]), "normal": _b64(rendered.images.get("normal")),
-        "mask": _b64(rendered.images.get("mask")), "histogram": result.histogram,
+        "mask": _b64(rendered.images.get("mask")), "histogram": _histogram(rendered),
         "device": str(estimator.device), "precision": estimator.precision,
     }
 
@@ -106,8 +108,9 @@ def midas_answer(upload: Upload, options: MidasOptions, settings: MidasSettings,
 def info_answer(settings_fn: Callable[[], MidasSettings], limits: ApiLimits) -> dict[str, Any]:
     """Version, the weights (found or not, where), device and precision, loaded or not. Loads nothing."""
     settings = settings_fn()
-    found = find_weights(settings)
-    estimator = loaded_estimator(settings)
+    model = registry.entry("midas")
+    found = model.find_weights(settings)
+    estimator = model.loaded(settings)
     if settings.weights:
         searched = [settings.weights]
     else:

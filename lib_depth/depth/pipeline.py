@@ -1,88 +1,115 @@
-"""One input file -> depth map (+ mask) PNGs: the unit of work the command line runs per file.
+"""One input file -> depth map (+ mask) PNGs: the unit of work every entry point runs per file.
 
-Sources are pluggable by suffix so that image inputs (MiDaS) reuse the same naming, processing,
-atomic writing and error rules as EXR renders.
+A `Job` names its input kind as a typed object (`InputKind`): `ExrInput` here, the image route
+(`lib_depth.images.ImageInput`) in its own layer. The kind reads the file into a `SourceDepth`;
+everything after that (levels, mask, PNG encoding, atomic writes, error rules) is the same for
+every kind. Jobs are frozen, keyword-only and picklable: a `--jobs` worker imports the modules a
+job needs by unpickling it, so no registry has to be filled in each process.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from .blocks import submit
 from .errors import DepthError, internal_error
-from .exr import DEFAULT_MAX_PIXELS, EXR_SUFFIX, read_depth
+from .exr import DEFAULT_MAX_PIXELS, read_depth
 from .png import encode_png, write_bytes_atomic
-from .process import DepthMap, DepthOptions, histogram, make_depth_map, scan_depth
+from .process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, scan_depth
 
 
-@dataclass(frozen=True)
-class Job:
-    """Everything needed to convert one file; picklable, so `--jobs` can ship it to a worker."""
-
-    source: Path
-    options: DepthOptions = field(default_factory=DepthOptions)
-    channel: str | None = None
-    mask: bool = False
-    want_histogram: bool = False
-    output_dir: Path | None = None
-    #: Source-specific settings (MiDaS resolution, device, ...), read by the source that needs them.
-    extra: dict = field(default_factory=dict)
-    #: EXR: the view of a multi-view (stereo) file (None: the first), and the header's pixel bound.
-    view: str | None = None
-    max_pixels: int = DEFAULT_MAX_PIXELS
-
-
-@dataclass
-class JobResult:
-    source: str
-    outputs: list[str] = field(default_factory=list)
-    channel: str | None = None
-    near: float | None = None
-    far: float | None = None
-    histogram: dict | None = None
-    error: str | None = None
-    #: What the user should hear though the file was converted (e.g. MiDaS's long-side cap).
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SourceDepth:
+    """What an input kind read from one file: the depth and what comes with it."""
+
     depth: np.ndarray  # float32 HxW, larger = farther
     channel: str | None = None
     extra_images: dict[str, np.ndarray] = field(default_factory=dict)  # name -> image to write
     notes: tuple[str, ...] = ()  # for the user, e.g. "the network input was capped"
 
 
-def load_exr(job: Job) -> SourceDepth:
-    exr = read_depth(job.source, job.channel, job.view, job.max_pixels)
-    return SourceDepth(exr.depth, exr.channel)
+class InputKind(Protocol):
+    """How one kind of input file becomes a depth: a frozen, picklable settings object."""
+
+    def load(self, path: Path, *, max_pixels: int) -> SourceDepth:
+        """The file's depth; raises DepthError naming `path` for anything wrong with it."""
+        ...
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the depths depend on besides the file (JSON-able): part of a sequence's digests."""
+        ...
 
 
-#: suffix (lower case) -> "module:function" taking a Job and returning a SourceDepth, imported on
-#: first use. Only EXR lives here; `lib_depth` registers its image source (MiDaS) at import, so
-#: converting EXR renders never imports torch, and this package knows nothing of MiDaS.
-SOURCES: dict[str, str] = {EXR_SUFFIX: "lib_depth.depth.pipeline:load_exr"}
+@dataclass(frozen=True, kw_only=True)
+class ExrInput:
+    """A float depth pass of an OpenEXR render: which channel and which view (None: automatic)."""
+
+    channel: str | None = None
+    view: str | None = None  # of a multi-view (stereo) file; None: the first
+
+    def load(self, path: Path, *, max_pixels: int) -> SourceDepth:
+        exr = read_depth(path, self.channel, self.view, max_pixels)
+        return SourceDepth(depth=exr.depth, channel=exr.channel)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"channel": self.channel, "view": self.view}
 
 
-def register_source(suffixes: tuple[str, ...], spec: str) -> None:
-    """Let `load_source` read files with these suffixes through `spec` ("module:function")."""
-    for suffix in suffixes:
-        SOURCES[suffix.lower()] = spec
+@dataclass(frozen=True, kw_only=True)
+class Unsupported:
+    """A file no input kind reads: its job fails with one line, and the batch goes on."""
+
+    expected: tuple[str, ...]
+
+    def load(self, path: Path, *, max_pixels: int) -> SourceDepth:
+        del max_pixels
+        wanted = ", ".join(self.expected)
+        raise DepthError(f"unsupported file type {path.suffix or '(none)'!r}; expected {wanted}", path)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"unsupported": True}
 
 
-def import_spec(spec: str) -> Callable[..., SourceDepth]:
-    """The function a "module:function" spec names, imported on first use."""
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """Everything needed to convert one file; picklable, so `--jobs` can ship it to a worker."""
+
+    source: Path
+    input: InputKind = field(default_factory=ExrInput)
+    options: DepthOptions = field(default_factory=DepthOptions)
+    mask: bool = False
+    want_histogram: bool = False
+    output_dir: Path | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS  # the header's pixel bound, checked before decoding
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobResult:
+    """One file's outcome, made once when the file is done (or failed)."""
+
+    source: str
+    outputs: tuple[str, ...] = ()
+    channel: str | None = None
+    near: float | None = None
+    far: float | None = None
+    histogram: Histogram | None = None
+    error: str | None = None
+    #: What the user should hear though the file was converted (e.g. MiDaS's long-side cap).
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_json(self) -> dict[str, Any]:
+        """The command line's `--json` record of this file."""
+        return {"source": self.source, "outputs": list(self.outputs), "channel": self.channel, "near": self.near,
+                "far": self.far, "histogram": None if self.histogram is None else self.histogram.as_dict(),
+                "error": self.error, "notes": list(self.notes)}
 
 
 def output_stem(source: Path) -> str:
@@ -90,33 +117,24 @@ def output_stem(source: Path) -> str:
     return source.name[: -len(source.suffix)] if source.suffix else source.name
 
 
-def output_paths(job: Job) -> dict[str, Path]:
+def output_paths(job: Job, names: tuple[str, ...] = ()) -> dict[str, Path]:
+    """Where each PNG goes: `<stem>.depth.png`, `<stem>.mask.png` (asked), then `<stem>.<name>.png`."""
     folder = job.output_dir if job.output_dir is not None else job.source.parent
     stem = output_stem(job.source)
-    paths = {"depth": folder / f"{stem}.depth.png"}
-    if job.mask:
-        paths["mask"] = folder / f"{stem}.mask.png"
-    return paths
+    wanted = ("depth", "mask") if job.mask else ("depth",)
+    return {name: folder / f"{stem}.{name}.png" for name in dict.fromkeys((*wanted, *names))}
 
 
-def supported_suffixes() -> tuple[str, ...]:
-    return tuple(sorted(SOURCES))
-
-
-def load_source(job: Job) -> SourceDepth:
-    spec = SOURCES.get(job.source.suffix.lower())
-    if spec is None:
-        wanted = ", ".join(supported_suffixes())
-        raise DepthError(f"unsupported file type {job.source.suffix or '(none)'!r}; expected {wanted}", job.source)
-    return import_spec(spec)(job)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Rendered:
     """One source processed and encoded in memory: what `convert` writes and the HTTP API returns."""
 
-    result: JobResult
     images: dict[str, bytes]  # "depth", "mask" (when asked), then the source's extra images -> PNG bytes
+    channel: str | None
+    near: float
+    far: float
+    histogram: Histogram | None
+    notes: tuple[str, ...]
 
 
 def encode_maps(depth_map: DepthMap, mask: bool) -> dict[str, bytes]:
@@ -135,45 +153,52 @@ def render(job: Job, source: SourceDepth) -> Rendered:
     `job.source` only labels errors. Raises DepthError.
     """
     label = str(job.source)
-    result = JobResult(label, channel=source.channel, notes=list(source.notes))
     scan = scan_depth(source.depth, job.options.background_above, label)
-    if job.want_histogram:
-        result.histogram = histogram(source.depth, scan, path=label).as_dict()
+    hist = histogram(source.depth, scan, path=label) if job.want_histogram else None
     depth_map = make_depth_map(source.depth, job.options, path=label, scan=scan)
-    result.near, result.far = depth_map.near, depth_map.far
     encoded = encode_maps(depth_map, job.mask)
     for name, image in source.extra_images.items():
         encoded[name] = encode_png(image)
-    return Rendered(result, encoded)
+    return Rendered(images=encoded, channel=source.channel, near=depth_map.near, far=depth_map.far,
+                    histogram=hist, notes=source.notes)
 
 
-def convert(job: Job) -> JobResult:
-    """Read, process and write one file. Raises DepthError; writes nothing unless all succeeded."""
-    rendered = render(job, load_source(job))
-    result, encoded = rendered.result, rendered.images
-    paths = output_paths(job)
-    for name in encoded:
-        paths.setdefault(name, paths["depth"].with_name(f"{output_stem(job.source)}.{name}.png"))
+def write_outputs(job: Job, images: dict[str, bytes]) -> tuple[str, ...]:
+    """Each PNG written atomically to its place; DepthError naming the input for a write failure."""
+    paths = output_paths(job, tuple(images))
     folder = paths["depth"].parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DepthError(f"cannot create output folder {folder} ({exc.strerror})", job.source) from None
-    for name, data in encoded.items():
+    written = []
+    for name, data in images.items():
         try:
-            result.outputs.append(str(write_bytes_atomic(paths[name], data)))
+            written.append(str(write_bytes_atomic(paths[name], data)))
         except OSError as exc:
             raise DepthError(f"cannot write {paths[name]} ({exc.strerror})", job.source) from None
-    return result
+    return tuple(written)
+
+
+def convert(job: Job) -> JobResult:
+    """Read, process and write one file. Raises DepthError; writes nothing unless all succeeded."""
+    rendered = render(job, job.input.load(job.source, max_pixels=job.max_pixels))
+    return JobResult(source=str(job.source), outputs=write_outputs(job, rendered.images), channel=rendered.channel,
+                     near=rendered.near, far=rendered.far, histogram=rendered.histogram, notes=rendered.notes)
+
+
+def failed(source: Path, exc: BaseException) -> JobResult:
+    """The one-line result of a file that failed: the user's mistake as it is, a bug as one line."""
+    if isinstance(exc, DepthError):
+        return JobResult(source=str(source), error=str(exc) if exc.path else f"{source}: {exc}")
+    if isinstance(exc, MemoryError):
+        return JobResult(source=str(source), error=f"{source}: not enough memory for this image")
+    return JobResult(source=str(source), error=str(internal_error(exc, source)))
 
 
 def run_job(job: Job) -> JobResult:
     """`convert`, with every failure turned into a one-line result: a batch never stops early."""
     try:
         return convert(job)
-    except DepthError as exc:
-        return JobResult(str(job.source), error=str(exc) if exc.path else f"{job.source}: {exc}")
-    except MemoryError:
-        return JobResult(str(job.source), error=f"{job.source}: not enough memory for this image")
     except Exception as exc:  # a bug, not a user mistake: still one line, and the batch goes on
-        return JobResult(str(job.source), error=str(internal_error(exc, job.source)))
+        return failed(job.source, exc)

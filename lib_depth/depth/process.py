@@ -1,4 +1,4 @@
-"""Depth array -> depth map: pure, vectorised numpy. The contract is DESIGN.md's "Depth semantics".
+"""Depth array -> depth map: pure, vectorised numpy. The contract is docs/architecture.md's "The depth semantics".
 
 Input depth is float32 HxW, larger = farther. Output levels put near at the top (white).
 Nothing here reads files, imports torch or knows about a UI.

@@ -26,36 +26,32 @@ from .errors import DepthError, internal_error
 from .exr import DEFAULT_MAX_PIXELS
 from .frames import Frame
 from .levels import Summary
-from .pipeline import Job, encode_maps, import_spec, load_source, output_paths, output_stem
+from .pipeline import ExrInput, InputKind, Job, encode_maps, output_paths, output_stem
 from .png import write_bytes_atomic
 from .process import DepthMap, DepthOptions, Scan, make_depth_map, scan_depth
 from .workers import process_pool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SequenceJob:
-    """What every frame of a sequence shares; picklable (sent to the worker processes)."""
+    """What every frame of a sequence shares; picklable (sent to the worker processes).
+
+    `input` reads a frame: `ExrInput` for renders; a source whose frames depend on each other (image
+    frames aligned in order beforehand, `lib_depth.images.image_sequence`) gives a kind that reads
+    each frame's prepared depth. Its `fingerprint()` is part of the outputs' digest."""
 
     options: DepthOptions = field(default_factory=DepthOptions)
-    channel: str | None = None
-    view: str | None = None
+    input: InputKind = field(default_factory=ExrInput)
     max_pixels: int = DEFAULT_MAX_PIXELS
     mask: bool = False
     output_dir: Path | None = None
     force: bool = False
-    extra: dict = field(default_factory=dict)
-    #: "module:function" reading a frame as (frame, this job) -> SourceDepth, instead of the file's
-    #: source by suffix: a source whose frames depend on each other (MiDaS images, aligned in order
-    #: beforehand) hands the passes its prepared depths. `reader_data` is its own (e.g. a folder);
-    #: neither is part of the outputs' digest, so what the depths depend on belongs in `extra`.
-    reader: str | None = None
-    reader_data: str = ""
 
     def job(self, frame: Frame) -> Job:
         """The one-file Job of a frame; its noise seed is the sequence's seed + the frame number."""
         options = replace(self.options, seed=self.options.seed + frame.seed_offset)
-        return Job(frame.path, options, self.channel, self.mask, False, self.output_dir, self.extra,
-                   view=self.view, max_pixels=self.max_pixels)
+        return Job(source=frame.path, input=self.input, options=options, mask=self.mask,
+                   output_dir=self.output_dir, max_pixels=self.max_pixels)
 
 
 @dataclass(frozen=True)
@@ -101,7 +97,7 @@ def guarded(frame: Frame, work: Callable[[], FrameResult]) -> FrameResult:
 
 
 def _read(frame: Frame, job: SequenceJob, expect: Expect | None) -> tuple[np.ndarray, str | None, Scan]:
-    source = load_source(job.job(frame)) if job.reader is None else import_spec(job.reader)(frame, job)
+    source = job.input.load(frame.path, max_pixels=job.max_pixels)
     depth = np.ascontiguousarray(source.depth, dtype=np.float32)
     if expect is not None:
         expect.check(source.channel, (int(depth.shape[0]), int(depth.shape[1])), frame.path)
@@ -140,8 +136,8 @@ class Mapping:
         if occupied is not None:
             occupied[0] = True  # the far level is always there: the farthest frame has it
         settings = {
-            "near": summary.near, "far": summary.far, "channel": summary.channel, "view": job.view,
-            "options": asdict(replace(job.options, seed=0)), "mask": job.mask, "extra": job.extra,
+            "near": summary.near, "far": summary.far, "channel": summary.channel,
+            "input": job.input.fingerprint(), "options": asdict(replace(job.options, seed=0)), "mask": job.mask,
             "occupied": None if occupied is None else provenance.settings_digest({"b": np.packbits(occupied).tolist()}),
         }
         expect = Expect(summary.channel, summary.shape, summary.source or "the levels summary")
@@ -263,10 +259,9 @@ def cache_path(frames: list[Frame], job: SequenceJob, with_table: bool) -> Path 
         stamps = [asdict(provenance.InputStamp.of(f.path)) for f in frames]
     except OSError:
         return None
-    key = provenance.settings_digest({"frames": stamps, "channel": job.channel, "view": job.view,
+    key = provenance.settings_digest({"frames": stamps, "input": job.input.fingerprint(),
                                       "background_above": job.options.background_above,
-                                      "cutoff": job.options.cutoff if with_table else None, "table": with_table,
-                                      "extra": job.extra})
+                                      "cutoff": job.options.cutoff if with_table else None, "table": with_table})
     folder = job.output_dir if job.output_dir is not None else frames[0].path.parent
     return folder / provenance.FOLDER / f"sequence-{key[:20]}.levels.json"
 

@@ -1,4 +1,6 @@
-"""MiDaS (DPT-hybrid) depth estimation for ordinary images; imports only `lib_depth.depth`.
+"""The MiDaS (DPT-hybrid) network as an estimator; imports only `lib_depth.depth`.
+
+Reached through `lib_depth.images.registry` (the entry "midas"), never directly by the entry points.
 
 Importing this package is cheap and torch-free: torch and controlnet_aux's network are imported
 on first use. Modules by job:
@@ -9,8 +11,6 @@ on first use. Modules by job:
 - `estimator`: `MidasEstimator` (`from_pretrained(settings)`, then call it; `estimate` also gives the
   notes for the user, e.g. the long-side cap of `geometry.MAX_NETWORK_SIDE`) and the per-process cache.
 - `maps`: nearness -> depth for `lib_depth.depth`, and ControlNet's normal map.
-- `source`: images as a pipeline source (the command line's PNG/JPEG/WebP inputs), over `image_file`
-  (the header's size, bounded before decoding; truncated files named as such).
 
 Public: `MidasSettings`, `MidasEstimator`, `Estimation`, `get_estimator`, `loaded_estimator`,
 `release_estimators`, `find_weights`,

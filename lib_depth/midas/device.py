@@ -112,7 +112,7 @@ def cpu_bf16_support(cpuinfo: str | None = None) -> bool | None:
 
 
 def measure_cpu_precision(net: torch.nn.Module, key_extra: str = "") -> str:
-    """fp32 or bf16 on this CPU: bf16 when it is clearly faster and close enough (DESIGN.md).
+    """fp32 or bf16 on this CPU: bf16 when it is clearly faster and close enough (docs/architecture.md).
 
     A CPU without native bf16 (no AVX-512 BF16 or AMX; on ARM no BF16) runs bf16 autocast ~20x
     slower than fp32: fp32, without measuring. Otherwise measured once on a 128x128 probe (~1 s)

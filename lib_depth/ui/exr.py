@@ -21,7 +21,7 @@ import numpy as np
 
 from ..depth.errors import DepthError
 from ..depth.exr import DEFAULT_MAX_PIXELS, list_views, read_depth
-from ..depth.pipeline import Job, output_stem, run_job
+from ..depth.pipeline import ExrInput, Job, output_stem, run_job
 from ..depth.png import read_png
 from ..depth.process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, scan_depth
 from .chart import SCALE as CHART_SCALE
@@ -258,8 +258,8 @@ def make_maps(
     for i, (path, folder) in enumerate(zip(paths, _unique_dirs(paths, run_dir), strict=True)):
         if progress is not None:
             progress(i, len(paths), Path(path).name)
-        job = Job(Path(path), options, channel_choice(channel), bool(controls.mask), output_dir=folder,
-                  view=view_for(path, view), max_pixels=max_pixels)
+        job = Job(source=Path(path), input=ExrInput(channel=channel_choice(channel), view=view_for(path, view)),
+                  options=options, mask=bool(controls.mask), output_dir=folder, max_pixels=max_pixels)
         done = run_job(job)
         if not done.ok:
             result.errors.append(_short_error(done.error or "failed", path))

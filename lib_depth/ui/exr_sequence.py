@@ -20,6 +20,7 @@ from ..depth.errors import DepthError
 from ..depth.exr import EXR_SUFFIX, read_depth
 from ..depth.frames import Frame, FrameList, expand_frames
 from ..depth.levels import Summary
+from ..depth.pipeline import ExrInput
 from ..depth.process import DepthMap, DepthOptions, scan_depth
 from ..depth.sequence import FrameResult, Mapping, SequenceJob, convert_frames, map_frame, scan_frames
 from .exr import ExrView, MapControls, channel_choice, downscale
@@ -55,7 +56,8 @@ class SequenceView(ExrView):
 
     def job(self, options: DepthOptions, mask: bool = False, output_dir: Path | None = None) -> SequenceJob:
         assert self.summary is not None
-        return SequenceJob(options, self.summary.channel, mask=mask, output_dir=output_dir)
+        return SequenceJob(options=options, input=ExrInput(channel=self.summary.channel), mask=mask,
+                           output_dir=output_dir)
 
     def summary_for(self, options: DepthOptions) -> Summary:
         """The summary that maps the frames with these options: compress with a cutoff needs the
@@ -117,7 +119,7 @@ def load_sequence(listing: FrameList, channel: str | None = None) -> SequenceVie
     frames = list(listing.frames)
     if not frames:
         raise DepthError("no frames")
-    job = SequenceJob(DepthOptions(), channel_choice(channel))
+    job = SequenceJob(options=DepthOptions(), input=ExrInput(channel=channel_choice(channel)))
     stage1, results = scan_frames(frames, job)
     bad = [r.error or "failed" for r in results if not r.ok]
     good = [r.frame for r in results if r.ok]

@@ -10,4 +10,9 @@ all of it also runs (as no-ops) without a WebUI. Modules by job:
 - `http_api`: the HTTP API on the WebUI's app with `--api` (`app_started`, for on_app_started).
 - `preprocessors` (what they are, one implementation) and `controlnet` (registration in every
   ControlNet flavour: `register_preprocessors`).
+
+Public: `host.on_ui_tabs`, `on_ui_settings`, `on_before_ui`, `on_app_started` (the callbacks),
+`tabs.ui_tabs`, `settings.register_settings`, `controlnet.register_preprocessors`,
+`http_api.app_started`: what `scripts/depth_tools.py` wires. They are not re-exported here: the
+script imports the modules by name, and importing this package alone must not import gradio.
 """

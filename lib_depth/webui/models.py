@@ -8,7 +8,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..midas import MidasSettings, release_estimators
+from ..images import registry
+from ..midas import MidasSettings
 from ..midas.weights import WEIGHTS_NAME
 from .host import (
     ProgressTracker,
@@ -148,7 +149,7 @@ def after_run() -> None:
     """
     if keep_model_loaded():
         return
-    release_estimators(free=not bool(setting(OPT_KEEP_LOADED)))
+    registry.release_all(free=not bool(setting(OPT_KEEP_LOADED)))
     torch_gc()
 
 

@@ -17,6 +17,7 @@ from ..depth.dependencies import MissingDependency
 from ..depth.errors import DepthError, InternalError, internal_error
 from ..depth.process import DepthOptions, make_depth_map
 from ..depth.relevel import levels_to_depth, relevel
+from ..images import registry
 from ..midas import WeightsError
 from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, MAX_A
 from . import host, models
@@ -249,8 +250,8 @@ class DepthToolsPreprocessor:
         return result
 
     def _estimate(self, image: np.ndarray, resolution: int) -> np.ndarray:
-        estimator = midas.get_estimator(models.midas_settings())
-        return np.asarray(estimator(image, resolution=resolution), dtype=np.float32)
+        estimator = registry.get_estimator("midas", models.midas_settings())
+        return np.asarray(estimator.estimate(image, resolution).nearness, dtype=np.float32)
 
     def _depth(self, nearness: np.ndarray, bg_threshold: float) -> np.ndarray:
         depth = midas.nearness_to_depth(nearness, bg_threshold)
@@ -268,7 +269,7 @@ class DepthToolsPreprocessor:
         """ControlNet calls this after API detects and before generations: move the model off the
         GPU (as its own depth_midas does), keeping it in memory so the next call pays no load.
         On the CPU this costs nothing (ControlNet calls it for every registered preprocessor)."""
-        midas.release_estimators(free=False)
+        registry.release_all(free=False)
         return True
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .maps import normalised_nearness
+from ..midas.maps import normalised_nearness
 
 #: residuals beyond TRIM * 1.4826 * MAD are outliers (1.4826 * MAD = sigma for a normal distribution)
 TRIM = 2.5

@@ -1,13 +1,12 @@
-"""Pipeline source for ordinary images (PNG/JPEG/WebP): image -> MiDaS -> depth (+ normal map).
+"""An image file (PNG, JPEG, WebP) -> its pixels, refusing what would hurt before decoding it.
 
-Registered in `depth.pipeline.SOURCES` by `lib_depth/__init__.py`, so images get the same output
-naming, post-processing options (cutoff, compress, noise, mask, bits) and error rules as EXR renders. Settings come from
-`Job.extra`; the model is loaded once per process and settings (`estimator.get_estimator`).
+The size the header claims is checked first (`image_file`), so a decompression bomb never reaches
+the decoder; a truncated file is named as such. cv2 decodes (it releases the GIL); JPEGs get their
+EXIF orientation applied, PNG and WebP keep alpha and 16 bits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -15,30 +14,10 @@ import numpy as np
 
 from ..depth.errors import DepthError, ImageTooLarge
 from ..depth.exr import DEFAULT_MAX_PIXELS
-from ..depth.pipeline import Job, SourceDepth
-from .estimator import MidasEstimator, get_estimator
 from .image_file import is_truncated, read_header
-from .maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, nearness_to_depth, normal_map
-from .settings import MidasSettings
 
-
-@dataclass(frozen=True)
-class ImageSettings:
-    """What `Job.extra` may hold for an image; missing keys take the defaults."""
-
-    resolution: int = DEFAULT_RESOLUTION
-    bg_threshold: float = DEFAULT_BG_THRESHOLD
-    a: float = DEFAULT_A
-    normal: bool = False
-    weights: str | None = None
-    download: bool = False
-    device: str | None = None
-    precision: str | None = None
-
-    @classmethod
-    def from_extra(cls, extra: dict) -> ImageSettings:
-        known = {k: v for k, v in extra.items() if k in cls.__dataclass_fields__ and v is not None}
-        return cls(**known)
+#: The file types the image route reads (any case).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -88,32 +67,3 @@ def read_image_noted(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     return image, notes
-
-
-def load_image(job: Job) -> SourceDepth:
-    """Image file -> MiDaS nearness -> depth (larger = farther, NaN = background) for `process`."""
-    settings = ImageSettings.from_extra(job.extra)
-    image, notes = read_image_noted(job.source, job.max_pixels)
-    estimator = get_estimator(
-        MidasSettings(
-            weights=settings.weights,
-            allow_download=settings.download,
-            device=settings.device,
-            precision=settings.precision,
-        )
-    )
-    return estimate_depth(image, estimator, settings, notes)
-
-
-def estimate_depth(
-    image: np.ndarray, estimator: MidasEstimator, settings: ImageSettings, notes: tuple[str, ...] | list[str] = ()
-) -> SourceDepth:
-    """Image -> MiDaS nearness -> depth (+ normal map): the command line's and the HTTP API's one path.
-    `notes` (what reading the file had to say) come back with the estimator's own (a capped side)."""
-    estimated = estimator.estimate(image, settings.resolution)
-    nearness = estimated.nearness
-    depth = nearness_to_depth(nearness, settings.bg_threshold)
-    extra_images = {}
-    if settings.normal:
-        extra_images["normal"] = normal_map(nearness, settings.a, settings.bg_threshold, settings.resolution)
-    return SourceDepth(depth, None, extra_images, (*notes, *estimated.notes))
