@@ -24,7 +24,7 @@ from pathlib import Path
 
 import gradio as gr
 from lib_depth.ui import build_ui
-from lib_depth.ui.exr import MAX_CUT_BUTTONS, MapControls
+from lib_depth.ui.exr import MapControls
 from lib_depth.ui import exr_events
 
 sample = sys.argv[1]
@@ -39,22 +39,26 @@ report["components"] = {
 report["image_formats"] = sorted({getattr(c, "format", None) for c in (ui.exr.depth_image, ui.exr.chart,
                                   ui.midas.depth_image, ui.midas.normal_image)})
 
-defaults = list(vars(MapControls()).values())
+controls = {**vars(MapControls()), "cutoff_state": None}
+del controls["cutoff"]
 tab = ui.exr
-loaded_components = tab.loaded_outputs
-out = exr_events.on_files([sample], "auto", *defaults)  # gradio 4 hands File values as str paths
-report["cut_labels"] = [u.get("value") for u in out[6:6 + MAX_CUT_BUTTONS] if u.get("visible")]
+values = {"files": [sample], "channel": "auto", "file_choice": None, "view_choice": None, **controls}
+out = exr_events.on_files(values)  # gradio 4 hands File values as str paths
+report["cut_labels"] = [out[name].get("value") for name in exr_events.CUT_BUTTONS if out[name].get("visible")]
 postprocessed = []
-assert len(loaded_components) == len(out)
-for component, value in zip(loaded_components, out):
+loaded_components = tab.named(*exr_events.LOADED)
+assert set(loaded_components) == set(out)
+for name, value in out.items():
+    component = loaded_components[name]
     if isinstance(value, dict) or isinstance(component, gr.State):
         continue
     postprocessed.append((component.elem_id, type(component.postprocess(value)).__name__))
 report["postprocessed"] = postprocessed
-view = out[0]
-cut = exr_events.on_cut(0)(view, *defaults)
-report["cutoff_after_click"] = cut[0]
-downloads, result, status = exr_events.on_make([sample], "auto", None, 254.5, False, False, 0, True, False, "8-bit")
+view = out["view"]
+cut = exr_events.on_cut(0)({"view": view, **controls})
+report["cutoff_after_click"] = cut["cutoff_state"]
+made = exr_events.on_make({**values, "cutoff_state": 254.5, "mask": True})
+downloads, result = made["downloads"], made["result"]
 report["downloads"] = [Path(p).name for p in downloads]
 report["downloads_postprocessed"] = type(tab.downloads.postprocess(downloads)).__name__
 report["result_postprocessed"] = type(tab.result.postprocess(result)).__name__

@@ -231,15 +231,17 @@ def test_tab_says_the_cap_in_its_status(monkeypatch: pytest.MonkeyPatch, midas_c
     from lib_depth.ui.midas_tab import on_run
 
     monkeypatch.setattr(ui_midas, "standalone", StandaloneOptions(str(midas_checkpoint), None, "cpu", "fp32"))
-    defaults = list(vars(MidasControls()).values())
-    out = on_run(texture(20, 20000), RES, *defaults)
-    estimate, depth, status = out[0], out[1], out[4]
+    def run(image: np.ndarray) -> dict:
+        return on_run({"image": image, "resolution": RES, **vars(MidasControls())})
+
+    out = run(texture(20, 20000))
+    estimate, depth, status = out["nearness"], out["depth_image"], out["status"]
     assert estimate.nearness.shape == (20, 20000) and depth.shape == (20, 20000)
     assert "Note:" in status and CAP in status and "Problem" not in status
-    dot = on_run(texture(1, 1), RES, *defaults)
-    assert dot[1].shape == (1, 1) and "Note:" not in dot[4]
+    dot = run(texture(1, 1))
+    assert dot["depth_image"].shape == (1, 1) and "Note:" not in dot["status"]
     buffer = io.BytesIO()
     Image.fromarray(texture(32, 32)).convert("CMYK").save(buffer, "JPEG")
     buffer.seek(0)
     cmyk = np.asarray(Image.open(buffer).convert("RGB"))  # what gradio hands over for a CMYK upload
-    assert on_run(cmyk, RES, *defaults)[1].shape == (32, 32)
+    assert run(cmyk)["depth_image"].shape == (32, 32)

@@ -22,8 +22,10 @@ ui = build_ui()
 notes = [b.value for b in ui.blocks.blocks.values() if getattr(b, "elem_id", None) == "depth_tools_missing"]
 report["notice"] = notes[0] if notes else ""
 from lib_depth.ui import exr_events
-out = exr_events.on_files([sys.argv[2]], "auto", None, False, False, 0, False, False, "8-bit")
-report["exr_status"] = [o for o in out if isinstance(o, str) and "Problem" in o][:1]
+from lib_depth.ui.exr import MapControls
+controls = {**vars(MapControls()), "cutoff_state": None}
+out = exr_events.on_files({"files": [sys.argv[2]], **controls})
+report["exr_status"] = [o for o in out.values() if isinstance(o, str) and "Problem" in o][:1]
 from lib_depth.ui.midas import render, Estimate, MidasControls
 maps = render(Estimate(np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(48, 64), 64), MidasControls())
 report["midas_maps"] = list(maps.levels.shape)

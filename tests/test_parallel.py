@@ -83,7 +83,7 @@ def test_eight_threads_at_once_equal_each_call_alone(
                        depth_tools_precision="fp32", depth_tools_allow_download=False)
     monkeypatch.setattr(ui_midas, "standalone", StandaloneOptions(str(race / WEIGHTS_NAME), None, "cpu", "fp32"))
     assert ui_midas.settings() == key  # every entry point asks for the same model
-    controls = list(vars(MidasControls(mask=True)).values())
+    controls = vars(MidasControls(mask=True))
     extra = {"weights": str(race / WEIGHTS_NAME), "resolution": RES, "device": "cpu", "precision": "fp32",
              "normal": True}
 
@@ -103,9 +103,9 @@ def test_eight_threads_at_once_equal_each_call_alone(
         if thread < 3:
             return webui.call(PREPROCESSORS[thread], value, RES, 0.2, 0.1 if thread == 2 else None)
         if thread < 5:
-            out = on_run(value, RES, *controls)
-            assert "Problem" not in out[4], out[4]
-            return out[1], out[2], out[3]["value"]
+            out = on_run({"image": value, "resolution": RES, **controls})
+            assert "Problem" not in out["status"], out["status"]
+            return out["depth_image"], out["normal_image"], out["mask_image"]["value"]
         kind = ExrInput() if value.suffix == ".exr" else ImageInput(**extra)
         result = run_job(Job(source=value, input=kind, mask=True, output_dir=tmp_path / phase / value.stem))
         assert result.ok, result.error

@@ -6,7 +6,7 @@ suggestion buttons, the preview pixels, the written PNGs, and error messages ins
 
 from __future__ import annotations
 
-import html
+import inspect
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +23,6 @@ from lib_depth.depth.sample import synthetic_scene
 from lib_depth.ui.chart import SCALE, SUGGESTION, draw_histogram, layout
 from lib_depth.ui.compat import file_paths
 from lib_depth.ui.exr import (
-    MAX_CUT_BUTTONS,
     PREVIEW_MAX_SIDE,
     MapControls,
     cutoff_at,
@@ -32,6 +31,10 @@ from lib_depth.ui.exr import (
     render_preview,
 )
 from lib_depth.ui.exr_events import (
+    CUT_BUTTONS,
+    LOADED,
+    PREVIEW,
+    WITH_CUTOFF,
     on_chart_click,
     on_controls,
     on_cut,
@@ -42,35 +45,27 @@ from lib_depth.ui.exr_events import (
     on_no_cut,
     on_sample,
 )
+from lib_depth.ui.exr_sequence_events import on_frame
+from tests.ui_values import controls, files, made, text
 
-# Output positions of the handlers (see ui.exr_tab._wire).
-VIEW, SAMPLE, PANEL, CHOICE, CHANNEL, VIEWS = range(6)
-CUTS = slice(6, 6 + MAX_CUT_BUTTONS)
-CUTOFF_STATE, CUTOFF = 6 + MAX_CUT_BUTTONS, 7 + MAX_CUT_BUTTONS
-CHART, DEPTH, MASK, STATUS, DOWNLOADS, RESULT = range(CUTOFF + 1, CUTOFF + 7)
-# ... and of the handlers that set the cutoff: [state, box, *the preview outputs].
-P_CHART, P_DEPTH, P_MASK, P_STATUS = 2, 3, 4, 5
-DEFAULTS = list(vars(MapControls()).values())
+# The names the handlers answer by (ExrTab's attributes, pinned to the wiring by the last tests).
+VIEW, SAMPLE, PANEL, CHOICE, CHANNEL, VIEWS = "view", "sample", "cut_panel", "file_choice", "channel", "view_choice"
+CUTOFF_STATE, CUTOFF = "cutoff_state", "cutoff"
+CHART, DEPTH, MASK, STATUS = "chart", "depth_image", "mask_image", "status"
 
 
-def controls(**changes: object) -> list[object]:
-    """Control values in component order, as gradio passes them."""
-    values = {**vars(MapControls()), **changes}
-    return list(values.values())
+def shown(view: object, **changes: object) -> dict[str, object]:
+    """The values of the events that re-render a loaded view."""
+    return {VIEW: view, **controls(**changes)}
+
+
+def cut_labels(out: dict[str, object]) -> list[object]:
+    return [out[name].get("value") for name in CUT_BUTTONS if out[name]["visible"]]
 
 
 def click(x: float) -> gr.SelectData:
     """The event gradio builds for a click on the chart picture at column `x`."""
     return gr.SelectData(None, {"index": [x, 200], "value": None, "selected": True})
-
-
-def text(html_status: str) -> str:
-    return html.unescape(html_status)
-
-
-def upload(*paths: Path) -> list[SimpleNamespace]:
-    """What gradio 3 hands a `gr.File(file_count="multiple")` handler: objects with `.name`."""
-    return [SimpleNamespace(name=str(p)) for p in paths]
 
 
 @pytest.fixture
@@ -79,13 +74,13 @@ def sample_view(sample_exr: Path):
 
 
 def test_upload_shows_histogram_suggestions_and_preview(sample_exr: Path) -> None:
-    out = on_files(upload(sample_exr), "auto", *DEFAULTS)
+    out = on_files(files(sample_exr))
+    assert set(out) == set(LOADED)
     view = out[VIEW]
     assert view.channel == "Y" and (view.width, view.height) == (768, 512)
     assert out[CHANNEL]["choices"] == ["auto", "Y"] and out[CHANNEL]["value"] == "auto"
     assert out[PANEL]["visible"] is True and out[SAMPLE]["visible"] is False
-    labels = [u.get("value") for u in out[CUTS] if u["visible"]]
-    assert labels == ["Cut at 254.50", "Cut at 340.50"]
+    assert cut_labels(out) == ["Cut at 254.50", "Cut at 340.50"]
     assert out[CUTOFF_STATE] is None and out[CUTOFF]["value"] is None  # starts at "no cutoff"
     chart = out[CHART]
     assert chart.ndim == 3 and chart.dtype == np.uint8
@@ -96,29 +91,31 @@ def test_upload_shows_histogram_suggestions_and_preview(sample_exr: Path) -> Non
 
 
 def test_suggestion_button_sets_cutoff_and_preview_follows(sample_exr: Path, sample_view) -> None:
-    before = on_no_cut(sample_view, *DEFAULTS)
-    after = on_cut(0)(sample_view, *DEFAULTS)
-    assert before[:2] == [None, None] and after[0] == after[1] == pytest.approx(254.5)
+    before = on_no_cut(shown(sample_view))
+    after = on_cut(0)(shown(sample_view))
+    assert set(before) == set(after) == set(WITH_CUTOFF)
+    assert before[CUTOFF_STATE] is None and before[CUTOFF] is None
+    assert after[CUTOFF_STATE] == after[CUTOFF] == pytest.approx(254.5)
     depth = read_depth(sample_exr).depth
-    np.testing.assert_array_equal(after[P_DEPTH], make_depth_map(depth, DepthOptions(cutoff=254.5)).levels)
+    np.testing.assert_array_equal(after[DEPTH], make_depth_map(depth, DepthOptions(cutoff=254.5)).levels)
     second_subject = (depth > 300) & (depth < 330)
-    assert before[P_DEPTH][second_subject].min() > 0 and after[P_DEPTH][second_subject].max() == 0
-    assert not np.array_equal(before[P_CHART], after[P_CHART])  # the chart marks the cutoff
-    assert "254.50 and beyond" in after[P_STATUS]
+    assert before[DEPTH][second_subject].min() > 0 and after[DEPTH][second_subject].max() == 0
+    assert not np.array_equal(before[CHART], after[CHART])  # the chart marks the cutoff
+    assert "254.50 and beyond" in after[STATUS]
 
 
 def test_chart_click_cuts_there_and_snaps_to_suggestions(sample_view) -> None:
     box = layout(sample_view.histogram)
     near_cut = box.x_of(340.5) + 4 * SCALE
-    snapped = on_chart_click(sample_view, *DEFAULTS, click(near_cut))
-    assert snapped[0] == pytest.approx(340.5)
+    snapped = on_chart_click(shown(sample_view), click(near_cut))
+    assert set(snapped) == set(WITH_CUTOFF) and snapped[CUTOFF_STATE] == snapped[CUTOFF] == pytest.approx(340.5)
     x = box.x_of(400.0)
-    free = on_chart_click(sample_view, *DEFAULTS, click(x))
-    assert free[0] == pytest.approx(400.0, abs=0.01)
-    far_end = on_chart_click(sample_view, *DEFAULTS, click(box.right))
-    assert far_end[0] is None
-    beside = on_chart_click(sample_view, *DEFAULTS, click(2))
-    assert all(isinstance(u, dict) and set(u) <= {"__type__"} for u in beside)  # nothing changes
+    free = on_chart_click(shown(sample_view), click(x))
+    assert free[CUTOFF_STATE] == pytest.approx(400.0, abs=0.01)
+    far_end = on_chart_click(shown(sample_view), click(box.right))
+    assert far_end[CUTOFF_STATE] is None
+    assert on_chart_click(shown(sample_view), click(2)) == {}  # beside the plot: nothing changes
+    assert on_chart_click(shown(None), click(x)) == {}  # nothing loaded
 
 
 def test_controls_mask_invert_compress_noise_16bit(sample_exr: Path, sample_view) -> None:
@@ -130,25 +127,28 @@ def test_controls_mask_invert_compress_noise_16bit(sample_exr: Path, sample_view
     np.testing.assert_array_equal(preview.depth_map.levels, full.levels)
     np.testing.assert_array_equal(preview.depth, (full.levels >> 8).astype(np.uint8))
     np.testing.assert_array_equal(preview.mask, full.mask_image())
-    out = on_no_cut(sample_view, *controls(**values))
-    assert out[P_MASK]["visible"] is True and out[P_MASK]["value"] is not None  # mask preview shown
+    out = on_no_cut(shown(sample_view, **values))
+    assert out[MASK]["visible"] is True and out[MASK]["value"] is not None  # mask preview shown
 
 
 def test_typed_cutoff_comes_into_force_and_empty_means_none(sample_exr: Path, sample_view) -> None:
     depth = read_depth(sample_exr).depth
-    typed = on_cutoff_typed(sample_view, 300.0, *controls(cutoff=254.5))
-    assert typed[0] == 300.0  # the state the other controls read
-    np.testing.assert_array_equal(typed[2], make_depth_map(depth, DepthOptions(cutoff=300.0)).levels)
-    emptied = on_cutoff_typed(sample_view, None, *controls(cutoff=300.0))
-    assert emptied[0] is None
-    np.testing.assert_array_equal(emptied[2], make_depth_map(depth).levels)
+    typed = on_cutoff_typed({CUTOFF: 300.0, **shown(sample_view, cutoff=254.5)})
+    assert set(typed) == {CUTOFF_STATE, *PREVIEW}  # the box keeps what was typed
+    assert typed[CUTOFF_STATE] == 300.0  # the state the other controls read
+    np.testing.assert_array_equal(typed[DEPTH], make_depth_map(depth, DepthOptions(cutoff=300.0)).levels)
+    emptied = on_cutoff_typed({CUTOFF: None, **shown(sample_view, cutoff=300.0)})
+    assert emptied[CUTOFF_STATE] is None
+    np.testing.assert_array_equal(emptied[DEPTH], make_depth_map(depth).levels)
 
 
 def test_cutoff_below_nearest_is_a_message_and_keeps_the_preview(sample_view) -> None:
-    failed = on_controls(sample_view, *controls(cutoff=100.0))
-    assert "Problem" in failed[3] and "nearest depth (190)" in failed[3] and "Traceback" not in failed[3]
-    assert failed[1] == gr.update()  # the last good preview stays on screen
-    assert isinstance(failed[0], np.ndarray)  # the chart is still drawn
+    failed = on_controls(shown(sample_view, cutoff=100.0))
+    assert set(failed) == set(PREVIEW)
+    assert "Problem" in failed[STATUS] and "nearest depth (190)" in failed[STATUS]
+    assert "Traceback" not in failed[STATUS]
+    assert failed[DEPTH] == gr.update()  # the last good preview stays on screen
+    assert isinstance(failed[CHART], np.ndarray)  # the chart is still drawn
 
 
 def test_large_render_previews_downscaled_and_downloads_full_size(tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_several_files_one_zip_bad_file_reported(tmp_path: Path, sample_exr: Pat
 
 
 def test_make_handler_writes_pngs_and_gives_an_image_to_send(sample_exr: Path) -> None:
-    downloads, result, message = on_make(upload(sample_exr), "Y", None, *controls(cutoff=254.5, mask=True))
+    downloads, result, message = made(on_make(files(sample_exr, channel="Y", cutoff=254.5, mask=True)))
     assert [Path(p).name for p in downloads] == ["scene.depth.png", "scene.mask.png"]
     expected = make_depth_map(read_depth(sample_exr).depth, DepthOptions(cutoff=254.5))
     np.testing.assert_array_equal(read_png(downloads[0]), expected.levels)
@@ -198,27 +198,27 @@ def test_make_handler_writes_pngs_and_gives_an_image_to_send(sample_exr: Path) -
 
 
 def test_make_handler_errors_are_messages(tmp_path: Path) -> None:
-    assert "Upload one or more EXR files" in on_make(None, "auto", None, *DEFAULTS)[2]
+    assert "Upload one or more EXR files" in made(on_make(files()))[2]
     bad = tmp_path / "render.exr"
     bad.write_bytes(b"\x76\x2f\x31\x01 truncated")
-    downloads, result, message = on_make(upload(bad), "auto", None, *DEFAULTS)
+    downloads, result, message = made(on_make(files(bad)))
     assert downloads is None and result is None
     assert "Problem" in message and "render.exr" in message and "Traceback" not in message
-    nan_cut = on_make(upload(bad), "auto", None, *controls(cutoff=float("nan")))
+    nan_cut = made(on_make(files(bad, cutoff=float("nan"))))
     assert "cutoff must be a number" in nan_cut[2]
 
 
 def test_bad_upload_is_a_message(tmp_path: Path) -> None:
     fake = tmp_path / "fake.exr"
     fake.write_text("hello")
-    out = on_files(upload(fake), "auto", *DEFAULTS)
+    out = on_files(files(fake))
     assert out[VIEW] is None and out[PANEL]["visible"] is False
     assert "not an OpenEXR file" in out[STATUS] and "fake.exr" in out[STATUS] and str(tmp_path) not in out[STATUS]
 
 
 def test_cleared_upload_resets_the_tab() -> None:
-    out = on_files(None, "Y", *DEFAULTS)
-    assert out[VIEW] is None and out[PANEL]["visible"] is False and out[CHART] is None
+    out = on_files(files(channel="Y"))
+    assert set(out) == set(LOADED) and out[VIEW] is None and out[PANEL]["visible"] is False and out[CHART] is None
     assert "Upload one or more EXR" in out[STATUS]
 
 
@@ -228,16 +228,16 @@ def test_channel_choice_and_file_choice(tmp_path: Path) -> None:
     write_depth(blender, depth, channel="Z", extra={"R": depth * 2, "G": depth, "B": depth})
     daz = tmp_path / "daz.exr"
     write_depth(daz, depth + 1.0, channel="Y")
-    out = on_files(upload(blender, daz), "auto", *DEFAULTS)
+    out = on_files(files(blender, daz))
     assert out[VIEW].channel == "Z" and out[CHOICE]["visible"] is True
     assert out[CHOICE]["choices"] == ["1: blender.exr", "2: daz.exr"]
     assert sorted(out[CHANNEL]["choices"]) == ["B", "G", "R", "Z", "auto"]
-    picked = on_file_choice(upload(blender, daz), "1: blender.exr", "R", None, *DEFAULTS)
+    picked = on_file_choice(files(blender, daz, choice="1: blender.exr", channel="R"))
     assert picked[VIEW].channel == "R"
     assert picked[VIEW].histogram.edges[0] == pytest.approx(2 * np.nanmin(depth[np.isfinite(depth)]))
-    second = on_file_choice(upload(blender, daz), "2: daz.exr", "R", None, *DEFAULTS)
+    second = on_file_choice(files(blender, daz, choice="2: daz.exr", channel="R"))
     assert second[VIEW] is None and "no channel named 'R'" in text(second[STATUS]) and "Y" in second[STATUS]
-    auto = on_file_choice(upload(blender, daz), "2: daz.exr", "auto", None, *DEFAULTS)
+    auto = on_file_choice(files(blender, daz, choice="2: daz.exr"))
     assert auto[VIEW].channel == "Y" and auto[CHANNEL]["value"] == "auto"
 
 
@@ -273,27 +273,34 @@ def test_file_paths_reads_gradio_3_and_4_values(tmp_path: Path) -> None:
     assert file_paths([SimpleNamespace(name="/a.exr"), "/b.exr", None]) == ["/a.exr", "/b.exr"]
 
 
-def test_handler_outputs_match_the_wiring(sample_view) -> None:
-    """The positions these tests read are the components the events write (tab built for real)."""
+def test_wired_handlers_read_their_inputs_and_answer_their_outputs(sample_exr: Path, sample_view) -> None:
+    """Each event of the tab built for real, its handler called with exactly the values its wiring
+    hands over: nothing it reads is missing, nothing it answers is outside its outputs (gradio
+    would refuse the answer), and the answers these tests read by name are the components wired."""
     from lib_depth.ui import build_ui
 
     tab = build_ui().exr
-    loaded = tab.loaded_outputs
-    assert len(on_files(None, "auto", *DEFAULTS)) == len(loaded)
+    assert len(tab.wired) == 24  # nothing was lost on the way: the events of the tab before names
+    known = {**files(sample_exr, choice="1: scene.exr", cutoff=254.5), "sequence": False, "input_folder": "",
+             "output_folder": "", VIEW: sample_view, "frame": 1, CUTOFF: 300.0}
+    for wired in tab.wired:
+        values = {name: known[name] for name in wired.inputs}
+        parameters = inspect.signature(wired.handler).parameters
+        extra = {"evt": click(layout(sample_view.histogram).x_of(400.0))} if "evt" in parameters else {}
+        answer = wired.handler(values, **extra)
+        assert set(answer) <= set(wired.outputs), wired
+        assert answer or wired.handler is on_frame, wired  # a render is no sequence: no frame to move to
+    loaded = tab.named(*LOADED)
     assert loaded[VIEW] is tab.view and loaded[CUTOFF_STATE] is tab.cutoff_state and loaded[CUTOFF] is tab.cutoff
-    assert loaded[CHANNEL] is tab.channel and loaded[VIEWS] is tab.view_choice
-    assert all(a is b for a, b in zip(loaded[CUTS], tab.cut_buttons, strict=True))
-    assert loaded[CHART] is tab.chart and loaded[DEPTH] is tab.depth_image and loaded[STATUS] is tab.status
-    with_cutoff = on_no_cut(sample_view, *DEFAULTS)
-    assert len(with_cutoff) == 2 + len(tab.preview_outputs)
-    assert tab.preview_outputs[P_DEPTH - 2] is tab.depth_image and tab.preview_outputs[P_MASK - 2] is tab.mask_image
+    assert [loaded[name] for name in CUT_BUTTONS] == tab.cut_buttons
+    assert tab.named(DEPTH, MASK, STATUS) == {DEPTH: tab.depth_image, MASK: tab.mask_image, STATUS: tab.status}
 
 
 def test_sample_button_loads_the_bundled_render(sample_exr: Path) -> None:
-    [copy] = on_sample()
+    [copy] = on_sample({})["files"]
     assert Path(copy).name == "scene.exr" and Path(copy).read_bytes() == sample_exr.read_bytes()
     assert Path(copy).parent != sample_exr.parent  # served from a temporary folder, never the repo
-    out = on_files([copy], "auto", *DEFAULTS)
+    out = on_files({**files(), "files": [copy]})
     assert out[VIEW].channel == "Y" and out[SAMPLE]["visible"] is False
 
 
@@ -306,16 +313,16 @@ def test_view_dropdown_for_multi_view_files(tmp_path: Path) -> None:
     stereo = write_multiview(tmp_path / "stereo.exr", left, left + 50.0)
     mono = tmp_path / "mono.exr"
     write_depth(mono, left, channel="Y")
-    out = on_files(upload(stereo, mono), "auto", *DEFAULTS)
+    out = on_files(files(stereo, mono))
     assert out[VIEWS]["choices"] == ["left", "right"] and out[VIEWS]["value"] == "left" and out[VIEWS]["visible"]
     np.testing.assert_array_equal(out[DEPTH], make_depth_map(left).levels)
-    right = on_file_choice(upload(stereo, mono), "1: stereo.exr", "auto", "right", *DEFAULTS)
+    right = on_file_choice(files(stereo, mono, choice="1: stereo.exr", view="right"))
     assert right[VIEW].view == "right" and right[VIEWS]["value"] == "right"
     np.testing.assert_array_equal(right[DEPTH], make_depth_map(left + 50.0).levels)
     assert "Problem" not in right[STATUS]
-    other = on_file_choice(upload(stereo, mono), "2: mono.exr", "auto", "right", *DEFAULTS)
+    other = on_file_choice(files(stereo, mono, choice="2: mono.exr", view="right"))
     assert other[VIEW].view is None and other[VIEWS]["visible"] is False  # no views: hidden, no error
-    downloads, _, message = on_make(upload(stereo), "auto", "right", *DEFAULTS)
+    downloads, _, message = made(on_make(files(stereo, view="right")))
     np.testing.assert_array_equal(read_png(downloads[0]), make_depth_map(left + 50.0).levels)
     assert "Wrote 1 PNG" in message
 
@@ -325,9 +332,9 @@ def test_the_hosts_pixel_bound_reaches_every_read(monkeypatch: pytest.MonkeyPatc
     from lib_depth.ui import hosting
 
     monkeypatch.setattr(hosting, "_current", hosting.TabHost(max_pixels=lambda: 100_000))
-    out = on_files(upload(sample_exr), "auto", *DEFAULTS)
+    out = on_files(files(sample_exr))
     assert out[VIEW] is None and "over the limit of 100,000" in out[STATUS] and "768 x 512" in out[STATUS]
-    downloads, _, message = on_make(upload(sample_exr), "auto", None, *DEFAULTS)
+    downloads, _, message = made(on_make(files(sample_exr)))
     assert downloads is None and "over the limit of 100,000" in message
     monkeypatch.setattr(hosting, "_current", hosting.TabHost(max_pixels=lambda: 768 * 512))
-    assert on_files(upload(sample_exr), "auto", *DEFAULTS)[VIEW].channel == "Y"
+    assert on_files(files(sample_exr))[VIEW].channel == "Y"

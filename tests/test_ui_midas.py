@@ -19,12 +19,12 @@ from lib_depth.depth.png import read_png
 from lib_depth.depth.process import DepthOptions, make_depth_map
 from lib_depth.ui import midas as ui_midas
 from lib_depth.ui.midas import Estimate, MidasControls, StandaloneOptions
-from lib_depth.ui.midas_tab import on_controls, on_image, on_run
+from lib_depth.ui.midas_tab import ESTIMATED, MAPS, on_controls, on_image, on_run
 
 RES = 64
 A = round(2 * math.pi, 2)
-# on_run outputs: [estimate, depth, normal, mask, status, downloads, result]; on_controls: the rest.
-EST, DEPTH, NORMAL, MASK, STATUS, FILES, RESULT = range(7)
+# The names the handlers answer by (MidasTab's attributes): on_run answers ESTIMATED, on_controls MAPS.
+EST, DEPTH, NORMAL, MASK, STATUS, FILES, RESULT = ESTIMATED
 
 
 def photo(height: int = 72, width: int = 120) -> np.ndarray:
@@ -36,8 +36,19 @@ def photo(height: int = 72, width: int = 120) -> np.ndarray:
     return image.astype(np.uint8)
 
 
-def controls(**changes: object) -> list[object]:
-    return list({**vars(MidasControls()), **changes}.values())
+def controls(**changes: object) -> dict[str, object]:
+    """The controls' values by name, as the tab's events hand them over."""
+    return {**vars(MidasControls()), **changes}
+
+
+def run(image: np.ndarray | None, **changes: object) -> dict[str, object]:
+    """What "Estimate depth" hands its handler: the image, the resolution and the controls."""
+    return {"image": image, "resolution": RES, **controls(**changes)}
+
+
+def again(estimate: Estimate | None, **changes: object) -> dict[str, object]:
+    """What a control's edit hands its handler: the stored estimate and the controls."""
+    return {"nearness": estimate, **controls(**changes)}
 
 
 @pytest.fixture
@@ -50,7 +61,8 @@ def with_weights(monkeypatch: pytest.MonkeyPatch, midas_checkpoint: Path, midas_
 
 def test_run_gives_depth_normal_mask_and_pngs(with_weights, midas_estimator) -> None:
     image = photo()
-    out = on_run(image, RES, *controls(mask=True))
+    out = on_run(run(image, mask=True))
+    assert set(out) == set(ESTIMATED)
     estimate = out[EST]
     assert isinstance(estimate, Estimate) and estimate.resolution == RES
     np.testing.assert_array_equal(estimate.nearness, midas_estimator(image, resolution=RES))
@@ -71,41 +83,43 @@ def test_run_gives_depth_normal_mask_and_pngs(with_weights, midas_estimator) -> 
 
 
 def test_controls_after_the_model_rerender_from_the_stored_estimate(with_weights) -> None:
-    estimate = on_run(photo(), RES, *controls())[EST]
+    estimate = on_run(run(photo()))[EST]
     values = dict(bg_threshold=0.4, a=1.0, compress=True, noise=True, seed=3, invert=True, bits="16-bit")
-    out = on_controls(estimate, *controls(**values))
+    out = on_controls(again(estimate, **values))
+    assert set(out) == set(MAPS)
     depth = midas.nearness_to_depth(estimate.nearness, 0.4)
     expected = make_depth_map(depth, DepthOptions(compress=True, noise=True, seed=3, invert=True, bits=16))
-    written = read_png(out[FILES - 1][0])
+    written = read_png(out[FILES][0])
     assert written.dtype == np.uint16
     np.testing.assert_array_equal(written, expected.levels)
-    np.testing.assert_array_equal(out[DEPTH - 1], (expected.levels >> 8).astype(np.uint8))
-    np.testing.assert_array_equal(out[NORMAL - 1], midas.normal_map(estimate.nearness, 1.0, 0.4, RES))
-    assert out[MASK - 1]["visible"] is False and len(out[FILES - 1]) == 2  # no mask asked: none written
-    assert "MiDaS at resolution 64" in out[STATUS - 1]  # still says what the estimate was made at
+    np.testing.assert_array_equal(out[DEPTH], (expected.levels >> 8).astype(np.uint8))
+    np.testing.assert_array_equal(out[NORMAL], midas.normal_map(estimate.nearness, 1.0, 0.4, RES))
+    assert out[MASK]["visible"] is False and len(out[FILES]) == 2  # no mask asked: none written
+    assert "MiDaS at resolution 64" in out[STATUS]  # still says what the estimate was made at
 
 
 def test_missing_weights_is_a_message_naming_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     empty = tmp_path / "weights"
     empty.mkdir()
     monkeypatch.setattr(ui_midas, "standalone", StandaloneOptions(weights=str(empty), device="cpu"))
-    out = on_run(photo(), RES, *controls())
+    out = on_run(run(photo()))
     status = html.unescape(out[STATUS])
-    assert out[EST] is None and out[DEPTH] is None and out[FILES] is None
+    assert set(out) == set(ESTIMATED) and out[EST] is None and out[DEPTH] is None and out[FILES] is None
     assert "Problem" in status and midas.WEIGHTS_NAME in status and str(empty) in status
     assert "Traceback" not in status
 
 
 def test_bad_inputs_are_messages(with_weights) -> None:
-    assert "Upload an image first" in on_run(None, RES, *controls())[STATUS]
-    wrong = on_run(np.zeros((8, 8, 2), np.uint8), RES, *controls())
+    assert "Upload an image first" in on_run(run(None))[STATUS]
+    wrong = on_run(run(np.zeros((8, 8, 2), np.uint8)))
     assert wrong[EST] is None and "Problem" in wrong[STATUS]
 
 
 def test_new_image_clears_the_old_estimate() -> None:
-    out = on_image(photo(), *controls())
-    assert out[0] is None and out[1] is None and "Estimate depth" in out[4]
-    assert on_controls(None, *controls())[0] is None  # nothing to re-render
+    out = on_image(controls())
+    assert set(out) == set(ESTIMATED)
+    assert out[EST] is None and out[DEPTH] is None and "Estimate depth" in out[STATUS]
+    assert on_controls(again(None))[DEPTH] is None  # nothing to re-render
 
 
 def test_an_internal_error_is_a_readable_message(
@@ -115,8 +129,25 @@ def test_an_internal_error_is_a_readable_message(
         raise NotImplementedError("Cannot copy out of meta tensor; no data!")
 
     monkeypatch.setattr(type(midas_estimator), "forward", broken)
-    out = on_run(photo(), RES, *controls())
+    out = on_run(run(photo()))
     status = html.unescape(out[STATUS])
     assert out[EST] is None and out[DEPTH] is None
     assert "internal error in Depth Tools: NotImplementedError: Cannot copy out of meta tensor" in status
     assert "Traceback" not in status
+
+
+def test_wired_handlers_read_their_inputs_and_answer_their_outputs(with_weights) -> None:
+    """Each event of the tab built for real, its handler called with exactly the values its wiring
+    hands over: nothing it reads is missing, nothing it answers is outside its outputs."""
+    from lib_depth.ui import build_ui
+
+    tab = build_ui().midas
+    assert len(tab.wired) == 12  # run, image upload and clear, 2 sliders, 5 boxes, the seed's 2
+    assert set(tab.controls) == set(controls())  # every control of MidasControls, and only those
+    estimate = on_run(run(photo()))[EST]
+    known = {**run(photo(), mask=True), "nearness": estimate}
+    for wired in tab.wired:
+        answer = wired.handler({name: known[name] for name in wired.inputs})
+        assert answer and set(answer) <= set(wired.outputs), wired
+        assert "Problem" not in answer["status"]
+    assert tab.named(DEPTH, NORMAL, EST) == {DEPTH: tab.depth_image, NORMAL: tab.normal_image, EST: tab.nearness}

@@ -1,18 +1,15 @@
 """The EXR tab's "as one sequence": handlers called directly with real EXR frames, compared with
 what the command line's sequence core writes, and the host's rule for server folders.
 
-Output positions are those of `ExrTab.source_outputs` (pinned to the wiring by the last test).
+Outputs are read by the names of `ExrTab`'s components (pinned to the wiring by the last test).
 """
 
 from __future__ import annotations
 
-import html
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
-import gradio as gr
 import numpy as np
 import pytest
 
@@ -24,28 +21,27 @@ from lib_depth.depth.sample import synthetic_scene
 from lib_depth.depth.sequence import SequenceJob, run_sequence
 from lib_depth.ui import hosting
 from lib_depth.ui.app import parse_args, standalone_host
-from lib_depth.ui.exr import MAX_CUT_BUTTONS, MapControls
 from lib_depth.ui.exr_sequence import SequenceView, eta
-from lib_depth.ui.exr_sequence_events import on_channel, on_frame, on_make_any, on_source
+from lib_depth.ui.exr_sequence_events import FRAME, SOURCE, on_channel, on_frame, on_make_any, on_source
 from tests.host_double import WebUI
+from tests.ui_values import controls, files, made, text, upload
 
-VIEW, CHOICE, CHANNEL, VIEWS = 0, 3, 4, 5  # as tests/test_ui_exr.py: the loaded outputs, then slider and panel
-CUTS = slice(6, 6 + MAX_CUT_BUTTONS)
-CHART, DEPTH, MASK, STATUS, DOWNLOADS, RESULT = range(8 + MAX_CUT_BUTTONS, 14 + MAX_CUT_BUTTONS)
-SLIDER, PANEL = -2, -1
-F_DEPTH, F_STATUS = 2, 4  # on_frame: [view, chart, depth, mask, status, downloads, result]
+VIEW, CHOICE, DEPTH, STATUS, SLIDER, PANEL = "view", "file_choice", "depth_image", "status", "frame", "folders"
 
 
-def controls(**changes: object) -> list[object]:
-    return list({**vars(MapControls()), **changes}.values())
+def source(*paths: Path, sequence: bool = True, folder: str = "", channel: str = "auto",
+           **changes: object) -> dict[str, object]:
+    """The values of the events that (re)load the source: uploads or a server folder."""
+    return {**files(*paths, channel=channel, **changes), "sequence": sequence, "input_folder": folder}
 
 
-def upload(*paths: Path) -> list[SimpleNamespace]:
-    return [SimpleNamespace(name=str(p)) for p in paths]
+def make(view: object, output_folder: str = "", **changes: object) -> dict[str, object]:
+    """The values *Make depth maps* gets with "as one sequence" ticked and nothing uploaded."""
+    return {**files(**changes), "sequence": True, "view": view, "output_folder": output_folder}
 
 
-def text(status: str) -> str:
-    return html.unescape(status)
+def frame(view: object, number: float | None, **changes: object) -> dict[str, object]:
+    return {VIEW: view, "frame": number, **controls(**changes)}
 
 
 def frame_depth(i: int) -> np.ndarray:
@@ -82,7 +78,8 @@ def cli_pngs(frames: list[Path], out: Path, options: DepthOptions = DepthOptions
 
 
 def test_uploads_as_one_sequence_share_one_histogram_and_the_slider_moves(frames: list[Path]) -> None:
-    out = on_source(upload(*reversed(frames)), True, "", "auto", *controls())
+    out = on_source(source(*reversed(frames)))
+    assert set(out) == set(SOURCE)
     view = out[VIEW]
     assert isinstance(view, SequenceView) and [f.path.name for f in view.frames] == [
         "shot_0001.exr", "shot_0002.exr", "shot_0003.exr"]  # natural order of the names, not of the uploads
@@ -92,28 +89,29 @@ def test_uploads_as_one_sequence_share_one_histogram_and_the_slider_moves(frames
     assert out[SLIDER]["visible"] is True and out[SLIDER]["maximum"] == 3 and out[PANEL]["visible"] is True
     assert out[CHOICE]["visible"] is False  # one sequence, not a list of files
     assert "frame 1 of 3" in text(out[STATUS]) and "shot_0001.exr" in text(out[STATUS])
-    moved = on_frame(view, 3, *controls())
-    assert moved[0].index == 2 and "frame 3 of 3" in text(moved[F_STATUS])
-    assert not np.array_equal(moved[F_DEPTH], out[DEPTH])
+    moved = on_frame(frame(view, 3))
+    assert set(moved) == set(FRAME)
+    assert moved[VIEW].index == 2 and "frame 3 of 3" in text(moved[STATUS])
+    assert not np.array_equal(moved[DEPTH], out[DEPTH])
     # the still wall keeps its level: both previews use the sequence's range
-    np.testing.assert_array_equal(moved[F_DEPTH][:, :8], out[DEPTH][:, :8])
-    assert all(u == gr.update() for u in on_frame(moved[0], 3, *controls()))  # the same frame: nothing re-read
+    np.testing.assert_array_equal(moved[DEPTH][:, :8], out[DEPTH][:, :8])
+    assert on_frame(frame(moved[VIEW], 3)) == {}  # the same frame: nothing re-read, nothing changes
 
 
 def test_make_gives_a_zip_of_the_command_lines_pngs(frames: list[Path], tmp_path: Path) -> None:
-    view = on_source(upload(*frames), True, "", "auto", *controls())[VIEW]
+    view = on_source(source(*frames))[VIEW]
     cut = view.cut_value(0)
     assert cut is not None
-    chosen = controls(cutoff=cut, compress=True, noise=True, seed=7)
-    shown = on_frame(view, 2, *chosen)
-    downloads, first, message = on_make_any(True, shown[0], "", None, "auto", None, *chosen)
+    chosen = dict(cutoff=cut, compress=True, noise=True, seed=7)
+    shown = on_frame(frame(view, 2, **chosen))
+    downloads, first, message = made(on_make_any(make(shown[VIEW], **chosen)))
     assert [Path(p).name for p in downloads] == ["depth_maps.zip"] and "Wrote 3 frames" in message
     with zipfile.ZipFile(downloads[0]) as zf:
         zipped = {name: zf.read(name) for name in sorted(zf.namelist())}
     options = DepthOptions(cutoff=cut, compress=True, noise=True, seed=7)
     assert zipped == cli_pngs(frames, tmp_path / "cli", options)  # byte for byte
     assert list(zipped) == ["shot_0001.depth.png", "shot_0002.depth.png", "shot_0003.depth.png"]
-    np.testing.assert_array_equal(shown[F_DEPTH], read_png(tmp_path / "cli" / "shot_0002.depth.png"))  # preview = PNG
+    np.testing.assert_array_equal(shown[DEPTH], read_png(tmp_path / "cli" / "shot_0002.depth.png"))  # preview = PNG
     assert first.mode == "RGB"
 
 
@@ -121,21 +119,21 @@ def test_bad_frame_is_left_out_and_named(frames: list[Path], tmp_path: Path) -> 
     odd = tmp_path / "odd" / "shot_0004.exr"
     odd.parent.mkdir()
     write_depth(odd, synthetic_scene(48, 32), channel="Y")
-    out = on_source(upload(*frames, odd), True, "", "auto", *controls())
+    out = on_source(source(*frames, odd))
     assert len(out[VIEW].frames) == 3
     assert "1 of the frames left out" in text(out[STATUS]) and "shot_0004.exr" in text(out[STATUS])
     assert "differently sized frame" in text(out[STATUS]) and str(tmp_path) not in out[STATUS]
 
 
 def test_not_ticked_is_the_tab_as_before_and_channel_reloads_the_sequence(frames: list[Path]) -> None:
-    single = on_source(upload(*frames), False, "", "auto", *controls())
+    single = on_source(source(*frames, sequence=False))
     assert not isinstance(single[VIEW], SequenceView) and single[SLIDER]["visible"] is False
     assert single[CHOICE]["visible"] is True and single[PANEL]["visible"] is False
-    again = on_channel(upload(*frames), True, "", None, "Y", None, *controls())
+    again = on_channel(source(*frames, channel="Y"))
     assert isinstance(again[VIEW], SequenceView) and again[VIEW].channel == "Y"
-    wrong = on_channel(upload(*frames), True, "", None, "Z", None, *controls())
+    wrong = on_channel(source(*frames, channel="Z"))
     assert wrong[VIEW] is None and "no channel named 'Z'" in text(wrong[STATUS])
-    assert "Load the frames first" in on_make_any(True, None, "", upload(*frames), "auto", None, *controls())[2]
+    assert "Load the frames first" in made(on_make_any({**make(None), "files": upload(*frames)}))[2]
 
 
 def test_server_folders_in_and_out_resume(frames: list[Path], tmp_path: Path, host) -> None:
@@ -144,28 +142,28 @@ def test_server_folders_in_and_out_resume(frames: list[Path], tmp_path: Path, ho
     for path in frames:
         path.rename(folder / path.name)
     host()
-    out = on_source(None, True, str(folder / "shot_####.exr"), "auto", *controls())
+    out = on_source(source(folder=str(folder / "shot_####.exr")))
     view = out[VIEW]
     assert isinstance(view, SequenceView) and len(view.frames) == 3
     target = tmp_path / "controlnet_batch"
-    downloads, _, message = on_make_any(True, view, str(target), None, "auto", None, *controls())
+    downloads, _, message = made(on_make_any(make(view, str(target))))
     assert downloads is None and "Wrote 3 frames" in message and str(target) in text(message)
     assert sorted(p.name for p in target.glob("*.png")) == ["shot_0001.depth.png", "shot_0002.depth.png",
                                                             "shot_0003.depth.png"]
     assert {p.name: p.read_bytes() for p in sorted(target.glob("*.png"))} == cli_pngs(
         sorted(folder.iterdir()), tmp_path / "cli")
-    again = on_make_any(True, view, str(target), None, "auto", None, *controls())[2]
+    again = made(on_make_any(make(view, str(target))))[2]
     assert "3 already up to date" in again
 
 
 def test_refused_server_folders_read_and_write_nothing(frames: list[Path], tmp_path: Path, host) -> None:
     host(server_folders=lambda: "Server folders are off: started with --listen")
-    out = on_source(None, True, str(frames[0].parent), "auto", *controls())
+    out = on_source(source(folder=str(frames[0].parent)))
     assert out[VIEW] is None and "started with --listen" in text(out[STATUS])
-    view = on_source(upload(*frames), True, "", "auto", *controls())[VIEW]  # uploads still work
+    view = on_source(source(*frames))[VIEW]  # uploads still work
     target = tmp_path / "out"
-    made = on_make_any(True, view, str(target), None, "auto", None, *controls())
-    assert made[0] is None and "started with --listen" in text(made[2]) and not target.exists()
+    refused = made(on_make_any(make(view, str(target))))
+    assert refused[0] is None and "started with --listen" in text(refused[2]) and not target.exists()
 
 
 class Bar:
@@ -189,9 +187,9 @@ def test_progress_counts_frames_and_interrupt_stops_between_frames(
     webui = make_webui("controlnet")
     hosting.use(tab_host())
     try:
-        view = on_source(upload(*frames), True, "", "auto", *controls())[VIEW]
+        view = on_source(source(*frames))[VIEW]
         bar = Bar()
-        on_make_any(True, view, str(tmp_path / "all"), None, "auto", None, *controls(), progress=bar)
+        on_make_any(make(view, str(tmp_path / "all")), progress=bar)
         assert [c[0] for c in bar.calls] == [(0, 3), (1, 3), (2, 3), (3, 3)]
         assert "left" in bar.calls[1][1] and bar.calls[1][1].startswith("Frame 1 of 3")
         steps = [h for h in webui.shared.state.history if h[0] == "nextjob"]
@@ -199,10 +197,10 @@ def test_progress_counts_frames_and_interrupt_stops_between_frames(
 
         target = tmp_path / "stopped"
         stop = Bar(then=webui.shared.state.interrupt, at=1)  # the WebUI's Interrupt button, during frame 2
-        _, first, message = on_make_any(True, view, str(target), None, "auto", None, *controls(), progress=stop)
+        _, first, message = made(on_make_any(make(view, str(target)), progress=stop))
         assert "Interrupted after 1 of 3 frames" in text(message) and "make again" in text(message)
         assert [p.name for p in target.glob("*.png")] == ["shot_0001.depth.png"] and first is not None
-        rest = on_make_any(True, view, str(target), None, "auto", None, *controls())[2]
+        rest = made(on_make_any(make(view, str(target))))[2]
         assert "1 already up to date" in rest  # the rerun converts only the rest
     finally:
         hosting.use(hosting.TabHost())
@@ -239,14 +237,18 @@ def test_standalone_binds_this_machine_and_allows_server_folders() -> None:
     assert refusal is not None and "--host 0.0.0.0" in refusal
 
 
-def test_source_outputs_match_the_wiring(frames: list[Path]) -> None:
+def test_sequence_handlers_answer_what_is_wired(frames: list[Path]) -> None:
+    """Loading a sequence answers every output its events are wired to, moving a frame every
+    output of its own; by the names of the tab's components."""
     from lib_depth.ui import build_ui
 
     tab = build_ui().exr
-    out = on_source(upload(*frames), True, "", "auto", *controls())
-    assert len(out) == len(tab.source_outputs)
-    wired = tab.source_outputs
-    assert wired[VIEW] is tab.view and wired[STATUS] is tab.status and wired[DEPTH] is tab.depth_image
-    assert wired[SLIDER] is tab.frame and wired[PANEL] is tab.folders and wired[CHOICE] is tab.file_choice
-    assert len(on_frame(out[VIEW], 2, *controls())) == 1 + len(tab.preview_outputs)
+    outputs = {wired.handler: set(wired.outputs) for wired in tab.wired}
+    out = on_source(source(*frames))
+    assert set(out) == outputs[on_source] == outputs[on_channel] == set(SOURCE)
+    assert tab.named(VIEW, STATUS, DEPTH, SLIDER, PANEL, CHOICE) == {
+        VIEW: tab.view, STATUS: tab.status, DEPTH: tab.depth_image, SLIDER: tab.frame, PANEL: tab.folders,
+        CHOICE: tab.file_choice}
+    assert set(on_frame(frame(out[VIEW], 2))) == outputs[on_frame] == set(FRAME)
+    assert set(on_make_any(make(out[VIEW]))) == outputs[on_make_any]
     assert read_depth(frames[0]).channel == out[VIEW].channel

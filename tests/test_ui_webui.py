@@ -8,10 +8,10 @@ import gradio as gr
 import numpy as np
 
 from lib_depth.ui import build_ui
-from lib_depth.ui.exr import MapControls
 from lib_depth.ui.exr_events import on_make
 from lib_depth.webui import tabs
 from tests.host_double import WebUI
+from tests.ui_values import files
 
 
 def test_send_buttons_send_the_full_size_result(make_webui: Callable[..., WebUI], sample_exr) -> None:
@@ -26,8 +26,7 @@ def test_send_buttons_send_the_full_size_result(make_webui: Callable[..., WebUI]
     assert all(s.type == "pil" for s in sources.values())  # the WebUI resizes through PIL when sending
     assert all(isinstance(b.paste_button.parent, gr.Row) for b in bindings)  # side by side, under the result
     # What a click sends: the full-size map of the last "Make depth maps", as RGB.
-    values = list(vars(MapControls(cutoff=254.5)).values())
-    _, result, _ = on_make([str(sample_exr)], "auto", None, *values)
+    result = on_make({**files(cutoff=254.5), "files": [str(sample_exr)]})["result"]
     sent = ui.exr.result.preprocess(ui.exr.result.postprocess(result))
     assert sent.size == (768, 512) and np.asarray(sent).shape == (512, 768, 3)
 

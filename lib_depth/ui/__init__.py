@@ -7,7 +7,9 @@ through `hosting.TabHost`, which the WebUI adapter hands to `build_tab` (never b
 - `exr_tab` (layout and wiring) and `exr_events` (its handlers) over `exr` (the work: views,
   previews, cut clicks, making the PNGs), with `chart` drawing the histogram.
 - `midas_tab` over `midas` (estimate once, re-render as the controls move).
-- `controls` (the post-processing controls both sub-tabs share), `controlnet_send` (Send to
+- `controls` (the post-processing controls both sub-tabs share, defined once: their components,
+  their values by name, their `DepthOptions`), `events` (handlers wired by name: a dict of values
+  in, updates by component name out; one `Wiring` method per kind of event), `controlnet_send` (Send to
   ControlNet, with `javascript/depth_tools_controlnet.js`), `status` (messages),
   `compat` (gradio 3/4 differences), `hosting` (what the tab needs from its host).
 

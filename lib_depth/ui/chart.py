@@ -125,6 +125,22 @@ def _share_label(share: float) -> str:
     return f"{percent:g}%"
 
 
+@dataclass(frozen=True)
+class _Canvas:
+    """What every part of the chart is drawn with."""
+
+    draw: ImageDraw.ImageDraw
+    box: ChartLayout
+    small: ImageFont.ImageFont
+    digits: int  # decimals of the depth labels
+
+    def label(self, xy: tuple[float, float], text: str, colour: tuple) -> None:
+        self.draw.text(xy, text, fill=colour, font=self.small)
+
+    def width_of(self, text: str) -> int:
+        return _text_width(self.draw, text, self.small)
+
+
 def draw_histogram(
     histogram: Histogram,
     cutoff: float | None = None,
@@ -141,27 +157,38 @@ def draw_histogram(
     box = layout(histogram, width, height)
     image = Image.new("RGB", (width * s, height * s), PANEL)
     draw = ImageDraw.Draw(image)
-    small, normal = _font(12 * s), _font(13 * s)
-    digits = decimals_for(box.near, box.far)
-
-    draw.text((box.left, 8 * s), "Pixels per depth bucket (log scale): click to cut", fill=TEXT, font=normal)
+    canvas = _Canvas(draw, box, _font(12 * s), decimals_for(box.near, box.far))
+    draw.text((box.left, 8 * s), "Pixels per depth bucket (log scale): click to cut", fill=TEXT, font=_font(13 * s))
     legend = "blue: occupied   grey: near-empty"
-    draw.text((box.right - _text_width(draw, legend, small), 9 * s), legend, fill=MUTED, font=small)
-
-    for exponent in range(round(math.log10(MIN_SHARE)), 1):
-        share = 10.0**exponent
-        y = box.y_of(share)
-        draw.line([(box.left, y), (box.right, y)], fill=GRID, width=1)
-        label = _share_label(share)
-        draw.text((box.left - 6 * s - _text_width(draw, label, small), y - 7 * s), label, fill=MUTED, font=small)
-
+    canvas.label((box.right - canvas.width_of(legend), 9 * s), legend, MUTED)
+    _draw_grid(canvas)
     cut = cutoff if cutoff is not None and box.near < cutoff < box.far else None
     if cut is not None:
         draw.rectangle([box.x_of(cut), box.top, box.right, box.bottom], fill=BEYOND)
+    _draw_bars(canvas, histogram, cut)
+    _draw_suggestions(canvas, histogram.suggestions)
+    if cut is not None:
+        _draw_cutoff(canvas, cut)
+    _draw_depth_axis(canvas, width * s)
+    return np.asarray(image)
 
+
+def _draw_grid(canvas: _Canvas) -> None:
+    """The log axis: a line and a share label per power of ten."""
+    box, s = canvas.box, SCALE
+    for exponent in range(round(math.log10(MIN_SHARE)), 1):
+        share = 10.0**exponent
+        y = box.y_of(share)
+        canvas.draw.line([(box.left, y), (box.right, y)], fill=GRID, width=1)
+        label = _share_label(share)
+        canvas.label((box.left - 6 * s - canvas.width_of(label), y - 7 * s), label, MUTED)
+
+
+def _draw_bars(canvas: _Canvas, histogram: Histogram, cut: float | None) -> None:
+    """One bar per bucket: blue occupied, grey near-empty, faded beyond the cutoff."""
+    box, s = canvas.box, SCALE
     valid_total = max(int(histogram.counts.sum()), 1)
-    buckets = len(histogram.counts)
-    step = (box.right - box.left) / buckets
+    step = (box.right - box.left) / len(histogram.counts)
     for i, (count, share) in enumerate(zip(histogram.counts, histogram.shares, strict=True)):
         x0 = box.left + i * step + 1.5 * s
         x1 = box.left + (i + 1) * step - 1.5 * s
@@ -169,15 +196,19 @@ def draw_histogram(
         if cut is not None and histogram.edges[i] >= cut:
             colour = _dim(colour)
         y = box.y_of(share) if count else box.bottom
-        draw.rectangle([x0, min(y, box.bottom - 2 * s), x1, box.bottom], fill=colour)
+        canvas.draw.rectangle([x0, min(y, box.bottom - 2 * s), x1, box.bottom], fill=colour)
 
-    for cut_at in histogram.suggestions:
+
+def _draw_suggestions(canvas: _Canvas, suggestions: tuple[float, ...]) -> None:
+    """Amber dashed lines, and a "cut 254.50" tag above each where it does not overlap another."""
+    box, s, draw = canvas.box, SCALE, canvas.draw
+    for cut_at in suggestions:
         _dashed_vline(draw, box.x_of(cut_at), box.top - 3 * s, box.bottom, SUGGESTION, 2 * s)
     taken: list[tuple[float, float]] = []
-    for cut_at in histogram.suggestions:
+    for cut_at in suggestions:
         x = box.x_of(cut_at)
-        label = f"cut {format_depth(cut_at, digits)}"
-        w = _text_width(draw, label, small) + 10 * s
+        label = f"cut {format_depth(cut_at, canvas.digits)}"
+        w = canvas.width_of(label) + 10 * s
         lx = min(max(x - w / 2, box.left), box.right - w)
         if any(lx < b and lx + w > a for a, b in taken):
             continue  # two suggestions closer than a label: the buttons below still list both
@@ -185,27 +216,32 @@ def draw_histogram(
         ty = box.top - 21 * s
         draw.rounded_rectangle([lx, ty, lx + w, ty + 16 * s], radius=4 * s, fill=SUGGESTION)
         draw.polygon([(x - 4 * s, ty + 16 * s), (x + 4 * s, ty + 16 * s), (x, ty + 20 * s)], fill=SUGGESTION)
-        draw.text((lx + 5 * s, ty + 2 * s), label, fill=PANEL, font=small)
+        canvas.label((lx + 5 * s, ty + 2 * s), label, PANEL)
 
-    if cut is not None:
-        x = box.x_of(cut)
-        draw.line([(x, box.top), (x, box.bottom)], fill=CUTOFF, width=2 * s)
-        label = f"cutoff {format_depth(cut, digits)}: all beyond becomes far (black)"
-        w = _text_width(draw, label, small)
-        lx = x + 6 * s if x + 6 * s + w <= box.right else x - 6 * s - w
-        draw.rectangle([lx - 3 * s, box.top + 3 * s, lx + w + 3 * s, box.top + 19 * s], fill=BEYOND)
-        draw.text((lx, box.top + 4 * s), label, fill=CUTOFF, font=small)
 
-    draw.line([(box.left, box.bottom), (box.right, box.bottom)], fill=MUTED, width=s)
+def _draw_cutoff(canvas: _Canvas, cut: float) -> None:
+    """The red cutoff line and what it does, on the side where the label fits."""
+    box, s = canvas.box, SCALE
+    x = box.x_of(cut)
+    canvas.draw.line([(x, box.top), (x, box.bottom)], fill=CUTOFF, width=2 * s)
+    label = f"cutoff {format_depth(cut, canvas.digits)}: all beyond becomes far (black)"
+    w = canvas.width_of(label)
+    lx = x + 6 * s if x + 6 * s + w <= box.right else x - 6 * s - w
+    canvas.draw.rectangle([lx - 3 * s, box.top + 3 * s, lx + w + 3 * s, box.top + 19 * s], fill=BEYOND)
+    canvas.label((lx, box.top + 4 * s), label, CUTOFF)
+
+
+def _draw_depth_axis(canvas: _Canvas, picture_width: int) -> None:
+    """The depth axis under the plot: six ticks with their depths, and what the axis means."""
+    box, s = canvas.box, SCALE
+    canvas.draw.line([(box.left, box.bottom), (box.right, box.bottom)], fill=MUTED, width=s)
     ticks = 5
     for j in range(ticks + 1):
         value = box.near + (box.far - box.near) * j / ticks
         x = box.x_of(value)
-        draw.line([(x, box.bottom), (x, box.bottom + 4 * s)], fill=MUTED, width=s)
-        label = format_depth(value, digits)
-        w = _text_width(draw, label, small)
-        lx = min(max(x - w / 2, box.left - 20 * s), width * s - w - 4 * s)
-        draw.text((lx, box.bottom + 6 * s), label, fill=MUTED, font=small)
+        canvas.draw.line([(x, box.bottom), (x, box.bottom + 4 * s)], fill=MUTED, width=s)
+        label = format_depth(value, canvas.digits)
+        lx = min(max(x - canvas.width_of(label) / 2, box.left - 20 * s), picture_width - canvas.width_of(label) - 4 * s)
+        canvas.label((lx, box.bottom + 6 * s), label, MUTED)
     axis = "depth in scene units: near (white in the map) to far (black)"
-    draw.text((box.left, box.bottom + 22 * s), axis, fill=MUTED, font=small)
-    return np.asarray(image)
+    canvas.label((box.left, box.bottom + 22 * s), axis, MUTED)

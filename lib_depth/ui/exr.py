@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -27,6 +28,7 @@ from ..depth.process import DepthMap, DepthOptions, Histogram, histogram, make_d
 from .chart import SCALE as CHART_SCALE
 from .chart import decimals_for, format_depth
 from .chart import layout as chart_layout
+from .controls import PostControls
 
 #: Longest side of the preview: the tab shows it at about this size, and a 4K render would make
 #: every slider move re-process 16 M pixels.
@@ -37,42 +39,22 @@ SNAP_PIXELS = 10
 #: Half the width of a suggestion's "cut 254.50" label above the plot: a click on it takes it.
 TAG_HALF_WIDTH = 40
 AUTO_CHANNEL = "auto"
-BITS_CHOICES = ("8-bit", "16-bit")
 #: Runs older than this are removed from the download folder when a new one starts.
 KEEP_RUNS_SECONDS = 24 * 3600
 
 
-@dataclass(frozen=True)
-class MapControls:
-    """The tab's post-processing controls, as the components hand them over."""
+@dataclass(frozen=True, kw_only=True)
+class MapControls(PostControls):
+    """The EXR tab's controls: the shared post-processing and the cutoff. The cutoff is no
+    `control` field: its box sits with the suggestion buttons, and its value in force is a State."""
 
     cutoff: float | None = None
-    compress: bool = False
-    noise: bool = False
-    seed: float | None = 0
-    mask: bool = False
-    invert: bool = False
-    bits: str = BITS_CHOICES[0]
 
-    def options(self) -> DepthOptions:
+    def options(self, **more: Any) -> DepthOptions:
         cutoff = self.cutoff
         if cutoff is not None and not math.isfinite(float(cutoff)):
             raise DepthError("the cutoff must be a number (leave it empty for no cutoff)")
-        return post_options(self.compress, self.noise, self.seed, self.invert, self.bits, cutoff)
-
-
-def post_options(
-    compress: bool, noise: bool, seed: float | None, invert: bool, bits: str, cutoff: float | None = None
-) -> DepthOptions:
-    """Both tabs' post-processing controls as DepthOptions (bits come as the radio's label)."""
-    return DepthOptions(
-        cutoff=None if cutoff is None else float(cutoff),
-        compress=bool(compress),
-        noise=bool(noise),
-        invert=bool(invert),
-        bits=16 if bits == BITS_CHOICES[1] else 8,
-        seed=int(seed or 0),
-    )
+        return super().options(cutoff=None if cutoff is None else float(cutoff), **more)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""The "EXR render" tab's event handlers: functions of the components' values, returning the
-outputs' new values (or `gr.update`s), so tests call them directly. They never raise for a user's
-mistake: the status box says what went wrong and the rest of the tab keeps its state.
+"""The "EXR render" tab's event handlers: functions of the components' values by name, returning
+the outputs' new values (or `gr.update`s) by name (`events`), so tests call them directly. They
+never raise for a user's mistake: the status box says what went wrong and the rest of the tab
+keeps its state. The names are `ExrTab`'s; the tuples below are what each kind of handler answers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..depth.errors import DepthError
 from . import hosting, status
 from .chart import draw_histogram
 from .compat import file_paths
+from .events import Updates, Values
 from .exr import (
     AUTO_CHANNEL,
     MAX_CUT_BUTTONS,
@@ -34,6 +36,16 @@ from .exr import (
 )
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scene.exr"
+#: What follows the controls: `preview_outputs`.
+PREVIEW = ("chart", "depth_image", "mask_image", "status", "downloads", "result")
+CUT_BUTTONS = tuple(f"cut_{i}" for i in range(MAX_CUT_BUTTONS))
+#: A (re)loaded file: `view_outputs`.
+LOADED = ("view", "sample", "cut_panel", "file_choice", "channel", "view_choice", *CUT_BUTTONS, "cutoff_state",
+          "cutoff", *PREVIEW)
+#: A button or a click set the cutoff: the state, the box and the preview.
+WITH_CUTOFF = ("cutoff_state", "cutoff", *PREVIEW)
+#: *Make depth maps*.
+MADE = ("downloads", "result", "status")
 UPLOAD_HINT = (
     "Upload one or more EXR depth renders (Daz Studio iray depth canvas, Blender Z pass, any float depth) "
     "to see where their depths lie and choose the cut."
@@ -63,29 +75,38 @@ def describe_preview(view: ExrView, preview: Preview, controls: MapControls) -> 
     return status.info(parts)
 
 
-def preview_outputs(view: ExrView | None, controls: MapControls) -> list[Any]:
-    """[chart, depth preview, mask preview, status, downloads, result]: everything that follows
-    the controls. Downloads are cleared: they no longer match what the preview shows."""
+def controls_in(values: Values) -> MapControls:
+    """The controls in force: the cutoff is the state's (the box may hold a number being typed)."""
+    return MapControls.from_values({**values, "cutoff": values["cutoff_state"]})
+
+
+def preview_outputs(view: ExrView | None, controls: MapControls) -> Updates:
+    """`PREVIEW`: everything that follows the controls. Downloads are cleared: they no longer
+    match what the preview shows."""
     mask_update = {"visible": bool(controls.mask)}
+    cleared = {"downloads": None, "result": None}
     if view is None:
-        return [None, None, gr.update(value=None, **mask_update), status.hint(UPLOAD_HINT), None, None]
+        return {"chart": None, "depth_image": None, "mask_image": gr.update(value=None, **mask_update),
+                "status": status.hint(UPLOAD_HINT), **cleared}
     chart = draw_histogram(view.histogram, controls.cutoff)
     try:
         preview = render_preview(view, controls)
-    except DepthError as exc:
-        return [chart, gr.update(), gr.update(**mask_update), status.error(exc), None, None]
+    except DepthError as exc:  # the last good preview stays on screen
+        return {"chart": chart, "depth_image": gr.update(), "mask_image": gr.update(**mask_update),
+                "status": status.error(exc), **cleared}
     message = describe_preview(view, preview, controls)
-    return [chart, preview.depth, gr.update(value=preview.mask, **mask_update), message, None, None]
+    return {"chart": chart, "depth_image": preview.depth, "mask_image": gr.update(value=preview.mask, **mask_update),
+            "status": message, **cleared}
 
 
-def _cut_button_updates(view: ExrView | None) -> list[Any]:
+def _cut_button_updates(view: ExrView | None) -> Updates:
     cuts = view.histogram.suggestions if view is not None else ()
-    updates = []
-    for i in range(MAX_CUT_BUTTONS):
+    updates = {}
+    for i, name in enumerate(CUT_BUTTONS):
         if i < len(cuts):
-            updates.append(gr.update(value=f"Cut at {view.fmt(cuts[i])}", visible=True))  # type: ignore[union-attr]
+            updates[name] = gr.update(value=f"Cut at {view.fmt(cuts[i])}", visible=True)  # type: ignore[union-attr]
         else:
-            updates.append(gr.update(visible=False))
+            updates[name] = gr.update(visible=False)
     return updates
 
 
@@ -100,27 +121,25 @@ def _choice_index(choice: str | None) -> int:
         return 0
 
 
+def _loaded(view: ExrView | None, controls: MapControls, **updates: Any) -> Updates:
+    """`LOADED` from `updates` (sample button, cut panel, the dropdowns) and what every load resets:
+    the cutoff starts empty ("no cutoff"), since a cut in one render's units means nothing in another."""
+    return {"view": view, **updates, **_cut_button_updates(view), "cutoff_state": None,
+            "cutoff": gr.update(value=None), **preview_outputs(view, replace(controls, cutoff=None))}
+
+
 def view_outputs(
     paths: list[str], index: int, channel: str | None, controls: MapControls, stereo_view: str | None = None
-) -> list[Any]:
-    """[view, sample button, cut panel, file choice, channel, view choice, *cut buttons, cutoff state,
-    cutoff box] + preview_outputs,
-    for a (re)loaded file. The histogram and cut controls show only with a file loaded; the cutoff
-    starts empty ("no cutoff"): a cut in one render's units means nothing in another."""
-    controls = replace(controls, cutoff=None)
+) -> Updates:
+    """`LOADED` for file `index` of `paths` (none: the tab as at the start). The histogram and cut
+    controls show only with a file loaded."""
     if not paths:
-        return [
-            None,
-            gr.update(visible=SAMPLE.is_file()),
-            gr.update(visible=False),
-            gr.update(choices=[], value=None, visible=False),
-            gr.update(choices=[AUTO_CHANNEL], value=AUTO_CHANNEL),
-            gr.update(choices=[], value=None, visible=False),
-            *_cut_button_updates(None),
-            None,
-            gr.update(value=None),
-            *preview_outputs(None, controls),
-        ]
+        return _loaded(
+            None, controls, sample=gr.update(visible=SAMPLE.is_file()), cut_panel=gr.update(visible=False),
+            file_choice=gr.update(choices=[], value=None, visible=False),
+            channel=gr.update(choices=[AUTO_CHANNEL], value=AUTO_CHANNEL),
+            view_choice=gr.update(choices=[], value=None, visible=False),
+        )
     index = min(index, len(paths) - 1)
     labels = [_choice_label(i, p) for i, p in enumerate(paths)]
     choice = gr.update(choices=labels, value=labels[index], visible=len(paths) > 1)
@@ -131,121 +150,90 @@ def view_outputs(
     return shown_outputs(view, choice, channel, controls)
 
 
-def shown_outputs(view: ExrView, choice: Any, channel: str | None, controls: MapControls) -> list[Any]:
+def shown_outputs(view: ExrView, choice: Any, channel: str | None, controls: MapControls) -> Updates:
     """`view_outputs` for a view that loaded (a render, or a sequence: `exr_sequence_events`)."""
     chosen = channel if channel in view.channels else AUTO_CHANNEL
-    channel_update = gr.update(choices=[AUTO_CHANNEL, *view.channels], value=chosen)
-    views_update = gr.update(choices=list(view.views), value=view.view, visible=bool(view.views))
-    return [
-        view,
-        gr.update(visible=False),
-        gr.update(visible=True),
-        choice,
-        channel_update,
-        views_update,
-        *_cut_button_updates(view),
-        None,
-        gr.update(value=None),
-        *preview_outputs(view, replace(controls, cutoff=None)),
-    ]
+    return _loaded(
+        view, controls, sample=gr.update(visible=False), cut_panel=gr.update(visible=True), file_choice=choice,
+        channel=gr.update(choices=[AUTO_CHANNEL, *view.channels], value=chosen),
+        view_choice=gr.update(choices=list(view.views), value=view.view, visible=bool(view.views)),
+    )
 
 
-def failed_outputs(message: str, choice: Any, controls: MapControls) -> list[Any]:
+def failed_outputs(message: str, choice: Any, controls: MapControls) -> Updates:
     """`view_outputs` when nothing could be loaded: the message in the status, no view."""
-    outputs = preview_outputs(None, replace(controls, cutoff=None))
-    outputs[3] = status.error(message)
     hidden = gr.update(visible=False)
-    cuts = _cut_button_updates(None)
-    return [None, hidden, hidden, choice, gr.update(), gr.update(), *cuts, None, gr.update(value=None), *outputs]
+    out = _loaded(None, controls, sample=hidden, cut_panel=hidden, file_choice=choice, channel=gr.update(),
+                  view_choice=gr.update())
+    out["status"] = status.error(message)
+    return out
 
 
-def on_files(files: Any, channel: str | None, *controls: Any) -> list[Any]:
+def on_files(values: Values) -> Updates:
     """New upload (or cleared): load the first file with the channel picked automatically, first view."""
-    del channel
-    return view_outputs(file_paths(files), 0, AUTO_CHANNEL, MapControls(*controls))
+    return view_outputs(file_paths(values["files"]), 0, AUTO_CHANNEL, controls_in(values))
 
 
-def on_file_choice(
-    files: Any, choice: str | None, channel: str | None, stereo_view: str | None, *controls: Any
-) -> list[Any]:
+def on_file_choice(values: Values) -> Updates:
     """Another file, channel or view chosen (a view the file lacks gives its first)."""
-    return view_outputs(file_paths(files), _choice_index(choice), channel, MapControls(*controls), stereo_view)
+    index = _choice_index(values["file_choice"])
+    return view_outputs(file_paths(values["files"]), index, values["channel"], controls_in(values),
+                        values["view_choice"])
 
 
-def on_controls(view: ExrView | None, *controls: Any) -> list[Any]:
-    return preview_outputs(view, MapControls(*controls))
+def on_controls(values: Values) -> Updates:
+    return preview_outputs(values["view"], controls_in(values))
 
 
-def on_cutoff_typed(view: ExrView | None, typed: float | None, *controls: Any) -> list[Any]:
-    """[cutoff state] + preview_outputs: the box's value (empty = no cutoff) comes into force."""
-    return [typed, *preview_outputs(view, MapControls(typed, *controls[1:]))]
+def on_cutoff_typed(values: Values) -> Updates:
+    """The box's value (empty = no cutoff) comes into force: the state and the preview."""
+    typed = values["cutoff"]
+    return {"cutoff_state": typed, **preview_outputs(values["view"], replace(controls_in(values), cutoff=typed))}
 
 
-def _with_cutoff(view: ExrView | None, cutoff: float | None, controls: tuple[Any, ...]) -> list[Any]:
-    """[cutoff state, cutoff box] + preview_outputs: a button or a click set the cutoff."""
-    values = MapControls(cutoff, *controls[1:])
-    return [cutoff, cutoff, *preview_outputs(view, values)]
+def _with_cutoff(view: ExrView | None, cutoff: float | None, controls: MapControls) -> Updates:
+    """`WITH_CUTOFF`: a button or a click set the cutoff."""
+    return {"cutoff_state": cutoff, "cutoff": cutoff, **preview_outputs(view, replace(controls, cutoff=cutoff))}
 
 
-def on_cut(index: int) -> Callable[..., list[Any]]:
+def on_cut(index: int) -> Callable[[Values], Updates]:
     """Handler of suggestion button `index`: one click sets the cutoff to that suggestion."""
 
-    def pick(view: ExrView | None, *controls: Any) -> list[Any]:
+    def pick(values: Values) -> Updates:
+        view = values["view"]
         if view is None:
-            return [gr.update(), gr.update(), *preview_outputs(view, MapControls(*controls))]
-        return _with_cutoff(view, view.cut_value(index), controls)
+            return preview_outputs(view, controls_in(values))
+        return _with_cutoff(view, view.cut_value(index), controls_in(values))
 
     return pick
 
 
-def on_no_cut(view: ExrView | None, *controls: Any) -> list[Any]:
-    return _with_cutoff(view, None, controls)
+def on_no_cut(values: Values) -> Updates:
+    return _with_cutoff(values["view"], None, controls_in(values))
 
 
-def on_chart_click(
-    view: ExrView | None,
-    cutoff: float | None,
-    compress: bool,
-    noise: bool,
-    seed: float | None,
-    mask: bool,
-    invert: bool,
-    bits: str,
-    evt: gr.SelectData,
-) -> list[Any]:
-    """A click on the histogram cuts there (snapping to a suggested cut close by)."""
-    controls = (cutoff, compress, noise, seed, mask, invert, bits)
-    index = getattr(evt, "index", None)
+def on_chart_click(values: Values, evt: gr.SelectData) -> Updates:
+    """A click on the histogram cuts there (snapping to a suggested cut close by); beside the
+    plot nothing changes."""
+    view, index = values["view"], getattr(evt, "index", None)
     if view is None or not isinstance(index, (list, tuple)) or not index:
-        return [gr.update()] * 8
+        return {}
     click = cutoff_at(view, float(index[0]), float(index[1]) if len(index) > 1 else None)
     if not click.changed:
-        return [gr.update()] * 8
-    return _with_cutoff(view, click.cutoff, controls)
+        return {}
+    return _with_cutoff(view, click.cutoff, controls_in(values))
 
 
-def on_make(
-    files: Any,
-    channel: str | None,
-    stereo_view: str | None,
-    cutoff: float | None,
-    compress: bool,
-    noise: bool,
-    seed: float | None,
-    mask: bool,
-    invert: bool,
-    bits: str,
-    progress: Any = gr.Progress(),  # noqa: B008 - gradio's way of asking for a progress bar
-) -> list[Any]:
-    """Full-size PNGs of every upload: [downloads, result image (for "send to"), status]."""
-    paths = file_paths(files)
-    controls = MapControls(cutoff, compress, noise, seed, mask, invert, bits)
+def on_make(values: Values, progress: Any = gr.Progress()) -> Updates:  # noqa: B008 - gradio's progress bar
+    """`MADE`: full-size PNGs of every upload, the first as the result image (for "send to"), the status."""
+    paths = file_paths(values["files"])
+    controls = controls_in(values)
     if not paths:
-        return [None, None, status.error("Upload one or more EXR files first.")]
+        return made_outputs(status.error("Upload one or more EXR files first."))
     try:
         controls.options()
     except DepthError as exc:
-        return [None, None, status.error(exc)]
+        return made_outputs(status.error(exc))
     with hosting.current().progress("Depth Tools: depth maps", len(paths)) as tracker:
 
         def report(i: int, n: int, name: str) -> None:
@@ -253,24 +241,31 @@ def on_make(
             tracker.step(name)
 
         try:
-            result = make_maps(paths, channel, controls, new_run_dir(), report, stereo_view,
+            result = make_maps(paths, values["channel"], controls, new_run_dir(), report, values["view_choice"],
                                hosting.current().max_pixels())
         except (OSError, DepthError) as exc:  # the download folder (disk full, permissions); zip writing
-            return [None, None, status.error(f"Cannot write the PNGs: {exc}")]
+            return made_outputs(status.error(f"Cannot write the PNGs: {exc}"))
     first = Image.fromarray(result.first_map).convert("RGB") if result.first_map is not None else None
     names = [status.code(Path(p).name) for p in result.written]
     if result.errors and not result.written:
-        return [None, None, status.error("No depth map was written.", result.errors)]
-    summary = [f"Wrote {len(result.written)} PNG{'s' if len(result.written) != 1 else ''}", f"{bits}"]
+        return made_outputs(status.error("No depth map was written.", result.errors))
+    summary = [f"Wrote {len(result.written)} PNG{'s' if len(result.written) != 1 else ''}", f"{controls.bits}"]
     if len(paths) > 1:
         summary.append(f"all in {status.code('depth_maps.zip')}")
     message = status.done(summary, names)
     if result.errors:
         message += status.error(f"{len(result.errors)} of {len(paths)} files failed:", result.errors)
-    return [result.downloads or None, first, message]
+    return made_outputs(message, result.downloads or None, first)
 
 
-def on_sample() -> list[str]:
-    """The bundled sample render, copied to a temporary folder (gradio serves only files it may)."""
+def made_outputs(message: str, downloads: list[str] | None = None, result: Image.Image | None = None) -> Updates:
+    """`MADE`: nothing to download or send unless given (a failure clears the last run's)."""
+    return {"downloads": downloads, "result": result, "status": message}
+
+
+def on_sample(values: Values) -> Updates:
+    """The bundled sample render as the upload, copied to a temporary folder (gradio serves only
+    files it may)."""
+    del values
     folder = Path(tempfile.mkdtemp(prefix="depth-tools-sample-"))
-    return [str(shutil.copy2(SAMPLE, folder / SAMPLE.name))]
+    return {"files": [str(shutil.copy2(SAMPLE, folder / SAMPLE.name))]}

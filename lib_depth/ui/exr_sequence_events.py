@@ -18,12 +18,27 @@ from ..depth.errors import DepthError
 from ..depth.png import read_png
 from . import hosting, status
 from .compat import file_paths
-from .exr import AUTO_CHANNEL, ExrView, MapControls, new_run_dir, to_display
-from .exr_events import failed_outputs, on_file_choice, on_files, on_make, preview_outputs, shown_outputs
+from .events import Updates, Values
+from .exr import AUTO_CHANNEL, MapControls, new_run_dir, to_display
+from .exr_events import (
+    LOADED,
+    PREVIEW,
+    controls_in,
+    failed_outputs,
+    made_outputs,
+    on_file_choice,
+    on_files,
+    on_make,
+    preview_outputs,
+    shown_outputs,
+    view_outputs,
+)
 from .exr_sequence import SequenceView, link_uploads, load_sequence, make_sequence, server_frames
 
-#: The status box's place from the end of `exr_events.view_outputs` (`preview_outputs`' 4th of 6).
-_STATUS = -3
+#: A source (re)loaded: `exr_events.LOADED`, the frame slider and the server folders panel.
+SOURCE = (*LOADED, "frame", "folders")
+#: Another frame of the sequence previewed.
+FRAME = ("view", *PREVIEW)
 SEQUENCE_HINT = "Upload the frames (or name a server folder below) to see the histogram of the whole sequence."
 
 
@@ -51,14 +66,11 @@ def _short(message: str, paths: list[str]) -> str:
     return message
 
 
-def sequence_outputs(
-    files: Any, sequence: bool, folder: str | None, channel: str | None, controls: MapControls
-) -> list[Any]:
-    """`exr_events.view_outputs` + [frame slider, folders panel]: the frames loaded as one sequence
-    (uploads, or the server folder when one is named), previewing the first."""
+def sequence_outputs(files: Any, folder: str | None, channel: str | None, controls: MapControls) -> Updates:
+    """`SOURCE`: the frames loaded as one sequence (uploads, or the server folder when one is
+    named), previewing the first."""
     hidden = gr.update(choices=[], value=None, visible=False)
-    panel = gr.update(visible=bool(sequence))
-    no_slider = gr.update(visible=False, value=1)
+    extra = {"frame": gr.update(visible=False, value=1), "folders": gr.update(visible=True)}
     paths = file_paths(files)
     named = _folder(folder)
     try:
@@ -70,18 +82,18 @@ def sequence_outputs(
         elif paths:
             listing = link_uploads(paths, new_run_dir() / "frames")
         else:
-            out = on_files(None, AUTO_CHANNEL, *vars(controls).values())
-            out[_STATUS] = status.hint(SEQUENCE_HINT)
-            return [*out, no_slider, panel]
+            out = view_outputs([], 0, AUTO_CHANNEL, controls)
+            out["status"] = status.hint(SEQUENCE_HINT)
+            return {**out, **extra}
         view = load_sequence(listing, channel)
     except DepthError as exc:
-        return [*failed_outputs(_short(str(exc), paths), hidden, controls), no_slider, panel]
+        return {**failed_outputs(_short(str(exc), paths), hidden, controls), **extra}
     out = shown_outputs(view, hidden, channel, controls)
-    out[_STATUS] += _left_out(view)
+    out["status"] += _left_out(view)
     count = len(view.frames)
-    slider = gr.update(minimum=1, maximum=max(count, 2), value=1, step=1, visible=count > 1,
-                       label=f"Frame (1-{count})")
-    return [*out, slider, panel]
+    extra["frame"] = gr.update(minimum=1, maximum=max(count, 2), value=1, step=1, visible=count > 1,
+                               label=f"Frame (1-{count})")
+    return {**out, **extra}
 
 
 def _left_out(view: SequenceView) -> str:
@@ -93,63 +105,51 @@ def _left_out(view: SequenceView) -> str:
     return extra
 
 
-def on_source(files: Any, sequence: bool, folder: str | None, channel: str | None, *controls: Any) -> list[Any]:
-    """Upload, "as one sequence" ticked or not, a folder entered: loaded outputs + [slider, panel]."""
-    values = MapControls(*controls)
-    if not sequence:
-        return [*on_files(files, channel, *controls), gr.update(visible=False, value=1), gr.update(visible=False)]
-    return sequence_outputs(files, True, folder, AUTO_CHANNEL, values)
+def on_source(values: Values) -> Updates:
+    """`SOURCE`: upload, "as one sequence" ticked or not, a folder entered."""
+    if not values["sequence"]:
+        return {**on_files(values), "frame": gr.update(visible=False, value=1), "folders": gr.update(visible=False)}
+    return sequence_outputs(values["files"], values["input_folder"], AUTO_CHANNEL, controls_in(values))
 
 
-def on_channel(
-    files: Any, sequence: bool, folder: str | None, choice: str | None, channel: str | None,
-    stereo_view: str | None, *controls: Any,
-) -> list[Any]:
-    """Another depth channel: the render (or the whole sequence) again with it."""
-    if not sequence:
-        return [*on_file_choice(files, choice, channel, stereo_view, *controls), gr.update(), gr.update()]
-    return sequence_outputs(files, True, folder, channel, MapControls(*controls))
+def on_channel(values: Values) -> Updates:
+    """`SOURCE`: another depth channel, the render (or the whole sequence) again with it."""
+    if not values["sequence"]:
+        return on_file_choice(values)
+    return sequence_outputs(values["files"], values["input_folder"], values["channel"], controls_in(values))
 
 
-def on_frame(view: ExrView | None, number: float | None, *controls: Any) -> list[Any]:
-    """[view] + preview_outputs: the frame slider moved (frames count from 1). The mapping and the
-    histogram stay the sequence's; only the previewed frame changes."""
-    unchanged = [gr.update()] * (1 + len(preview_outputs(None, MapControls())))
+def on_frame(values: Values) -> Updates:
+    """`FRAME`: the frame slider moved (frames count from 1). The mapping and the histogram stay
+    the sequence's; only the previewed frame changes."""
+    view, number = values["view"], values["frame"]
     if not isinstance(view, SequenceView) or number is None or int(number) - 1 == view.index:
-        return unchanged
+        return {}
     try:
         moved = view.at(int(number) - 1)
     except DepthError as exc:
-        out = preview_outputs(view, MapControls(*controls))
-        out[3] = status.error(exc)
-        return [gr.update(), *out]
-    return [moved, *preview_outputs(moved, MapControls(*controls))]
+        out = preview_outputs(view, controls_in(values))
+        out["status"] = status.error(exc)
+        return out
+    return {"view": moved, **preview_outputs(moved, controls_in(values))}
 
 
-def on_make_any(
-    sequence: bool,
-    view: ExrView | None,
-    output_folder: str | None,
-    files: Any,
-    channel: str | None,
-    stereo_view: str | None,
-    *controls: Any,
-    progress: Any = gr.Progress(),  # noqa: B008 - gradio's way of asking for a progress bar
-) -> list[Any]:
-    """*Make depth maps*: each upload on its own (`exr_events.on_make`), or the sequence with its
-    one mapping into a zip or the server's output folder: [downloads, result image, status].
-    A multi-view file's chosen view applies to uploads made one by one."""
-    if not sequence:
-        return on_make(files, channel, stereo_view, *controls, progress=progress)
+def on_make_any(values: Values, progress: Any = gr.Progress()) -> Updates:  # noqa: B008 - gradio's progress bar
+    """`MADE`: *Make depth maps*, each upload on its own (`exr_events.on_make`), or the sequence with
+    its one mapping into a zip or the server's output folder. A multi-view file's chosen view
+    applies to uploads made one by one."""
+    if not values["sequence"]:
+        return on_make(values, progress=progress)
+    view = values["view"]
     if not isinstance(view, SequenceView):
-        return [None, None, status.error("Load the frames first: upload them, or press Enter in the folder box.")]
-    values = MapControls(*controls)
-    target = _folder(output_folder)
+        return made_outputs(status.error("Load the frames first: upload them, or press Enter in the folder box."))
+    controls = controls_in(values)
+    target = _folder(values["output_folder"])
     refusal = _refused() if target else None
     if refusal:
-        return [None, None, status.error(refusal)]
+        return made_outputs(status.error(refusal))
     try:
-        values.options()
+        controls.options()
         output_dir = Path(target).expanduser() if target else new_run_dir()
         total = len(view.frames)
         with hosting.current().progress("Depth Tools: sequence", total) as tracker:
@@ -160,17 +160,17 @@ def on_make_any(
                 if done:
                     tracker.step(desc)
 
-            made = make_sequence(view, values, output_dir, not target, report, lambda: tracker.interrupted)
+            made = make_sequence(view, controls, output_dir, not target, report, lambda: tracker.interrupted)
     except (OSError, DepthError) as exc:
-        return [None, None, status.error(f"Cannot make the sequence: {exc}")]
-    return _made_outputs(made, view, output_dir if target else None, values)
+        return made_outputs(status.error(f"Cannot make the sequence: {exc}"))
+    return _sequence_made(made, view, output_dir if target else None, controls)
 
 
-def _made_outputs(made: Any, view: SequenceView, folder: Path | None, values: MapControls) -> list[Any]:
+def _sequence_made(made: Any, view: SequenceView, folder: Path | None, values: MapControls) -> Updates:
     total = len(view.frames)
     done = made.converted + made.skipped
     if not made.written:
-        return [None, None, status.error("No depth map was written.", made.errors)]
+        return made_outputs(status.error("No depth map was written.", made.errors))
     first = Image.fromarray(to_display(read_png(made.written[0]))).convert("RGB")
     parts = [f"{done} of {total} frames" if made.interrupted else f"Wrote {total} frames", values.bits]
     if made.skipped:
@@ -184,5 +184,5 @@ def _made_outputs(made: Any, view: SequenceView, folder: Path | None, values: Ma
         message = status.done(parts)
     if made.errors:
         message += status.error(f"{len(made.errors)} of {total} frames failed:", made.errors)
-    return [made.downloads or None, first, message]
+    return made_outputs(message, made.downloads or None, first)
 

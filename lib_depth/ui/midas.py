@@ -16,11 +16,12 @@ import numpy as np
 
 from ..depth.errors import DepthError
 from ..depth.png import encode_png, write_bytes_atomic
-from ..depth.process import DepthOptions, make_depth_map
+from ..depth.process import make_depth_map
 from ..midas import get_estimator, nearness_to_depth, normal_map
 from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, MAX_A
 from . import hosting
-from .exr import BITS_CHOICES, post_options, to_display
+from .controls import PostControls, control, slider
+from .exr import to_display
 
 if TYPE_CHECKING:
     from ..midas import MidasEstimator, MidasSettings
@@ -35,21 +36,17 @@ OUTPUT_STEM = "image"
 DownloadProgress = Callable[[int, "int | None"], None]
 
 
-@dataclass(frozen=True)
-class MidasControls:
-    """Everything after the model: thresholds and the same post-processing as the EXR tab."""
+@dataclass(frozen=True, kw_only=True)
+class MidasControls(PostControls):
+    """Everything after the model: its own thresholds (laid out above the shared controls, and
+    re-rendering when a slider is let go) and the same post-processing as the EXR tab."""
 
-    bg_threshold: float = BG_THRESHOLD[3]
-    a: float = NORMAL_A[3]
-    compress: bool = False
-    noise: bool = False
-    seed: float | None = 0
-    mask: bool = False
-    invert: bool = False
-    bits: str = BITS_CHOICES[0]
-
-    def options(self) -> DepthOptions:
-        return post_options(self.compress, self.noise, self.seed, self.invert, self.bits)
+    bg_threshold: float = control(
+        BG_THRESHOLD[3], slider(BG_THRESHOLD, "bg_threshold", "nearness below this is background"), "release"
+    )
+    a: float = control(
+        NORMAL_A[3], slider(NORMAL_A, "a", "normal map: the z of the normals (smaller = stronger relief)"), "release"
+    )
 
 
 @dataclass(frozen=True)

@@ -8,22 +8,20 @@ and any other failure show as a message in the status box, never as a traceback.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
-import numpy as np
 from PIL import Image
 
 from ..depth.errors import DepthError, internal_error
 from . import hosting, status
-from .compat import commit_events, image, sequential
+from .compat import image, sequential
 from .controlnet_send import send_controls
-from .controls import post_controls, send_buttons
+from .controls import controls_of, edit_events, lay_out, own_controls, post_controls, send_buttons, slider
+from .events import Updates, Values, Wired, Wiring
 from .exr import new_run_dir
 from .midas import (
-    BG_THRESHOLD,
-    NORMAL_A,
     RESOLUTION,
     Estimate,
     MidasControls,
@@ -41,18 +39,13 @@ HINT = "Upload a photo or a render without depth, then press Estimate depth (MiD
 
 @dataclass
 class MidasTab:
-    """The components, for ui.py and the tests (elem_ids are `depth_tools_midas_<name>`)."""
+    """The components, for ui.py and the tests (elem_ids are `depth_tools_midas_<name>`). Handlers
+    name them by these attributes (`named`)."""
 
     image: Any
     resolution: Any
-    bg_threshold: Any
-    a: Any
-    compress: Any
-    invert: Any
-    mask: Any
-    noise: Any
-    seed: Any
-    bits: Any
+    #: `MidasControls`' controls by name: the tab's own (bg_threshold, a), then the shared ones.
+    controls: dict[str, Any]
     run: Any
     status: Any
     depth_image: Any
@@ -61,25 +54,31 @@ class MidasTab:
     downloads: Any
     result: Any
     nearness: Any
+    wired: list[Wired] = field(default_factory=list)  # every event, as `wire` made it (for the tests)
 
-    @property
-    def controls(self) -> list[Any]:
-        """In `MidasControls` field order."""
-        return [self.bg_threshold, self.a, self.compress, self.noise, self.seed, self.mask, self.invert, self.bits]
+    def named(self, *names: str) -> dict[str, Any]:
+        """The components handlers call `names`: attributes, and the controls by their names."""
+        return {name: self.controls[name] if name in self.controls else getattr(self, name) for name in names}
+
+
+#: Everything rendered from an estimate: `maps_outputs`.
+MAPS = ("depth_image", "normal_image", "mask_image", "status", "downloads", "result")
+#: A new estimate (or none): the state and the maps.
+ESTIMATED = ("nearness", *MAPS)
 
 
 # ---------------------------------------------------------------- handlers
 
-def maps_outputs(estimated: Estimate | None, controls: MidasControls) -> list[Any]:
-    """[depth, normal, mask, status, downloads, result] from a stored estimate."""
+def maps_outputs(estimated: Estimate | None, controls: MidasControls) -> Updates:
+    """`MAPS` from a stored estimate."""
     mask_update = {"visible": bool(controls.mask)}
     if estimated is None:
-        return [None, None, gr.update(value=None, **mask_update), status.hint(HINT), None, None]
+        return _no_maps(controls, status.hint(HINT))
     try:
         maps: MidasMaps = render(estimated, controls)
         files = write_maps(maps, new_run_dir(), bool(controls.mask))
     except DepthError as exc:
-        return [None, None, gr.update(value=None, **mask_update), status.error(exc), None, None]
+        return _no_maps(controls, status.error(exc))
     h, w = estimated.nearness.shape
     parts = [
         f"MiDaS at resolution {estimated.resolution}",
@@ -90,27 +89,23 @@ def maps_outputs(estimated: Estimate | None, controls: MidasControls) -> list[An
         *(f"<b>Note:</b> {status.esc(note)}" for note in estimated.notes),
     ]
     result = Image.fromarray(maps.depth_display).convert("RGB")
-    mask_out = gr.update(value=maps.mask, **mask_update)
-    return [maps.depth_display, maps.normal, mask_out, status.done(parts), files, result]
+    return {"depth_image": maps.depth_display, "normal_image": maps.normal,
+            "mask_image": gr.update(value=maps.mask, **mask_update), "status": status.done(parts),
+            "downloads": files, "result": result}
 
 
-def on_run(
-    picture: np.ndarray | None,
-    resolution: float,
-    bg_threshold: float,
-    a: float,
-    compress: bool,
-    noise: bool,
-    seed: float | None,
-    mask: bool,
-    invert: bool,
-    bits: str,
-    progress: Any = gr.Progress(),  # noqa: B008 - gradio's way of asking for a progress bar
-) -> list[Any]:
-    """Run MiDaS: [nearness state] + maps_outputs."""
-    controls = MidasControls(bg_threshold, a, compress, noise, seed, mask, invert, bits)
+def _no_maps(controls: MidasControls, message: str) -> Updates:
+    """`MAPS` with nothing to show: the maps cleared, `message` in the status."""
+    return {"depth_image": None, "normal_image": None, "mask_image": gr.update(value=None, visible=bool(controls.mask)),
+            "status": message, "downloads": None, "result": None}
+
+
+def on_run(values: Values, progress: Any = gr.Progress()) -> Updates:  # noqa: B008 - gradio's progress bar
+    """Run MiDaS: `ESTIMATED`."""
+    picture, resolution = values["image"], int(values["resolution"])
+    controls = MidasControls.from_values(values)
     if picture is None:
-        return [None, *_failed(controls, "Upload an image first.")]
+        return _failed(controls, "Upload an image first.")
     try:
         with hosting.current().running("Depth Tools: MiDaS", 2) as tracker:
             progress(0.05, desc="Loading MiDaS")
@@ -121,55 +116,50 @@ def on_run(
                          unit="MiB")
 
             estimator = load(downloading)
-            progress(0.3, desc=f"Estimating depth at {int(resolution)}")
+            progress(0.3, desc=f"Estimating depth at {resolution}")
             tracker.step("estimating depth")
-            estimated = estimate(picture, int(resolution), estimator)
+            estimated = estimate(picture, resolution, estimator)
     except DepthError as exc:  # WeightsError included: its message names every place searched
-        return [None, *_failed(controls, exc)]
+        return _failed(controls, exc)
     except MemoryError:
-        return [None, *_failed(controls, f"Not enough memory for MiDaS at {int(resolution)}: lower the resolution.")]
+        return _failed(controls, f"Not enough memory for MiDaS at {resolution}: lower the resolution.")
     except Exception as exc:  # our bug or a library's: one readable line here, the traceback in the console
-        return [None, *_failed(controls, internal_error(exc, context="MiDaS tab"))]
-    return [estimated, *maps_outputs(estimated, controls)]
+        return _failed(controls, internal_error(exc, context="MiDaS tab"))
+    return {"nearness": estimated, **maps_outputs(estimated, controls)}
 
 
-def _failed(controls: MidasControls, message: object) -> list[Any]:
-    outputs = maps_outputs(None, controls)
-    outputs[3] = status.error(message)
-    return outputs
+def _failed(controls: MidasControls, message: object) -> Updates:
+    """`ESTIMATED` after a failed run: no estimate, the message in the status."""
+    return {"nearness": None, **_no_maps(controls, status.error(message))}
 
 
-def on_controls(estimated: Estimate | None, *controls: Any) -> list[Any]:
-    return maps_outputs(estimated, MidasControls(*controls))
+def on_controls(values: Values) -> Updates:
+    """`MAPS` again from the stored estimate (no model run)."""
+    return maps_outputs(values["nearness"], MidasControls.from_values(values))
 
 
-def on_image(_picture: Any, *controls: Any) -> list[Any]:
-    """A new (or removed) image: the old estimate no longer applies."""
-    return [None, *maps_outputs(None, MidasControls(*controls))]
+def on_image(values: Values) -> Updates:
+    """`ESTIMATED`: a new (or removed) image; the old estimate no longer applies."""
+    return {"nearness": None, **maps_outputs(None, MidasControls.from_values(values))}
 
 
 # ---------------------------------------------------------------- layout
 
+PREFIX = "depth_tools_midas"
+
+
 def _id(name: str) -> str:
-    return f"depth_tools_midas_{name}"
-
-
-def _slider(spec: tuple, label: str, info: str, name: str) -> gr.Slider:
-    minimum, maximum, step, value = spec
-    return gr.Slider(minimum=minimum, maximum=maximum, step=step, value=value, label=label, info=info,
-                     elem_id=_id(name))
+    return f"{PREFIX}_{name}"
 
 
 def build() -> MidasTab:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=340):
             picture = image(label="Image", type="numpy", height=360, elem_id=_id("image"))
-            resolution = _slider(RESOLUTION, "resolution", "MiDaS input size (short side); larger is finer and slower",
-                                 "resolution")
+            resolution = slider(RESOLUTION, "resolution",
+                                "MiDaS input size (short side); larger is finer and slower")(_id("resolution"))
             run = gr.Button("Estimate depth", variant="primary", elem_id=_id("run"))
-            bg_threshold = _slider(BG_THRESHOLD, "bg_threshold", "nearness below this is background", "bg_threshold")
-            a = _slider(NORMAL_A, "a", "normal map: the z of the normals (smaller = stronger relief)", "a")
-            post = post_controls("depth_tools_midas")
+            controls = {**lay_out(own_controls(MidasControls), PREFIX), **post_controls(PREFIX)}
         with gr.Column(scale=6, min_width=340):
             status_box = gr.HTML(status.hint(HINT), elem_id=_id("status"))
             with gr.Row():
@@ -181,25 +171,23 @@ def build() -> MidasTab:
                                elem_id=_id("mask_preview"))
             downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
             result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
-            send_buttons(result, "depth_tools_midas")
-            send_controls("depth_tools_midas", downloads, ("Depth map", "Normal map"))
-    nearness = gr.State(None)
-    tab = MidasTab(picture, resolution, bg_threshold, a, post.compress, post.invert, post.mask, post.noise, post.seed,
-                   post.bits, run, status_box, depth_image, normal_image, mask_image, downloads, result, nearness)
-    _wire(tab)
+            send_buttons(result, PREFIX)
+            send_controls(PREFIX, downloads, ("Depth map", "Normal map"))
+    tab = MidasTab(image=picture, resolution=resolution, controls=controls, run=run, status=status_box,
+                   depth_image=depth_image, normal_image=normal_image, mask_image=mask_image, downloads=downloads,
+                   result=result, nearness=gr.State(None))
+    tab.wired = wire(tab).wired
     return tab
 
 
-def _wire(tab: MidasTab) -> None:
-    maps = [tab.depth_image, tab.normal_image, tab.mask_image, tab.status, tab.downloads, tab.result]
-    controls = tab.controls
-    order = sequential("depth_tools_midas")
-    tab.run.click(on_run, [tab.image, tab.resolution, *controls], [tab.nearness, *maps], **order)
-    tab.image.upload(on_image, [tab.image, *controls], [tab.nearness, *maps], **order)
-    tab.image.clear(on_image, [tab.image, *controls], [tab.nearness, *maps], **order)
-    for slider in (tab.bg_threshold, tab.a):
-        slider.release(on_controls, [tab.nearness, *controls], maps, **order)
-    for box in (tab.compress, tab.invert, tab.mask, tab.noise, tab.bits):
-        box.input(on_controls, [tab.nearness, *controls], maps, **order)
-    for event in commit_events(tab.seed):
-        event(on_controls, [tab.nearness, *controls], maps, **order)
+def wire(tab: MidasTab) -> Wiring:
+    """Every event of the tab, each through the `Wiring` method of its kind."""
+    wiring = Wiring(sequential(PREFIX))
+    controls = tab.named(*tab.controls)
+    estimated, maps = tab.named(*ESTIMATED), tab.named(*MAPS)
+    wiring.work(tab.run.click, on_run, {**tab.named("image", "resolution"), **controls}, estimated)
+    for event in (tab.image.upload, tab.image.clear):
+        wiring.load(event, on_image, controls, estimated)
+    for event in edit_events(controls_of(MidasControls), tab.controls):
+        wiring.preview(event, on_controls, {"nearness": tab.nearness, **controls}, maps)
+    return wiring
