@@ -1,0 +1,279 @@
+"""Exact normal maps from a render's geometry, in the colours ControlNet's normal models read.
+
+A render's depth pass is exact geometry, so its normals need no estimation: each pixel is unprojected
+into camera space with the camera's horizontal field of view (perspective-correct, for planar depth or
+distance-to-eye), and the surface normal is the cross product of the two image-axis tangents. For
+planar depth d(u, v) that cross product reduces to a closed form in d's two derivatives (see
+`_normal_block`), so the whole map is a few vectorised passes over row blocks, no per-pixel Python.
+
+The colours (`encode_normals`):
+
+- ``"bae"``: ControlNet 1.1 ``control_v11p_sd15_normalbae`` (its normal_bae and normal_dsine
+  preprocessors): RGB = (n + 1) / 2 with n = (left, up, toward the viewer). A surface facing the camera
+  is (128, 128, 255), one facing left is red, one facing up is green.
+- ``"midas"``: ControlNet 1.0's ``normal_midas``: the same vector in the channel order (toward, up, left).
+
+A render's own Normal pass (Blender's is in world space) becomes the same map only with the camera's
+rotation (`pass_normal_map`); without it the pass is refused, never read as if it were camera space.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .blocks import for_each_block
+from .errors import OptionsError
+from .process import DEFAULT_BACKGROUND_ABOVE
+
+__all__ = ["BLENDER_DEFAULT_FOV", "STYLES", "NormalOptions", "camera_normals", "camera_rotation_matrix",
+           "encode_normals", "normal_map", "pass_normal_map", "world_to_camera"]
+
+#: Blender's default camera: a 50 mm lens on a 36 mm sensor, 2 * atan(18 / 50) = 39.6 degrees across.
+BLENDER_DEFAULT_FOV = 39.6
+STYLES = ("bae", "midas")
+DEPTH_KINDS = ("planar", "distance")
+
+#: Depths at or below this are no surface (a renderer's 0 where nothing was hit)
+SMALLEST_DEPTH = float(np.finfo(np.float32).tiny)
+
+#: The flat colour of the background (and of pixels without a normal) in each style
+FLAT = {"bae": (128, 128, 255), "midas": (255, 128, 128)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class NormalOptions:
+    """How a depth pass becomes normals: the camera's horizontal field of view, what the depth
+    measures (`planar`: along the view axis, as Blender's Depth; `distance`: along each pixel's ray),
+    the colour style, and beyond which depth a pixel is background."""
+
+    fov_degrees: float = BLENDER_DEFAULT_FOV
+    depth_is: str = "planar"
+    style: str = "bae"
+    background_above: float = DEFAULT_BACKGROUND_ABOVE
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.fov_degrees, int | float) and 0 < self.fov_degrees < 180):
+            raise OptionsError(f"field of view must be between 0 and 180 degrees, not {self.fov_degrees!r}")
+        if self.depth_is not in DEPTH_KINDS:
+            raise OptionsError(f"depth_is must be one of {', '.join(DEPTH_KINDS)}, not {self.depth_is!r}")
+        if self.style not in STYLES:
+            raise OptionsError(f"normal style must be one of {', '.join(STYLES)}, not {self.style!r}")
+        if not self.background_above > 0:
+            raise OptionsError(f"background limit must be positive, not {self.background_above}")
+
+
+def _pixel_rays(shape: tuple[int, int], fov_degrees: float) -> tuple[np.float32, np.ndarray, np.ndarray]:
+    """k (the tangent-plane width of one pixel at depth 1), and each column's right and each row's up
+    coordinate on the plane at depth 1, through pixel centres. Square pixels: the vertical extent
+    follows from the width, as Blender's sensor fit does for landscape images."""
+    height, width = shape
+    k = np.float32(2.0 * math.tan(math.radians(fov_degrees) / 2.0) / width)
+    right = (np.arange(width, dtype=np.float32) + np.float32(0.5 - width / 2)) * k
+    up = (np.float32(height / 2 - 0.5) - np.arange(height, dtype=np.float32)) * k
+    return k, right, up
+
+
+def _smaller_jump(after: np.ndarray, before: np.ndarray, axis: int) -> np.ndarray:
+    """Per pixel, of its backward and forward difference (`after - before` holds both, one step
+    apart along `axis`), the one with the smaller magnitude: on a surface they agree, at a silhouette
+    the pixel keeps its own side's slope instead of the jump (a neighbour in the background has
+    inverse depth 0: a jump of the whole q). cv2's compare + masked copy: ~9x numpy's where."""
+    differences = cv2.subtract(after, before)
+    magnitude = cv2.absdiff(after, before)
+    forward = (slice(None), slice(1, None)) if axis == 1 else (slice(1, None), slice(None))
+    backward = (slice(None), slice(None, -1)) if axis == 1 else (slice(None, -1), slice(None))
+    forward_smaller = cv2.compare(magnitude[forward], magnitude[backward], cv2.CMP_LE)
+    derivative = differences[backward].copy()
+    cv2.copyTo(differences[forward], forward_smaller, derivative)
+    smooth = cv2.compare(cv2.absdiff(differences[forward], differences[backward]),
+                         cv2.min(magnitude[forward], magnitude[backward]), cv2.CMP_LE)
+    cv2.copyTo(cv2.addWeighted(differences[forward], 0.5, differences[backward], 0.5, 0.0), smooth, derivative)
+    return derivative
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One row block's unnormalised normals (left, up, toward) and which pixels have a surface."""
+
+    left: np.ndarray
+    up: np.ndarray
+    toward: np.ndarray
+    valid: np.ndarray  # uint8, 255 = a surface
+
+
+def _inverse_depth(depth: np.ndarray, background: np.ndarray | None, rows: slice, options: NormalOptions,
+                   k: np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """1 / planar depth of `rows` and one row above and below, in an array with a border of zeros
+    (no surface: infinitely far), and the validity (uint8 255/0) of `rows` themselves."""
+    height, width = depth.shape
+    top, bottom = max(rows.start - 1, 0), min(rows.stop + 1, height)
+    chunk = np.ascontiguousarray(depth[top:bottom])
+    valid = cv2.inRange(chunk, SMALLEST_DEPTH, float(options.background_above))  # NaN and inf fail it
+    if background is not None:
+        valid[background[top:bottom]] = 0
+    padded = np.zeros((bottom - top + 2, width + 2), dtype=np.float32)
+    np.divide(np.float32(1.0), chunk, out=padded[1:-1, 1:-1], where=valid.view(np.bool_))
+    if options.depth_is == "distance":  # the same point's planar depth is distance / |ray|
+        _, right, up = _pixel_rays(depth.shape, options.fov_degrees)
+        padded[1:-1, 1:-1] *= np.sqrt(np.float32(1.0) + right[None, :] ** 2 + up[top:bottom, None] ** 2)
+    first = rows.start - top
+    return padded[first : first + rows.stop - rows.start + 2], valid[first : first + rows.stop - rows.start]
+
+
+def _block_normals(depth: np.ndarray, background: np.ndarray | None, rows: slice,
+                   options: NormalOptions) -> _Block:
+    """The normals of `rows`, unnormalised, from those rows and one more above and below.
+
+    With r = (x, y, -1) the ray through a pixel (x right, y up at depth 1, k per pixel), the point is
+    P = d r; its tangents are dP/du = d_u r + d (k, 0, 0) and dP/dv = d_v r + d (0, -k, 0), and their
+    cross product, turned toward the viewer and divided by d k, is (d_u, -d_v, x d_u - y d_v + k d) in
+    (right, up, toward). In inverse depth q = 1 / d (d_u = -q_u / q^2, then times q^2 > 0):
+    n = (q_u, q_v, k q - x q_u + y q_v) in (left, up, toward). Differences of q, not of d: a plane's
+    inverse depth is linear in the image, so a one-sided difference (at an edge) is exact on planes.
+    """
+    k, right, up = _pixel_rays(depth.shape, options.fov_degrees)
+    padded, valid = _inverse_depth(depth, background, rows, options, k)
+    q = padded[1:-1, 1:-1]
+    q_u = _smaller_jump(padded[1:-1, 1:], padded[1:-1, :-1], axis=1)
+    q_v = _smaller_jump(padded[1:, 1:-1], padded[:-1, 1:-1], axis=0)
+    toward = np.multiply(q_u, -right[None, :])
+    toward += q_v * up[rows, None]
+    cv2.scaleAdd(q, float(k), toward, dst=toward)
+    return _Block(q_u, q_v, toward, valid)
+
+
+def _unit_block(depth: np.ndarray, background: np.ndarray | None, rows: slice, options: NormalOptions,
+                out: np.ndarray) -> None:
+    block = _block_normals(depth, background, rows, options)
+    length = cv2.magnitude(cv2.magnitude(block.left, block.up), block.toward)
+    scale = np.zeros_like(length)
+    np.divide(np.float32(1.0), length, out=scale, where=block.valid.view(np.bool_))
+    for channel, values in enumerate((block.left, block.up, block.toward)):
+        np.multiply(values, scale, out=out[rows, :, channel])
+
+
+def _encoded_block(depth: np.ndarray, background: np.ndarray | None, rows: slice, options: NormalOptions,
+                   out: np.ndarray) -> None:
+    """Normalise and encode in one go, per block: (n * 127.5 / |n|) + 127.5, rounded (cv2 saturates);
+    the background's scale is 0, which gives 128 in x and y, and its blue/red channel is set to 255."""
+    block = _block_normals(depth, background, rows, options)
+    length = cv2.magnitude(cv2.magnitude(block.left, block.up), block.toward)
+    scale = np.zeros_like(length)
+    np.divide(np.float32(127.5), length, out=scale, where=block.valid.view(np.bool_))
+    toward = cv2.max(cv2.convertScaleAbs(cv2.multiply(block.toward, scale), alpha=1.0, beta=127.5),
+                     cv2.bitwise_not(block.valid))
+    up = cv2.convertScaleAbs(cv2.multiply(block.up, scale), alpha=1.0, beta=127.5)
+    left = cv2.convertScaleAbs(cv2.multiply(block.left, scale), alpha=1.0, beta=127.5)
+    planes = [left, up, toward] if options.style == "bae" else [toward, up, left]
+    cv2.merge(planes, dst=out[rows])
+
+
+def _checked(depth: np.ndarray, background: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    depth = np.ascontiguousarray(depth, dtype=np.float32)
+    if depth.ndim != 2 or depth.size == 0:
+        raise OptionsError(f"depth must be a non-empty 2-D array, not of shape {depth.shape}")
+    if background is not None:
+        background = np.asarray(background, dtype=bool)
+        if background.shape != depth.shape:
+            raise OptionsError(f"background mask of shape {background.shape} for a depth of shape {depth.shape}")
+    return depth, background
+
+
+def camera_normals(depth: np.ndarray, options: NormalOptions | None = None,
+                   background: np.ndarray | None = None) -> np.ndarray:
+    """Unit normals (left, up, toward the viewer) as float32 HxWx3 from a depth pass; (0, 0, 0) where
+    there is no surface (NaN, inf, <= 0, beyond the background limit, or True in `background`)."""
+    options = options or NormalOptions()
+    depth, background = _checked(depth, background)
+    out = np.empty((*depth.shape, 3), dtype=np.float32)
+    for_each_block(lambda rows: _unit_block(depth, background, rows, options, out), depth.shape)
+    return out
+
+
+def encode_normals(normals: np.ndarray, style: str = "bae") -> np.ndarray:
+    """Unit normals (left, up, toward) -> uint8 HxWx3 in `style`'s colours; zero vectors (no
+    surface) become the flat colour. ControlNet's annotators truncate (n + 1) * 127.5, which makes a
+    facing surface 127; this rounds, so it is 128, the middle of the range."""
+    if style not in STYLES:
+        raise OptionsError(f"normal style must be one of {', '.join(STYLES)}, not {style!r}")
+    normals = np.asarray(normals, dtype=np.float32)
+    order = [0, 1, 2] if style == "bae" else [2, 1, 0]
+    image = np.empty(normals.shape, dtype=np.uint8)
+    for channel, source in enumerate(order):
+        value = normals[..., source] * np.float32(127.5) + np.float32(127.5)
+        np.rint(value, out=value)
+        np.clip(value, 0, 255, out=value)
+        image[..., channel] = value
+    empty = ~np.any(normals, axis=-1)
+    image[empty] = FLAT[style]
+    return image
+
+
+def normal_map(depth: np.ndarray, *, fov_degrees: float = BLENDER_DEFAULT_FOV, depth_is: str = "planar",
+               background: np.ndarray | None = None, style: str = "bae",
+               background_above: float = DEFAULT_BACKGROUND_ABOVE) -> np.ndarray:
+    """A depth pass -> the normal map ControlNet reads (uint8 HxWx3), perspective-correct.
+
+    `fov_degrees` is the camera's horizontal field of view (Blender's default camera: 39.6);
+    `depth_is` "planar" (along the view axis: Blender's Depth, most renderers) or "distance" (along
+    each pixel's ray); `background` an optional bool mask (True = no surface) beside NaN/inf/beyond
+    `background_above`, which are background anyway; the background is flat (128, 128, 255).
+    """
+    options = NormalOptions(fov_degrees=fov_degrees, depth_is=depth_is, style=style,
+                            background_above=background_above)
+    depth, background = _checked(depth, background)
+    out = np.empty((*depth.shape, 3), dtype=np.uint8)
+    for_each_block(lambda rows: _encoded_block(depth, background, rows, options, out), depth.shape)
+    return out
+
+
+def camera_rotation_matrix(rotation_degrees: Sequence[float]) -> np.ndarray:
+    """The camera's rotation (X, Y, Z in degrees, Euler XYZ as Blender's camera panel shows it) as
+    the 3x3 matrix taking camera axes to world axes: R = Rz @ Ry @ Rx (X is applied first)."""
+    if len(rotation_degrees) != 3 or not all(math.isfinite(float(a)) for a in rotation_degrees):
+        raise OptionsError(f"camera rotation must be three finite angles (X, Y, Z degrees), not {rotation_degrees!r}")
+    x, y, z = (math.radians(float(a)) for a in rotation_degrees)
+    rx = np.array([[1, 0, 0], [0, math.cos(x), -math.sin(x)], [0, math.sin(x), math.cos(x)]])
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rz = np.array([[math.cos(z), -math.sin(z), 0], [math.sin(z), math.cos(z), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def world_to_camera(normals: np.ndarray, camera_rotation: Sequence[float] | None) -> np.ndarray:
+    """World-space normals (HxWx3, Blender's Normal pass) -> unit normals (left, up, toward the
+    viewer), float32; (0, 0, 0) where the pass has none (zero length or not finite: the background).
+
+    A Blender camera looks down its local -Z with +Y up, so its local axes are (right, up, toward):
+    n_camera = R^T n_world, then right becomes left. Without the rotation the pass cannot be turned
+    into camera space, and reading it as if it were would give wrong colours everywhere: refused.
+    """
+    if camera_rotation is None:
+        raise OptionsError("the render's Normal pass is in world space: give the camera's rotation "
+                           "(X, Y, Z degrees, as Blender's camera panel shows them), or compute the normals "
+                           "from the depth pass instead")
+    normals = np.asarray(normals, dtype=np.float32)
+    if normals.ndim != 3 or normals.shape[-1] != 3:
+        raise OptionsError(f"a normal pass must be HxWx3, not of shape {normals.shape}")
+    to_camera = camera_rotation_matrix(camera_rotation).T * np.array([[-1.0], [1.0], [1.0]])
+    camera = normals @ to_camera.T.astype(np.float32)
+    length = np.sqrt(np.einsum("...i,...i->...", camera, camera))
+    has_normal = np.isfinite(length) & (length > 1e-6)
+    np.divide(camera, length[..., None], out=camera, where=has_normal[..., None])
+    camera[~has_normal] = 0.0
+    return camera
+
+
+def pass_normal_map(normals: np.ndarray, *, camera_rotation: Sequence[float] | None,
+                    background: np.ndarray | None = None, style: str = "bae") -> np.ndarray:
+    """A render's world-space Normal pass -> the normal map ControlNet reads (uint8 HxWx3), given
+    the camera's rotation (see `world_to_camera`; None is refused); `background` (True = no
+    surface) is flat, like the pixels where the pass holds no normal."""
+    camera = world_to_camera(normals, camera_rotation)
+    if background is not None:
+        camera[np.asarray(background, dtype=bool)] = 0.0
+    return encode_normals(camera, style)
