@@ -54,14 +54,13 @@ def build_scene() -> tuple:
     bpy.ops.mesh.primitive_cube_add(size=1.6, location=(2.6, 1.4, 1.1), rotation=(math.radians(30),
                                     math.radians(20), math.radians(45)))
     bpy.ops.mesh.primitive_plane_add(size=14.0, location=(0.0, 0.0, 0.0))
-    floor = bpy.context.object
     bpy.ops.mesh.primitive_plane_add(size=200.0, location=(0.0, 60.0, 0.0), rotation=(math.radians(90), 0, 0))
     wall = bpy.context.object
     bpy.ops.object.camera_add()
     camera = bpy.context.object
     scene.camera = camera
     camera.data.sensor_fit = "AUTO"
-    return scene, camera, floor, wall
+    return scene, camera, wall
 
 
 def keyframe_camera(camera: bpy.types.Object, shot: tuple) -> None:
@@ -76,7 +75,7 @@ def keyframe_camera(camera: bpy.types.Object, shot: tuple) -> None:
 def main() -> None:
     out = Path(sys.argv[sys.argv.index("--") + 1]).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    scene, camera, floor, wall = build_scene()
+    scene, camera, wall = build_scene()
     keyframe_camera(camera, SHOTS["move_f1"])
     keyframe_camera(camera, SHOTS["move_f2"])
     cameras = {}
