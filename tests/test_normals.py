@@ -134,7 +134,7 @@ def test_a_depth_jump_does_not_smear_normals_across_the_silhouette() -> None:
     assert np.all(angles(ours[~card], floor_normal) < 0.05)
 
 
-@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e10, 0.0, -2.0])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e10, 0.0, -2.0, 1e-20])
 def test_background_is_flat(value: float) -> None:
     depth, _ = tilted_plane(40, 60, 39.6, (0.5, 0.2, 1.0), -5.0)
     depth[10:20, 10:30] = value
@@ -178,6 +178,8 @@ def test_bad_shapes_are_refused() -> None:
         normal_map(np.ones((4, 4), np.float32), background=np.zeros((4, 5), bool))
     with pytest.raises(OptionsError):
         world_to_camera(np.zeros((4, 4)), (0, 0, 0))
+    with pytest.raises(OptionsError):
+        pass_normal_map(np.zeros((4, 4, 3)), camera_rotation=(0, 0, 0), background=np.zeros((4, 5), bool))
 
 
 @pytest.mark.parametrize(

@@ -43,8 +43,9 @@ DEPTH_KINDS = ("planar", "distance")
 #: (their mean is used); beyond that the pixel sits at a depth jump and takes its own side's.
 EDGE_TOLERANCE = 0.5
 
-#: Depths at or below this are no surface (a renderer's 0 where nothing was hit)
-SMALLEST_DEPTH = float(np.finfo(np.float32).tiny)
+#: Depths below this are no surface (a renderer's 0 where nothing was hit); it also keeps the
+#: squares of inverse depths far from float32's overflow
+SMALLEST_DEPTH = 1e-12
 
 #: The flat colour of the background (and of pixels without a normal) in each style
 FLAT = {"bae": (128, 128, 255), "midas": (255, 128, 128)}
@@ -112,8 +113,8 @@ class _Block:
     valid: np.ndarray  # uint8, 255 = a surface
 
 
-def _inverse_depth(depth: np.ndarray, background: np.ndarray | None, rows: slice, options: NormalOptions,
-                   k: np.float32) -> tuple[np.ndarray, np.ndarray]:
+def _inverse_depth(depth: np.ndarray, background: np.ndarray | None, rows: slice,
+                   options: NormalOptions) -> tuple[np.ndarray, np.ndarray]:
     """1 / planar depth of `rows` and one row above and below, in an array with a border of zeros
     (no surface: infinitely far), and the validity (uint8 255/0) of `rows` themselves."""
     height, width = depth.shape
@@ -143,7 +144,7 @@ def _block_normals(depth: np.ndarray, background: np.ndarray | None, rows: slice
     inverse depth is linear in the image, so a one-sided difference (at an edge) is exact on planes.
     """
     k, right, up = _pixel_rays(depth.shape, options.fov_degrees)
-    padded, valid = _inverse_depth(depth, background, rows, options, k)
+    padded, valid = _inverse_depth(depth, background, rows, options)
     q = padded[1:-1, 1:-1]
     tolerance = cv2.multiply(q, float(EDGE_TOLERANCE * k))
     q_u = _smaller_jump(padded[1:-1, 1:], padded[1:-1, :-1], 1, tolerance)
@@ -284,5 +285,8 @@ def pass_normal_map(normals: np.ndarray, *, camera_rotation: Sequence[float] | N
     surface) is flat, like the pixels where the pass holds no normal."""
     camera = world_to_camera(normals, camera_rotation)
     if background is not None:
-        camera[np.asarray(background, dtype=bool)] = 0.0
+        background = np.asarray(background, dtype=bool)
+        if background.shape != camera.shape[:2]:
+            raise OptionsError(f"background mask of shape {background.shape} for a pass of shape {camera.shape}")
+        camera[background] = 0.0
     return encode_normals(camera, style)
