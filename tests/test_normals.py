@@ -276,6 +276,26 @@ def test_blender_render_normals_match_its_own_normal_pass(name: str) -> None:
     assert edges.size > 100 and np.median(edges) <= 2
 
 
+#: scene.py's sphere (world units): its centre and radius
+SPHERE_CENTRE, SPHERE_RADIUS = np.array([0.0, 0.0, 1.2]), 1.2
+
+
+@pytest.mark.parametrize("name", SCENE_RENDERS)
+def test_blender_sphere_alone_is_within_the_bounds_too(name: str) -> None:
+    """The floor and the cube are planes (exact here, which makes the whole image's median 0): the
+    curved surface alone, found by unprojecting each pixel into the world, meets the bounds as well."""
+    depth, world, camera = blender_render(name)
+    ray = rays(*depth.shape, camera["fov_degrees"])
+    points = (ray * np.where(depth < 1e9, depth, np.nan)[..., None]) @ camera_rotation_matrix(
+        camera["rotation_degrees"]).T + camera["location"]
+    with np.errstate(invalid="ignore"):
+        on_sphere = np.abs(np.linalg.norm(points - SPHERE_CENTRE, axis=-1) - SPHERE_RADIUS) < 0.01
+    ours = camera_normals(depth, NormalOptions(fov_degrees=camera["fov_degrees"]))
+    error = angles(ours, world_to_camera(world, camera["rotation_degrees"]))[eroded(on_sphere)]
+    assert error.size > 500
+    assert np.median(error) <= 2 and np.percentile(error, 95) <= 5
+
+
 def test_blender_orientation_left_is_red_up_is_green() -> None:
     """Checked on the render itself, without our world-to-camera turn: the floor (world normal +Z)
     faces up (green), the sphere's left rim faces left (red), its right rim right, its top up."""
