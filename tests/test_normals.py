@@ -134,6 +134,19 @@ def test_a_depth_jump_does_not_smear_normals_across_the_silhouette() -> None:
     assert np.all(angles(ours[~card], floor_normal) < 0.05)
 
 
+def test_pixels_without_a_neighbour_on_their_surface_face_the_camera_along_that_axis() -> None:
+    """A lone pixel, a one-pixel line in front of a wall, a single row: no side to take a slope from,
+    so no slope (not the jump to the background or to the wall behind)."""
+    lone = np.full((5, 5), np.nan, np.float32)
+    lone[2, 2] = 3.0
+    assert tuple(normal_map(lone)[2, 2]) == FLAT
+    wire = np.full((9, 9), 10.0, np.float32)
+    wire[4, :] = 2.0
+    assert np.all(normal_map(wire)[4, 1:-1] == FLAT)
+    assert np.all(normal_map(np.full((1, 7), 5.0)) == FLAT)
+    assert np.all(normal_map(np.full((1, 1), 5.0)) == FLAT)
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e10, 0.0, -2.0, 1e-20])
 def test_background_is_flat(value: float) -> None:
     depth, _ = tilted_plane(40, 60, 39.6, (0.5, 0.2, 1.0), -5.0)
