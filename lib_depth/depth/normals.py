@@ -31,7 +31,7 @@ from .errors import OptionsError
 from .process import DEFAULT_BACKGROUND_ABOVE
 
 __all__ = ["BLENDER_DEFAULT_FOV", "STYLES", "NormalOptions", "camera_normals", "camera_rotation_matrix",
-           "encode_normals", "normal_map", "pass_normal_map", "world_to_camera"]
+           "encode_normals", "normal_image", "normal_map", "pass_normal_map", "world_to_camera"]
 
 #: Blender's default camera: a 50 mm lens on a 36 mm sensor, 2 * atan(18 / 50) = 39.6 degrees across.
 BLENDER_DEFAULT_FOV = 39.6
@@ -238,6 +238,12 @@ def normal_map(depth: np.ndarray, *, fov_degrees: float = BLENDER_DEFAULT_FOV, d
     """
     options = NormalOptions(fov_degrees=fov_degrees, depth_is=depth_is, style=style,
                             background_above=background_above)
+    return normal_image(depth, options, background)
+
+
+def normal_image(depth: np.ndarray, options: NormalOptions, background: np.ndarray | None = None) -> np.ndarray:
+    """`normal_map` with its options in one value (built once, e.g. from command-line flags, and
+    shared by every frame): normalised and encoded per row block, no float HxWx3 image in between."""
     depth, background = _checked(depth, background)
     out = np.empty((*depth.shape, 3), dtype=np.uint8)
     for_each_block(lambda rows: _encoded_block(depth, background, rows, options, out), depth.shape)
