@@ -143,8 +143,9 @@ def test_pixels_without_a_neighbour_on_their_surface_face_the_camera_along_that_
     wire = np.full((9, 9), 10.0, np.float32)
     wire[4, :] = 2.0
     assert np.all(normal_map(wire)[4, 1:-1] == FLAT)
-    assert np.all(normal_map(np.full((1, 7), 5.0)) == FLAT)
-    assert np.all(normal_map(np.full((1, 1), 5.0)) == FLAT)
+    for shape in [(1, 7), (1, 1), (4, 1), (2, 3)]:  # tiny images too (padded for OpenCV, then cropped)
+        assert np.all(normal_map(np.full(shape, 5.0)) == FLAT)
+        assert camera_normals(np.full(shape, 5.0), background=np.zeros(shape, bool)).shape == (*shape, 3)
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e10, 0.0, -2.0, 1e-20])
