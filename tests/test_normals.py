@@ -215,8 +215,9 @@ def test_world_normals_turn_into_camera_space_with_the_rotation(rotation, world,
 def test_a_world_space_pass_without_the_camera_rotation_is_refused() -> None:
     with pytest.raises(OptionsError, match="world space"):
         pass_normal_map(np.zeros((2, 2, 3), np.float32), camera_rotation=None)
-    with pytest.raises(OptionsError):
-        camera_rotation_matrix((90, 0))
+    for bad in [(90, 0), (90, 0, math.inf), ("x", 0, 0), None, 5]:
+        with pytest.raises(OptionsError):
+            camera_rotation_matrix(bad)
 
 
 def test_pass_background_is_flat() -> None:

@@ -2,9 +2,10 @@
 
 A render's depth pass is exact geometry, so its normals need no estimation: each pixel is unprojected
 into camera space with the camera's horizontal field of view (perspective-correct, for planar depth or
-distance-to-eye), and the surface normal is the cross product of the two image-axis tangents. For
-planar depth d(u, v) that cross product reduces to a closed form in d's two derivatives (see
-`_normal_block`), so the whole map is a few vectorised passes over row blocks, no per-pixel Python.
+distance-to-eye), and the surface normal is the cross product of the two image-axis tangents. That
+cross product reduces to a closed form in the two derivatives of the inverse depth (see
+`_block_normals`), so the whole map is a few vectorised passes over row blocks, no per-pixel Python.
+At a silhouette each pixel takes the one-sided difference of its own surface (`_smaller_jump`).
 
 The colours (`encode_normals`):
 
@@ -277,9 +278,13 @@ def normal_image(depth: np.ndarray, options: NormalOptions, background: np.ndarr
 def camera_rotation_matrix(rotation_degrees: Sequence[float]) -> np.ndarray:
     """The camera's rotation (X, Y, Z in degrees, Euler XYZ as Blender's camera panel shows it) as
     the 3x3 matrix taking camera axes to world axes: R = Rz @ Ry @ Rx (X is applied first)."""
-    if len(rotation_degrees) != 3 or not all(math.isfinite(float(a)) for a in rotation_degrees):
+    try:
+        angles = tuple(math.radians(float(a)) for a in rotation_degrees)
+    except (TypeError, ValueError):
+        angles = ()
+    if len(angles) != 3 or not all(math.isfinite(a) for a in angles):
         raise OptionsError(f"camera rotation must be three finite angles (X, Y, Z degrees), not {rotation_degrees!r}")
-    x, y, z = (math.radians(float(a)) for a in rotation_degrees)
+    x, y, z = angles
     rx = np.array([[1, 0, 0], [0, math.cos(x), -math.sin(x)], [0, math.sin(x), math.cos(x)]])
     ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
     rz = np.array([[math.cos(z), -math.sin(z), 0], [math.sin(z), math.cos(z), 0], [0, 0, 1]])
