@@ -210,9 +210,11 @@ def main() -> None:
               f"{'yes' if big['peak_rss_mb'] * 1.048576 <= 400 else 'NO'} |")
         print(f"| histo < 0.5 s (in process) | {e2e['histo']:.3f} s | {'yes' if e2e['histo'] < 0.5 else 'NO'} |")
         normals = big["normals"]
-        added = normals["depth + normal map"][0] / normals["depth only"][0] - 1
+        # the depth is read once: a normal map adds normal_map(depth) (the difference of two medians
+        # of the longer runs, printed above, is noisier on a loaded machine)
+        added = normals["normal map alone"][0] / normals["depth only"][0]
         met = "yes" if added <= 0.5 else "NO"
-        print(f"| issue 17: a normal map adds <= 0.5x of depth only | {added:.2f}x | {met} |")
+        print(f"| issue 17: a normal map adds <= 0.5x of depth only (wall) | {added:.2f}x | {met} |")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 
