@@ -20,6 +20,7 @@ from lib_depth.depth.normals import (
     camera_normals,
     camera_rotation_matrix,
     encode_normals,
+    horizontal_fov,
     normal_map,
     pass_normal_map,
     world_to_camera,
@@ -27,7 +28,7 @@ from lib_depth.depth.normals import (
 
 BLENDER = Path(__file__).parent / "data" / "blender"
 CAMERAS = json.loads((BLENDER / "cameras.json").read_text())
-SCENE_RENDERS = [name for name in CAMERAS if name != "wall"]
+SCENE_RENDERS = [name for name in CAMERAS if name != "wall"]  # wall: a plane square to the view
 FLAT = (128, 128, 255)
 
 
@@ -328,6 +329,30 @@ def test_blender_orientation_left_is_red_up_is_green() -> None:
     top = np.nonzero(depth[:, col] < 1e9)[0].min()
     assert world[top + 2, col, 2] < 0.9999  # the sphere, not the floor
     assert image[top + 2, col, 1] > 220
+
+
+def test_blender_portrait_render_has_the_narrower_horizontal_field() -> None:
+    """Sensor fit AUTO puts the 36 mm across the longer side: a 96x128 render's horizontal field is
+    30.2 degrees, and only that matches Blender's own Normal pass."""
+    depth, world, camera = blender_render("portrait")
+    assert depth.shape == (128, 96)
+    fov = horizontal_fov(depth.shape, lens_mm=camera["lens_mm"], sensor_mm=camera["sensor_width_mm"])
+    assert fov == pytest.approx(camera["fov_degrees"], abs=1e-4) and fov == pytest.approx(30.219, abs=1e-3)
+    truth = world_to_camera(world, camera["rotation_degrees"])
+    inner = eroded(depth < 1e9)
+    right = angles(camera_normals(depth, NormalOptions(fov_degrees=fov)), truth)[inner]
+    assert np.median(right) <= 2 and np.percentile(right, 95) <= 5
+    landscape_fov = angles(camera_normals(depth, NormalOptions(fov_degrees=39.6)), truth)[inner]
+    assert np.median(landscape_fov) > 2
+
+
+@pytest.mark.parametrize(
+    ("shape", "options", "expected"),
+    [((96, 128), {}, 39.5978), ((128, 96), {}, 30.2192), ((96, 128), {"lens_mm": 35.0}, 54.4322),
+     ((128, 96), {"sensor_fit": "horizontal"}, 39.5978), ((96, 128), {"sensor_fit": "vertical"}, 51.2820)],
+)
+def test_horizontal_fov_follows_blenders_sensor_fit(shape, options, expected) -> None:
+    assert horizontal_fov(shape, **options) == pytest.approx(expected, abs=1e-3)
 
 
 def test_blender_depth_is_planar_and_normal_is_world_space() -> None:

@@ -32,7 +32,7 @@ from .errors import OptionsError
 from .process import DEFAULT_BACKGROUND_ABOVE
 
 __all__ = ["BLENDER_DEFAULT_FOV", "STYLES", "NormalOptions", "camera_normals", "camera_rotation_matrix",
-           "encode_normals", "normal_image", "normal_map", "pass_normal_map", "world_to_camera"]
+           "encode_normals", "horizontal_fov", "normal_image", "normal_map", "pass_normal_map", "world_to_camera"]
 
 #: Blender's default camera: a 50 mm lens on a 36 mm sensor, 2 * atan(18 / 50) = 39.6 degrees across.
 BLENDER_DEFAULT_FOV = 39.6
@@ -75,6 +75,22 @@ class NormalOptions:
             raise OptionsError(f"normal style must be one of {', '.join(STYLES)}, not {self.style!r}")
         if not self.background_above > 0:
             raise OptionsError(f"background limit must be positive, not {self.background_above}")
+
+
+def horizontal_fov(shape: tuple[int, int], *, lens_mm: float = 50.0, sensor_mm: float = 36.0,
+                   sensor_fit: str = "auto") -> float:
+    """The horizontal field of view (degrees) of a camera given as lens and sensor, as Blender's
+    camera panel does. Sensor fit "auto" (Blender's default) lays the sensor across the longer side:
+    a portrait render's 36 mm span its height, and its horizontal field is narrower (a 96x128 render
+    with the default camera: 30.2 degrees, not 39.6). "horizontal" and "vertical" fix the side."""
+    height, width = shape
+    if sensor_fit not in ("auto", "horizontal", "vertical"):
+        raise OptionsError(f"sensor fit must be auto, horizontal or vertical, not {sensor_fit!r}")
+    if not (lens_mm > 0 and sensor_mm > 0 and height > 0 and width > 0):
+        raise OptionsError(f"lens, sensor and image size must be positive, not {lens_mm}, {sensor_mm}, {shape}")
+    vertical = sensor_fit == "vertical" or (sensor_fit == "auto" and height > width)
+    across = sensor_mm * width / height if vertical else sensor_mm
+    return math.degrees(2.0 * math.atan(across / 2.0 / lens_mm))
 
 
 def _pixel_rays(shape: tuple[int, int], fov_degrees: float) -> tuple[np.float32, np.ndarray, np.ndarray]:

@@ -5,8 +5,9 @@
 A sphere, a rotated cube and a floor, rendered by Cycles at 1 sample into multilayer EXRs with the
 Depth and Normal passes (float32, ZIP, no Combined pass), plus `cameras.json`: every render's camera
 (rotation in degrees as the camera panel shows it, Euler XYZ; location; lens; horizontal field of
-view). Shots: a camera that moves (frames 1 and 2, keyframed), a 35 mm lens, and a wall square to
-the view axis (is Depth planar: one value everywhere?).
+view). Shots: a camera that moves (frames 1 and 2, keyframed), a 35 mm lens, a wall square to the
+view axis (is Depth planar: one value everywhere?), and a portrait render (taller than wide: Blender's
+AUTO sensor fit puts the 36 mm across the height, so the horizontal field of view is narrower).
 
 The pixel filter is made tiny so each pixel's single ray goes through its centre: the passes then
 hold the surface at exactly the point a depth-derived normal is computed for. The sphere is smooth
@@ -27,7 +28,10 @@ SHOTS = {
     "move_f2": (2, (2.5, -9.0, 3.5), (70.0, 10.0, 15.0), 50.0, False),
     "lens35": (1, (3.0, -8.0, 3.2), (72.0, 0.0, 11.5), 35.0, False),
     "wall": (1, (0.0, 40.0, 2.0), (90.0, 0.0, 0.0), 50.0, True),
+    "portrait": (1, (6.5, -7.5, 4.0), (68.0, 0.0, 42.0), 50.0, False),
 }
+#: shots rendered taller than wide: with sensor fit AUTO the 36 mm apply to the height
+PORTRAIT = {"portrait"}
 
 
 def build_scene() -> tuple:
@@ -87,20 +91,23 @@ def main() -> None:
             camera.rotation_euler = tuple(math.radians(r) for r in rotation)
         camera.data.lens = lens
         scene.frame_set(frame)
+        width, height = (HEIGHT, WIDTH) if name in PORTRAIT else (WIDTH, HEIGHT)
+        scene.render.resolution_x, scene.render.resolution_y = width, height
         for obj in scene.objects:
             if obj.type == "MESH":
                 obj.hide_render = wall_only != (obj == wall)
         scene.render.filepath = str(out / f"{name}.exr")
         bpy.ops.render.render(write_still=True)
         sensor = camera.data.sensor_width
+        across = sensor * min(width / height, 1.0)  # AUTO fit: the sensor spans the longer side
         cameras[name] = {
             "file": f"{name}.exr", "frame": frame,
             "rotation_degrees": [round(math.degrees(r), 6) for r in camera.rotation_euler],
             "rotation_mode": camera.rotation_mode,
             "location": [round(v, 6) for v in camera.location],
             "lens_mm": lens, "sensor_width_mm": sensor, "sensor_fit": camera.data.sensor_fit,
-            "fov_degrees": round(math.degrees(2 * math.atan(sensor / 2 / lens)), 6),
-            "width": WIDTH, "height": HEIGHT, "blender": bpy.app.version_string,
+            "fov_degrees": round(math.degrees(2 * math.atan(across / 2 / lens)), 6),
+            "width": width, "height": height, "blender": bpy.app.version_string,
         }
     (out / "cameras.json").write_text(json.dumps(cameras, indent=2) + "\n")
 
