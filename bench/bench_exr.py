@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_exr.py [--runs 7] [--sizes 1920x1080 4096x4096]
 
 Prints tables (markdown). Inputs are synthetic renders (lib_depth.depth.sample) written as float32 ZIP
-EXRs in a temporary folder. The targets of issue 2 are checked on the 4096x4096 row.
+EXRs in a temporary folder. The targets of issue 2 are checked on the 4096x4096 row, and issue 17's:
+what a normal map (`normals.normal_map`) adds to the depth map, as a ratio measured in the same run.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lib_depth.depth import process  # noqa: E402
 from lib_depth.depth.exr import read_depth, write_depth  # noqa: E402
+from lib_depth.depth.normals import normal_map  # noqa: E402
 from lib_depth.depth.pipeline import Job, convert  # noqa: E402
 from lib_depth.depth.png import encode_png, write_bytes_atomic  # noqa: E402
 from lib_depth.depth.process import DepthOptions, histogram, make_depth_map  # noqa: E402
@@ -96,6 +99,59 @@ def end_to_end(path: Path, out: Path, runs: int) -> dict[str, float]:
     }
 
 
+def interleaved_medians(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds of each function, run in turn (a, b, c, a, b, c, ...): on a shared
+    machine the load changes from second to second, and a ratio of two medians taken minutes apart
+    means little. CPU time (all threads of this process) is the steadier figure under load."""
+    for fn in fns.values():
+        fn()  # warm-up
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in fns}
+
+
+def normal_timing(path: Path, runs: int) -> dict[str, tuple[float, float]]:
+    """Issue 17: what a normal map adds to a depth map, measured interleaved in the same run. Depth
+    only = read + map + its PNG; then + the normal map (array); then + its RGB PNG as well."""
+    depth = read_depth(path).depth
+
+    def depth_only() -> np.ndarray:
+        depth = read_depth(path).depth
+        encode_png(make_depth_map(depth, MAIN).levels)
+        return depth
+
+    def with_normals() -> None:
+        normal_map(depth_only())
+
+    def with_normal_png() -> None:
+        encode_png(cv2.cvtColor(normal_map(depth_only()), cv2.COLOR_RGB2BGR))
+
+    return interleaved_medians({
+        "depth only": depth_only,
+        "depth + normal map": with_normals,
+        "depth + normal map + its PNG": with_normal_png,
+        "normal map alone": lambda: normal_map(depth),
+    }, runs)
+
+
+def print_normals(timing: dict[str, tuple[float, float]], size: str) -> None:
+    base, base_cpu = timing["depth only"]
+    print(f"\n#### normal maps ({size}, issue 17; wall and CPU time, interleaved runs)\n")
+    print("| run | ms | normals add (wall) | CPU ms | normals add (CPU) |\n|---|---:|---:|---:|---:|")
+    for name, (seconds, cpu) in timing.items():
+        added = (seconds - base) / base if name.startswith("depth +") else seconds / base
+        added_cpu = (cpu - base_cpu) / base_cpu if name.startswith("depth +") else cpu / base_cpu
+        shown = "" if name == "depth only" else f"{added:.2f}x"
+        shown_cpu = "" if name == "depth only" else f"{added_cpu:.2f}x"
+        print(f"| {name} | {seconds * 1000:.1f} | {shown} | {cpu * 1000:.1f} | {shown_cpu} |")
+
+
 def cli_seconds(path: Path, out: Path, *args: str) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "lib_depth", str(path), "-o", str(out), "-q", *args],
@@ -120,6 +176,7 @@ def main() -> None:
             out.mkdir()
             stages = stage_table(path, args.runs)
             e2e = end_to_end(path, out, args.runs)
+            normals = normal_timing(path, args.runs)
             job_code = (f"from lib_depth.depth.pipeline import Job, convert; "
                         f"from lib_depth.depth.process import DepthOptions; from pathlib import Path; "
                         f"convert(Job(source=Path({str(path)!r}), "
@@ -130,7 +187,7 @@ def main() -> None:
             cli = cli_seconds(path, out, "--depth_cutoff", "histo")
             figures[size] = {"stages": dict(stages), "end_to_end": e2e, "peak_rss_mb": rss,
                              "imports_rss_mb": rss_imports, "cli_histo_s": cli,
-                             "exr_bytes": path.stat().st_size}
+                             "exr_bytes": path.stat().st_size, "normals": normals}
             print(f"\n### {size} float32 ZIP EXR ({path.stat().st_size / 2**20:.1f} MiB), median of {args.runs}\n")
             print("| stage | ms |\n|---|---:|")
             for name, seconds in stages:
@@ -141,6 +198,7 @@ def main() -> None:
                 print(f"| {name} | {seconds * 1000:.1f} | {seconds / base:.2f}x |")
             print(f"| CLI `--depth_cutoff histo` (new process, imports included) | {cli * 1000:.0f} | |")
             print(f"\npeak RSS, cutoff + compress + mask: {rss:.0f} MiB (imports alone: {rss_imports:.0f} MiB)")
+            print_normals(normals, size)
     big = figures.get("4096x4096")
     if big:
         e2e = big["end_to_end"]
@@ -152,6 +210,12 @@ def main() -> None:
         print(f"| peak RSS <= 400 MB | {big['peak_rss_mb'] * 1.048576:.0f} MB | "
               f"{'yes' if big['peak_rss_mb'] * 1.048576 <= 400 else 'NO'} |")
         print(f"| histo < 0.5 s (in process) | {e2e['histo']:.3f} s | {'yes' if e2e['histo'] < 0.5 else 'NO'} |")
+        normals = big["normals"]
+        # the depth is read once: a normal map adds normal_map(depth) (the difference of two medians
+        # of the longer runs, printed above, is noisier on a loaded machine)
+        added = normals["normal map alone"][0] / normals["depth only"][0]
+        met = "yes" if added <= 0.5 else "NO"
+        print(f"| issue 17: a normal map adds <= 0.5x of depth only (wall) | {added:.2f}x | {met} |")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 
