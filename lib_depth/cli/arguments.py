@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from ..depth.exr import DEFAULT_MAX_PIXELS, EXR_SUFFIX
+from ..depth.normals import BLENDER_DEFAULT_FOV, DEPTH_KINDS, STYLES, NormalOptions
 from ..depth.pipeline import ExrInput, InputKind, Unsupported
 from ..depth.process import DEFAULT_BACKGROUND_ABOVE, DepthOptions
 from ..images import ESTIMATORS, IMAGE_SUFFIXES, ImageInput
@@ -73,6 +74,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _fov(text: str) -> float:
+    value = _number(text)
+    if not 0 < value < 180:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 180 degrees, got {text!r}")
+    return value
+
+
 def _resolution(text: str) -> int:
     value = positive_int(text)
     if value < 64:
@@ -102,6 +110,30 @@ def add_level_arguments(parser: argparse.ArgumentParser) -> None:
     extras.add_argument("--mask", action="store_true", help="also write <stem>.mask.png: white = subject")
     extras.add_argument("--noise", action="store_true", help="fill the far level with uniform noise")
     extras.add_argument("--seed", type=int, default=0, help="noise seed: same seed, same bytes (default 0)")
+    extras.add_argument("--normal", action="store_true",
+                        help="also write <stem>.normal.png: for renders the exact normals of their geometry "
+                        "(ControlNet 1.1 normalbae colours), for images ControlNet's normal_midas")
+
+
+def add_normal_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a render's normal map is computed: the camera, what its depth measures, the colours."""
+    group = parser.add_argument_group(
+        "normal maps of renders (--normal with EXR files)",
+        "Computed from the depth pass in camera space, perspective-correct; the background (and, with "
+        "--mask, what the mask leaves out) is flat (128, 128, 255).",
+    )
+    group.add_argument("--fov", type=_fov, default=BLENDER_DEFAULT_FOV, metavar="DEGREES",
+                       help=f"the render camera's horizontal field of view (default {BLENDER_DEFAULT_FOV}: "
+                       "Blender's default 50 mm camera)")
+    group.add_argument("--depth-is", choices=DEPTH_KINDS, default="planar",
+                       help="planar: depth along the view axis (Blender's Depth, Daz Iray's Depth canvas); "
+                       "distance: along each pixel's ray (Iray's Distance canvas) (default planar)")
+    group.add_argument("--normal-style", choices=STYLES, default="bae",
+                       help="bae: ControlNet 1.1 normalbae (left = red, up = green, facing = blue); "
+                       "midas: ControlNet 1.0 normal_midas's channel order (default bae)")
+    group.add_argument("--camera-rotation", type=_number, nargs=3, metavar=("X", "Y", "Z"),
+                       help="the camera's rotation in degrees as Blender's camera panel shows it: use the "
+                       "render's own world-space Normal pass, turned into camera space, instead of the depth")
 
 
 def add_sequence_arguments(parser: argparse.ArgumentParser) -> None:
@@ -134,7 +166,6 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
                        "the normal map (default 0.1; 0 = ControlNet's depth_midas)")
     group.add_argument("-a", type=_number, default=DEFAULT_A, metavar="A",
                        help="z of the normal map, larger = flatter (default 2*pi, as ControlNet)")
-    group.add_argument("--normal", action="store_true", help="also write <stem>.normal.png (ControlNet normal_midas)")
     group.add_argument("--weights", metavar="PATH",
                        help="dpt_hybrid-midas-501f0c75.pt or its folder (default: search ControlNet's, Forge's "
                        "and the Hugging Face folders)")
@@ -172,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
                         help=f"input files ({', '.join(SUFFIXES)}; any case)")
     add_level_arguments(parser)
+    add_normal_arguments(parser)
     add_sequence_arguments(parser)
     add_image_arguments(parser)
     add_io_arguments(parser)
@@ -197,7 +229,13 @@ def depth_options(args: argparse.Namespace) -> DepthOptions:
 
 
 def exr_input(args: argparse.Namespace) -> ExrInput:
-    return ExrInput(channel=args.channel, view=args.view)
+    """The EXR kind: channel, view and (`--normal`) how its normal map is made."""
+    normals = None
+    if args.normal:
+        normals = NormalOptions(fov_degrees=args.fov, depth_is=args.depth_is, style=args.normal_style,
+                                background_above=args.background_above)
+    rotation = tuple(args.camera_rotation) if args.camera_rotation is not None else None
+    return ExrInput(channel=args.channel, view=args.view, normals=normals, camera_rotation=rotation)
 
 
 def image_input(args: argparse.Namespace) -> ImageInput:

@@ -18,6 +18,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_sequence = sequence.wants_sequence(args)
     if args.force and not in_sequence:
         parser.error("--force is for --sequence (a plain run always converts every file)")
+    if args.camera_rotation is not None and not args.normal:
+        parser.error("--camera-rotation is for --normal (it says how to read the render's own Normal pass)")
     try:
         options = arguments.depth_options(args)
         if in_sequence:

@@ -7,6 +7,9 @@ Imports nothing else of `lib_depth`. Modules by job:
   `exr_channels` (which channel of which part and view: `pick_channel`) and `exr_deep` (front-most sample).
 - `process`: the depth semantics (docs/architecture.md): valid pixels, levels, histogram and suggested cuts,
   cutoff, compress, noise, mask (`make_depth_map`, `histogram`, `scan_depth`, `DepthOptions`).
+- `normals`: exact normal maps from a render's geometry (perspective-correct, no smear across
+  silhouettes, ControlNet 1.1 normalbae colours: `normal_image`, `NormalOptions`), or from its own
+  world-space Normal pass with the camera's rotation (`pass_normal_map`, read by `exr_normals`).
 - `relevel`: an existing depth map's levels back to a float depth, then cutoff/compress (`relevel`).
 - `png`: 8/16-bit and bilevel PNG encoding, atomic writes (`encode_png`, `write_bytes_atomic`: unnamed
   until complete, so a kill or a full disk leaves no temporary file).
@@ -27,6 +30,7 @@ from .errors import DepthError, OptionsError
 from .exr import DEFAULT_MAX_PIXELS, EXR_SUFFIX, ExrDepth, read_depth, write_depth
 from .frames import Frame, FrameList, expand_frames
 from .levels import Summary
+from .normals import NormalOptions, normal_image, normal_map, pass_normal_map
 from .pipeline import ExrInput, InputKind, Job, JobResult, Rendered, SourceDepth, convert, render, run_job
 from .png import encode_png, read_png, write_bytes_atomic
 from .process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, scan_depth
@@ -46,6 +50,7 @@ __all__ = [
     "InputKind",
     "Job",
     "JobResult",
+    "NormalOptions",
     "OptionsError",
     "Rendered",
     "SequenceJob",
@@ -57,6 +62,9 @@ __all__ = [
     "expand_frames",
     "histogram",
     "make_depth_map",
+    "normal_image",
+    "normal_map",
+    "pass_normal_map",
     "read_depth",
     "read_png",
     "render",

@@ -9,7 +9,9 @@ job needs by unpickling it, so no registry has to be filled in each process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,8 +20,14 @@ import numpy as np
 from .blocks import submit
 from .errors import DepthError, internal_error
 from .exr import DEFAULT_MAX_PIXELS, read_depth
+from .exr_normals import read_normal_pass
+from .normals import NormalOptions, normal_image, pass_normal_map
 from .png import encode_png, write_bytes_atomic
-from .process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, scan_depth
+from .process import DepthMap, DepthOptions, Histogram, Scan, histogram, make_depth_map, scan_depth
+
+#: A source's own normal map, given the pixels to leave flat (True = background): computed only once
+#: the depth map says which pixels those are (the cutoff and the mask decide).
+NormalMaker = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +38,7 @@ class SourceDepth:
     channel: str | None = None
     extra_images: dict[str, np.ndarray] = field(default_factory=dict)  # name -> image to write
     notes: tuple[str, ...] = ()  # for the user, e.g. "the network input was capped"
+    normals: NormalMaker | None = None  # written as `normal` (a render's exact geometry)
 
 
 class InputKind(Protocol):
@@ -43,20 +52,57 @@ class InputKind(Protocol):
         """What the depths depend on besides the file (JSON-able): part of a sequence's digests."""
         ...
 
+    def extra_outputs(self) -> tuple[str, ...]:
+        """The names of the images it writes beside the depth map (`normal`): known before reading."""
+        ...
+
 
 @dataclass(frozen=True, kw_only=True)
 class ExrInput:
-    """A float depth pass of an OpenEXR render: which channel and which view (None: automatic)."""
+    """A float depth pass of an OpenEXR render: which channel and which view (None: automatic),
+    and (`normals`) its exact normal map: from the depth pass with the camera's field of view, or
+    from the render's own world-space Normal pass when the camera's rotation is known."""
 
     channel: str | None = None
     view: str | None = None  # of a multi-view (stereo) file; None: the first
+    normals: NormalOptions | None = None
+    camera_rotation: tuple[float, float, float] | None = None  # X, Y, Z degrees: use the Normal pass
 
     def load(self, path: Path, *, max_pixels: int) -> SourceDepth:
         exr = read_depth(path, self.channel, self.view, max_pixels)
-        return SourceDepth(depth=exr.depth, channel=exr.channel)
+        return SourceDepth(depth=exr.depth, channel=exr.channel, normals=self._normals(path, exr.depth, max_pixels))
+
+    def _normals(self, path: Path, depth: np.ndarray, max_pixels: int) -> NormalMaker | None:
+        if self.normals is None:
+            return None
+        if self.camera_rotation is None:
+            return partial(_depth_normals, depth, self.normals)
+        return partial(_pass_normals, path, self, depth.shape, max_pixels)
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"channel": self.channel, "view": self.view}
+        found: dict[str, Any] = {"channel": self.channel, "view": self.view}
+        if self.normals is not None:
+            found["normals"] = {**vars(self.normals), "camera_rotation": self.camera_rotation}
+        return found
+
+    def extra_outputs(self) -> tuple[str, ...]:
+        return ("normal",) if self.normals is not None else ()
+
+
+def _depth_normals(depth: np.ndarray, options: NormalOptions, background: np.ndarray) -> np.ndarray:
+    return normal_image(depth, options, background)
+
+
+def _pass_normals(path: Path, exr: ExrInput, shape: tuple[int, ...], max_pixels: int,
+                  background: np.ndarray) -> np.ndarray:
+    """The render's own Normal pass in camera space, read only when the map is written (a
+    sequence's scan passes never pay for it)."""
+    found = read_normal_pass(path, view=exr.view, max_pixels=max_pixels)
+    if found.normals.shape[:2] != shape:
+        raise DepthError(f"the normal pass ({found.normals.shape[1]} x {found.normals.shape[0]}) and the "
+                         f"depth ({shape[1]} x {shape[0]}) differ in size", path)
+    style = exr.normals.style if exr.normals is not None else "bae"
+    return pass_normal_map(found.normals, camera_rotation=exr.camera_rotation, background=background, style=style)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +118,9 @@ class Unsupported:
 
     def fingerprint(self) -> dict[str, Any]:
         return {"unsupported": True}
+
+    def extra_outputs(self) -> tuple[str, ...]:
+        return ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,12 +166,13 @@ def output_stem(source: Path) -> str:
     return source.name[: -len(source.suffix)] if source.suffix else source.name
 
 
-def output_paths(job: Job, names: tuple[str, ...] = ()) -> dict[str, Path]:
-    """Where each PNG goes: `<stem>.depth.png`, `<stem>.mask.png` (asked), then `<stem>.<name>.png`."""
+def output_paths(job: Job) -> dict[str, Path]:
+    """Where each PNG goes: `<stem>.depth.png`, `<stem>.mask.png` (asked), then `<stem>.<name>.png`
+    for the input kind's extra images (`normal`)."""
     folder = job.output_dir if job.output_dir is not None else job.source.parent
     stem = output_stem(job.source)
     wanted = ("depth", "mask") if job.mask else ("depth",)
-    return {name: folder / f"{stem}.{name}.png" for name in dict.fromkeys((*wanted, *names))}
+    return {name: folder / f"{stem}.{name}.png" for name in (*wanted, *job.input.extra_outputs())}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,13 +187,40 @@ class Rendered:
     notes: tuple[str, ...]
 
 
-def encode_maps(depth_map: DepthMap, mask: bool) -> dict[str, bytes]:
-    """The depth map's PNG and (`mask`) its mask's; the mask's encoder runs beside the depth map's
-    (cv2 releases the GIL): ~13 ms less on 4K."""
+def flat_pixels(depth: np.ndarray, scan: Scan, depth_map: DepthMap, options: DepthOptions, mask: bool) -> np.ndarray:
+    """Where a normal map is flat: as the mask says when one is written; otherwise the background
+    (NaN, inf, beyond the background limit) and whatever lies beyond the cutoff."""
+    if mask:
+        return depth_map.background
+    flat = ~scan.valid
+    if options.cutoff is not None:
+        with np.errstate(invalid="ignore"):
+            flat |= depth > options.cutoff
+    return flat
+
+
+def encode_maps(depth_map: DepthMap, mask: bool, normal: np.ndarray | None = None) -> dict[str, bytes]:
+    """The depth map's PNG, (`mask`) its mask's and (`normal`) the normal map's; the others'
+    encoders run beside the depth map's (cv2 releases the GIL): ~13 ms less on 4K for the mask."""
     mask_png = submit(encode_png, depth_map.mask_image(), bilevel=True) if mask else None
+    normal_png = submit(encode_png, normal) if normal is not None else None
     encoded = {"depth": encode_png(depth_map.levels)}
     if mask_png is not None:
         encoded["mask"] = mask_png.result()
+    if normal_png is not None:
+        encoded["normal"] = normal_png.result()
+    return encoded
+
+
+def encode_source_maps(source: SourceDepth, scan: Scan, depth_map: DepthMap, options: DepthOptions,
+                       mask: bool) -> dict[str, bytes]:
+    """Every PNG of one source: depth, mask (asked), its own normal map, then its extra images."""
+    normal = None
+    if source.normals is not None:
+        normal = source.normals(flat_pixels(source.depth, scan, depth_map, options, mask))
+    encoded = encode_maps(depth_map, mask, normal)
+    for name, image in source.extra_images.items():
+        encoded[name] = encode_png(image)
     return encoded
 
 
@@ -156,16 +233,14 @@ def render(job: Job, source: SourceDepth) -> Rendered:
     scan = scan_depth(source.depth, job.options.background_above, label)
     hist = histogram(source.depth, scan, path=label) if job.want_histogram else None
     depth_map = make_depth_map(source.depth, job.options, path=label, scan=scan)
-    encoded = encode_maps(depth_map, job.mask)
-    for name, image in source.extra_images.items():
-        encoded[name] = encode_png(image)
+    encoded = encode_source_maps(source, scan, depth_map, job.options, job.mask)
     return Rendered(images=encoded, channel=source.channel, near=depth_map.near, far=depth_map.far,
                     histogram=hist, notes=source.notes)
 
 
 def write_outputs(job: Job, images: dict[str, bytes]) -> tuple[str, ...]:
     """Each PNG written atomically to its place; DepthError naming the input for a write failure."""
-    paths = output_paths(job, tuple(images))
+    paths = output_paths(job)
     folder = paths["depth"].parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

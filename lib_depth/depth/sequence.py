@@ -26,7 +26,7 @@ from .errors import DepthError, internal_error
 from .exr import DEFAULT_MAX_PIXELS
 from .frames import Frame
 from .levels import Summary
-from .pipeline import ExrInput, InputKind, Job, encode_maps, output_paths, output_stem
+from .pipeline import ExrInput, InputKind, Job, SourceDepth, encode_source_maps, output_paths, output_stem
 from .png import write_bytes_atomic
 from .process import DepthMap, DepthOptions, Scan, make_depth_map, scan_depth
 from .workers import process_pool
@@ -96,12 +96,13 @@ def guarded(frame: Frame, work: Callable[[], FrameResult]) -> FrameResult:
         return FrameResult(frame, error=str(internal_error(exc, frame.path)))
 
 
-def _read(frame: Frame, job: SequenceJob, expect: Expect | None) -> tuple[np.ndarray, str | None, Scan]:
+def _read(frame: Frame, job: SequenceJob, expect: Expect | None) -> tuple[SourceDepth, Scan]:
     source = job.input.load(frame.path, max_pixels=job.max_pixels)
     depth = np.ascontiguousarray(source.depth, dtype=np.float32)
     if expect is not None:
         expect.check(source.channel, (int(depth.shape[0]), int(depth.shape[1])), frame.path)
-    return depth, source.channel, scan_depth(depth, job.options.background_above, str(frame.path), allow_empty=True)
+    scan = scan_depth(depth, job.options.background_above, str(frame.path), allow_empty=True)
+    return replace(source, depth=depth), scan
 
 
 def scan_frame(
@@ -109,7 +110,8 @@ def scan_frame(
 ) -> FrameResult:
     """The frame's stage 1 summary; with `whole` (the merged range), its stage 2 table as well."""
     def work() -> FrameResult:
-        depth, channel, scan = _read(frame, job, expect)
+        source, scan = _read(frame, job, expect)
+        depth, channel = source.depth, source.channel
         summary = levels.frame_summary(depth, channel, scan, job.options.background_above, str(frame.path))
         if whole is not None:
             summary = replace(summary, table=levels.frame_table(depth, scan.valid, whole, job.options.cutoff))
@@ -163,10 +165,10 @@ def convert_frame(frame: Frame, job: SequenceJob, mapping: Mapping) -> FrameResu
         stamp = provenance.InputStamp.of(frame.path)
         if not job.force and provenance.is_up_to_date(record, stamp, digest, paths):
             return FrameResult(frame, outputs=[str(p) for p in paths.values()], skipped=True)
-        depth, _, scan = _read(frame, job, mapping.expect)
-        depth_map = map_frame(depth, scan.valid, one.options, mapping, str(frame.path))
-        encoded = encode_maps(depth_map, job.mask)
-        del depth, depth_map
+        source, scan = _read(frame, job, mapping.expect)
+        depth_map = map_frame(source.depth, scan.valid, one.options, mapping, str(frame.path))
+        encoded = encode_source_maps(source, scan, depth_map, one.options, job.mask)
+        del source, depth_map
         try:
             folder.mkdir(parents=True, exist_ok=True)
             provenance.forget(record)

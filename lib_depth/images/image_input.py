@@ -54,6 +54,9 @@ class ImageInput:
     def fingerprint(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in DEPTH_FIELDS}
 
+    def extra_outputs(self) -> tuple[str, ...]:
+        return ("normal",) if self.normal else ()
+
 
 def estimate_depth(
     image: np.ndarray, estimator: Estimator, settings: ImageInput, notes: tuple[str, ...] | list[str] = ()

@@ -75,6 +75,9 @@ class AlignedDepths:
     def fingerprint(self) -> dict[str, Any]:
         return {"aligned": self.key}
 
+    def extra_outputs(self) -> tuple[str, ...]:
+        return ()
+
 
 def _check(settings: ImageInput) -> ImageInput:
     if settings.normal:
