@@ -310,3 +310,27 @@ def test_openapi_documents_every_field(base: str) -> None:
     for name in ("ExrResponse", "MidasResponse", "HistogramResponse", "InfoResponse", "ErrorResponse", "Bucket"):
         undocumented = [field for field, spec in schemas[name]["properties"].items() if not spec.get("description")]
         assert not undocumented, (name, undocumented)
+
+
+def test_exr_normal_maps_are_the_command_lines(base: str, tmp_path: Path) -> None:
+    """`normal` (and its fov / depth_is / camera_rotation) give the command line's normal PNG, from the
+    depth or from Blender's own pass; a wrong rotation is a 422 in the command line's words."""
+    from tests.test_normals import BLENDER, CAMERAS
+
+    render = BLENDER / "move_f1.exr"
+    rotation = CAMERAS["move_f1"]["rotation_degrees"]
+    _, from_depth = cli_result(render, tmp_path / "depth", "--normal", "--fov", "40", "--depth-is", "distance")
+    _, from_pass = cli_result(render, tmp_path / "pass", "--normal", "--camera-rotation", *map(str, rotation))
+    answer = client.call("exr", render, base, normal=True, fov=40, depth_is="distance")
+    assert base64.b64decode(answer["normal"]) == from_depth["normal"]
+    status, as_json = post_json(f"{base}/depth-tools/v1/exr", {"exr": b64(render), "filename": "move_f1.exr",
+                                                               "normal": True, "camera_rotation": rotation})
+    assert status == 200 and base64.b64decode(as_json["normal"]) == from_pass["normal"]
+    as_form = client.call("exr", render, base, normal=True, camera_rotation=",".join(map(str, rotation)))
+    assert base64.b64decode(as_form["normal"]) == from_pass["normal"]
+    assert client.call("exr", render, base)["normal"] is None
+    for options, words in (({"camera_rotation": "1,2"}, "camera_rotation must be three angles"),
+                           ({"depth_is": "z"}, "depth_is must be one of planar, distance")):
+        with pytest.raises(client.DepthToolsError) as caught:
+            client.call("exr", render, base, normal=True, **options)
+        assert caught.value.status == 422 and words in caught.value.detail, caught.value.detail

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ..depth.normals import BLENDER_DEFAULT_FOV
 from ..depth.process import DEFAULT_BACKGROUND_ABOVE
 from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION
 
@@ -38,6 +39,16 @@ class ExrOptions(PostOptions):
     background_above: float = Field(
         DEFAULT_BACKGROUND_ABOVE, gt=0, description="--background-above: depths with |d| above this are background, "
         "like NaN and inf")
+    normal: bool = Field(False, description="--normal: also return the render's exact normal map (ControlNet 1.1 "
+                         "normalbae colours: left = red, up = green, facing = blue)")
+    fov: float = Field(BLENDER_DEFAULT_FOV, gt=0, lt=180, description="--fov: the render camera's horizontal field "
+                       "of view in degrees (Blender's default camera: 39.6)")
+    depth_is: str = Field("planar", description="--depth-is: planar (along the view axis: Blender's Depth, Iray's "
+                          "Depth canvas) or distance (along each pixel's ray: Iray's Distance canvas)")
+    normal_style: str = Field("bae", description="--normal-style: bae (ControlNet 1.1) or midas (normal_midas order)")
+    camera_rotation: list[float] | str | None = Field(
+        None, description="--camera-rotation: the camera's X, Y, Z rotation in degrees (Blender's camera panel), "
+        "a list or (in a form) \"X,Y,Z\": use the render's own world-space Normal pass instead of the depth")
 
 
 class HistogramOptions(BaseModel):
@@ -109,6 +120,7 @@ class ExrResponse(BaseModel):
     far: float = Field(..., description="the depth drawn at the far level (the cutoff, or the farthest valid)")
     depth: str = Field(..., description="depth map PNG, base64 (<stem>.depth.png in the CLI)")
     mask: str | None = Field(None, description="mask PNG (1-bit), base64, when `mask` was asked for")
+    normal: str | None = Field(None, description="normal map PNG (RGB), base64, when `normal` was asked for")
     histogram: HistogramOut = Field(..., description="the histogram and suggested cuts (as `--depth_cutoff histo`)")
 
 

@@ -9,6 +9,7 @@ so the text is what the command line prints for a file of that name.
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -17,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..depth.errors import OptionsError
 from ..depth.exr import ExrDepth, read_depth
-from ..depth.pipeline import Job, Rendered, SourceDepth, render
+from ..depth.normals import NormalOptions
+from ..depth.pipeline import ExrInput, Job, Rendered, render
 from ..depth.process import DepthOptions, histogram, scan_depth
 from ..images import ImageInput, estimate_depth, read_image_noted, registry
 from ..midas import MidasSettings
@@ -53,15 +56,40 @@ def _histogram(rendered: Rendered) -> dict[str, Any] | None:
 
 def exr_answer(upload: Upload, options: ExrOptions, limits: ApiLimits) -> dict[str, Any]:
     """EXR -> depth (+ mask) PNGs, near/far, channel, histogram and suggestions."""
-    job = Job(source=Path(upload.filename), options=depth_options(options, options.background_above),
+    kind = exr_input(options)
+    job = Job(source=Path(upload.filename), input=kind, options=depth_options(options, options.background_above),
               mask=options.mask, want_histogram=True)
-    exr = read_exr(upload.path, options.channel, limits)
-    rendered = render(job, SourceDepth(depth=exr.depth, channel=exr.channel))
+    source = kind.load(upload.path, max_pixels=limits.max_pixels)
+    rendered = render(job, source)
     return {
-        **_shape(job, exr.depth), "bits": job.options.bits, "channel": rendered.channel,
+        **_shape(job, source.depth), "bits": job.options.bits, "channel": rendered.channel,
         "near": rendered.near, "far": rendered.far, "depth": _b64(rendered.images["depth"]),
-        "mask": _b64(rendered.images.get("mask")), "histogram": _histogram(rendered),
+        "mask": _b64(rendered.images.get("mask")), "normal": _b64(rendered.images.get("normal")),
+        "histogram": _histogram(rendered),
     }
+
+
+def exr_input(options: ExrOptions) -> ExrInput:
+    """The command line's `arguments.exr_input` for the API's fields (OptionsError: a 422)."""
+    normals = None
+    if options.normal:
+        normals = NormalOptions(fov_degrees=options.fov, depth_is=options.depth_is, style=options.normal_style,
+                                background_above=options.background_above)
+    return ExrInput(channel=options.channel, normals=normals, camera_rotation=_rotation(options.camera_rotation))
+
+
+def _rotation(value: list[float] | str | None) -> tuple[float, float, float] | None:
+    """Three angles from a JSON list or a form's "X,Y,Z" (OptionsError otherwise)."""
+    if value is None:
+        return None
+    parts = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    try:
+        angles = tuple(float(p) for p in parts)
+    except ValueError:
+        angles = ()
+    if len(angles) != 3 or not all(math.isfinite(a) for a in angles):
+        raise OptionsError(f"camera_rotation must be three angles X, Y, Z in degrees, not {value!r}")
+    return angles[0], angles[1], angles[2]
 
 
 def histogram_answer(upload: Upload, options: HistogramOptions, limits: ApiLimits) -> dict[str, Any]:
