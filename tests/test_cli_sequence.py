@@ -136,10 +136,18 @@ def test_resume_redoes_only_what_is_missing_or_stale_and_force_redoes_all(frames
     assert run("--force", frames / "render_0001.exr", cwd=tmp_path).returncode == 2  # --force is for sequences
 
 
+def default_sigint() -> None:
+    """In the child before it runs Python: Ctrl-C at its default. A shell's background job (`cmd &`,
+    nohup, many CI runners) starts its children with SIGINT ignored, and Python keeps an ignored
+    SIGINT ignored, so the test's Ctrl-C would never arrive (the command line rightly honours that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen(*args: str | Path, cwd: Path) -> subprocess.Popen[str]:
+    """The command line as a process the signal tests stop, with Ctrl-C deliverable whoever started pytest."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, "-m", "lib_depth", *map(str, args)], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
 
 
 def wait_for_outputs(folder: Path, count: int, proc: subprocess.Popen[str]) -> int:

@@ -1,14 +1,18 @@
-"""The layers of DESIGN.md "Layout", read from every module's imports with `ast` (nothing is run).
+"""The layers of the README's "Development" section, read from every module's imports with `ast`
+(nothing is run).
 
 depth/ imports nothing else of lib_depth; midas/ only depth/; cli (and api/) depth/ and midas/;
 ui/ those and api/ (the standalone server mounts it), never webui/; webui/ anything, and nothing
 imports webui/ back but scripts/. Only webui/host.py touches the WebUI (`modules.*`, Forge,
 ControlNet), and the EXR path never imports torch, controlnet_aux or gradio at module level.
+No two modules import each other, directly or around a loop (a lazy import inside a function
+counts: it hides the cycle from Python, not from the reader), and no function is over 60 lines.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -94,7 +98,7 @@ MODULES = sorted(LIB.rglob("*.py"))
 def test_the_tree_has_the_layers() -> None:
     packages = {p.name for p in LIB.iterdir() if (p / "__init__.py").is_file()}
     assert {"depth", "midas", "ui", "webui"} <= packages
-    assert (LIB / "cli.py").is_file()
+    assert (LIB / "cli.py").is_file() or (LIB / "cli" / "__init__.py").is_file()
     for package in packages:
         doc = ast.get_docstring(ast.parse((LIB / package / "__init__.py").read_text(encoding="utf8")))
         assert doc and len(doc) > 80, f"lib_depth/{package}/__init__.py needs a docstring naming its public parts"
@@ -136,8 +140,15 @@ def test_only_the_host_adapter_touches_the_webui(path: Path) -> None:
     assert 'import_module("modules' not in text and "import_module('modules" not in text
 
 
-@pytest.mark.parametrize("path", [*sorted((LIB / "depth").glob("*.py")), LIB / "__init__.py", LIB / "cli.py",
-                                  LIB / "cli_sequence.py"],
+def command_line_modules() -> list[Path]:
+    """The command line's files: the package `lib_depth/cli/` once it is one, else cli.py and cli_sequence.py."""
+    if (LIB / "cli").is_dir():
+        return sorted((LIB / "cli").glob("*.py"))
+    return [LIB / "cli.py", LIB / "cli_sequence.py"]
+
+
+@pytest.mark.parametrize("path", [*sorted((LIB / "depth").glob("*.py")), LIB / "__init__.py",
+                                  *command_line_modules()],
                          ids=lambda p: str(p.relative_to(LIB)))
 def test_the_exr_path_imports_no_torch_or_gradio(path: Path) -> None:
     heavy = heavy_imports(path, module_name(path))
@@ -174,3 +185,113 @@ def test_the_rules_catch_a_wrong_import(tmp_path: Path) -> None:
         "line 1: depth/ imports lib_depth.midas", "line 2: depth/ imports lib_depth.webui.host"]
     assert heavy_imports(probe, name) == [("torch", 4)]
     assert layer_violations(probe, "lib_depth.webui.probe") == []
+
+
+#: the longest function allowed: one screen, so that a function is read whole
+MAX_FUNCTION_LINES = 60
+
+
+def module_edges(path: Path, name: str, known: set[str]) -> set[str]:
+    """The lib_depth modules that `path` makes Python load at run time, at module level or inside a
+    function. `from package import name` loads the submodule `package.name` when there is one, else
+    the package's `__init__`. Imports under `if TYPE_CHECKING:` are left out: they never run."""
+    skip = type_checking_lines(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
+        if getattr(node, "lineno", None) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            target = ".".join([*base, node.module] if node.module else base)
+            found |= {f"{target}.{a.name}" if f"{target}.{a.name}" in known else target for a in node.names}
+    return {module for module in found if module in known and module != name}
+
+
+def import_graph(files: Iterable[tuple[Path, str]]) -> dict[str, set[str]]:
+    """module -> the modules it imports, for (file, module name) pairs."""
+    files = list(files)
+    known = {name for _, name in files}
+    return {name: module_edges(path, name, known) for path, name in files}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every group of modules that reach each other through imports (Tarjan's strongly connected
+    components of more than one module), each sorted, for a message that names them all."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while not group or group[-1] != node:
+                group.append(stack.pop())
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def long_functions(path: Path, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """`file:line name (N lines)` for every function or method longer than `limit`, counted from
+    its `def` to its last line (decorators excluded); nested functions are measured on their own."""
+    tree = ast.parse(path.read_text(encoding="utf8"))
+    return [f"{path.name}:{node.lineno} {node.name} ({size} lines)" for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and (size := node.end_lineno - node.lineno + 1) > limit]
+
+
+def test_no_import_cycles() -> None:
+    loops = cycles(import_graph((path, module_name(path)) for path in MODULES))
+    assert not loops, "modules that import each other (directly or around a loop):\n" + "\n".join(
+        " <-> ".join(group) for group in loops)
+
+
+def test_no_function_is_over_60_lines() -> None:
+    long = [f"{path.parent.relative_to(REPO)}/{entry}" for path in MODULES for entry in long_functions(path)]
+    assert not long, "\n".join(long)
+
+
+def test_the_rules_catch_a_cycle_and_a_long_function(tmp_path: Path) -> None:
+    """The checkers themselves: a cycle through a lazy import, one through `from . import module`
+    and one through a package's `__init__` are found; a TYPE_CHECKING import is no edge; a
+    61-line function is reported, a 60-line one (with a decorator on top) is not."""
+    pkg = tmp_path / "lib_depth" / "pkg"
+    pkg.mkdir(parents=True)
+    sources = {
+        "__init__.py": "from .c import g\n",
+        "a.py": "from .b import f\n",
+        "b.py": "def f():\n    from lib_depth.pkg.a import x\n",  # lazy: still a cycle a <-> b
+        "c.py": "from . import d\n",
+        "d.py": "from lib_depth.pkg import g\n",  # the package's __init__, which imports c
+        "e.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import f\n",
+    }
+    files = []
+    for file, text in sources.items():
+        (pkg / file).write_text(text, encoding="utf8")
+        files.append((pkg / file, "lib_depth.pkg" + ("" if file == "__init__.py" else f".{file[:-3]}")))
+    graph = import_graph(files)
+    assert graph["lib_depth.pkg.e"] == set()
+    assert cycles(graph) == [["lib_depth.pkg", "lib_depth.pkg.c", "lib_depth.pkg.d"],
+                             ["lib_depth.pkg.a", "lib_depth.pkg.b"]]
+    assert cycles({"x": {"y"}, "y": {"z"}, "z": set()}) == []
+    body = "".join(f"    x{i} = {i}\n" for i in range(58))
+    probe = tmp_path / "long.py"
+    probe.write_text(f"@decorator\ndef short():\n{body}    return 0\n\n"
+                     f"def long():\n{body}    x = 1\n    return x\n", encoding="utf8")
+    assert long_functions(probe) == ["long.py:63 long (61 lines)"]

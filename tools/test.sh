@@ -3,9 +3,18 @@
 # mirrors a real host: webui (A1111 + ControlNet's pins: timm 0.9.5, pydantic 1.10, Pillow 9.5,
 # gradio 3.41.2), forge (gradio 4.40, pydantic 2.8, mediapipe 1.2.3) and newest (numpy 2, opencv 5).
 # The three runs share one random MiDaS checkpoint. Arguments go to every pytest run.
+#
+# `tools/test.sh --quick [pytest arguments]`: lint and the unit tests of the webui environment only
+# (-m "not browser and not slow": no MiDaS network, no chromium; tests/conftest.py says what is slow),
+# about a minute; what a change should pass before the full run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh dev
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  .venv/bin/ruff check .
+  DEPTH_TOOLS_TEST_ENV=webui exec .venv/bin/python -m pytest -m "not browser and not slow" "$@"
+fi
 bash tools/setup.sh forge
 bash tools/setup.sh newest
 bash tools/setup.sh browser
