@@ -20,6 +20,7 @@ LIB = REPO / "lib_depth"
 ALLOWED: dict[str, set[str]] = {
     "depth": set(),
     "midas": {"depth"},
+    "anything": {"depth", "midas"},
     "cli": {"depth", "midas", "top"},
     "api": {"depth", "midas", "top"},
     "ui": {"depth", "midas", "api", "top"},  # the standalone server mounts the API
