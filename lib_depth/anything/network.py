@@ -51,17 +51,21 @@ def interpolate_pos_embed(pos_embed: torch.Tensor, height: int, width: int, patc
     return torch.cat((embed[:, :1], grid), dim=1).to(dtype)
 
 
+def _sub(**children: Any) -> Any:
+    """A plain nn.Module holding `children`: the reference's attribute names, hence its state-dict keys."""
+    from torch import nn
+
+    module = nn.Module()
+    for name, child in children.items():
+        module.add_module(name, child)
+    return module
+
+
 @functools.cache
-def _encoder_classes() -> SimpleNamespace:
+def _block_class() -> type:
     import torch
     import torch.nn.functional as F
     from torch import nn
-
-    def sub(**children: nn.Module) -> nn.Module:
-        module = nn.Module()
-        for name, child in children.items():
-            module.add_module(name, child)
-        return module
 
     def layer_scale(dim: int) -> nn.Module:
         module = nn.Module()
@@ -75,10 +79,10 @@ def _encoder_classes() -> SimpleNamespace:
             super().__init__()
             self.heads = heads
             self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-            self.attn = sub(qkv=nn.Linear(dim, 3 * dim), proj=nn.Linear(dim, dim))
+            self.attn = _sub(qkv=nn.Linear(dim, 3 * dim), proj=nn.Linear(dim, dim))
             self.ls1 = layer_scale(dim)
             self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-            self.mlp = sub(fc1=nn.Linear(dim, 4 * dim), fc2=nn.Linear(4 * dim, dim))
+            self.mlp = _sub(fc1=nn.Linear(dim, 4 * dim), fc2=nn.Linear(4 * dim, dim))
             self.ls2 = layer_scale(dim)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,13 +92,23 @@ def _encoder_classes() -> SimpleNamespace:
             x = x + self.attn.proj(att) * self.ls1.gamma
             return x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.norm2(x)))) * self.ls2.gamma
 
+    return Block
+
+
+@functools.cache
+def _encoder_class() -> type:
+    import torch
+    from torch import nn
+
+    Block = _block_class()
+
     class Encoder(nn.Module):
         """dinov2.py's DinoVisionTransformer (no registers, no block chunks), for `get_intermediate_layers`."""
 
         def __init__(self, cfg: AnythingConfig) -> None:
             super().__init__()
             dim, self.patch = cfg.embed_dim, cfg.patch_size
-            self.patch_embed = sub(proj=nn.Conv2d(3, dim, kernel_size=cfg.patch_size, stride=cfg.patch_size))
+            self.patch_embed = _sub(proj=nn.Conv2d(3, dim, kernel_size=cfg.patch_size, stride=cfg.patch_size))
             self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
             self.pos_embed = nn.Parameter(torch.zeros(1, cfg.pos_grid**2 + 1, dim))
             self.mask_token = nn.Parameter(torch.zeros(1, dim))  # training only; in the state dict
@@ -114,7 +128,7 @@ def _encoder_classes() -> SimpleNamespace:
                     taken.append(self.norm(tokens)[:, 1:])
             return taken
 
-    return SimpleNamespace(Encoder=Encoder, sub=sub)
+    return Encoder
 
 
 @functools.cache
@@ -122,7 +136,7 @@ def _head_classes() -> SimpleNamespace:
     import torch.nn.functional as F
     from torch import nn
 
-    sub = _encoder_classes().sub
+    sub = _sub
 
     def conv3(channels: int) -> nn.Module:
         return nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1, bias=True)
@@ -147,7 +161,7 @@ def _head_classes() -> SimpleNamespace:
             scale = {"scale_factor": 2} if size is None else {"size": size}
             return self.out_conv(F.interpolate(x, **scale, mode="bilinear", align_corners=True))
 
-    return SimpleNamespace(Fusion=Fusion, sub=sub)
+    return SimpleNamespace(Fusion=Fusion)
 
 
 @functools.cache
@@ -157,7 +171,7 @@ def network_classes() -> SimpleNamespace:
     import torch.nn.functional as F
     from torch import nn
 
-    Encoder, Fusion, sub = _encoder_classes().Encoder, _head_classes().Fusion, _encoder_classes().sub
+    Encoder, Fusion, sub = _encoder_class(), _head_classes().Fusion, _sub
 
     class Head(nn.Module):
         """dpt.py's DPTHead (use_bn=False, use_clstoken=False)."""
