@@ -8,6 +8,8 @@ import hashlib
 import io
 import os
 import pickle
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,6 +18,7 @@ import pytest
 
 from lib_depth.midas.weights import WeightsError
 from tests.anything_support import meta_state_dict, random_state_dict, reference_layout, save_pth, save_safetensors
+from tests.python_without import WITHOUT_PACKAGE
 from tests.test_layers import LIB, heavy_imports, module_name
 
 torch = pytest.importorskip("torch")
@@ -286,3 +289,30 @@ def test_nothing_found_says_where_it_looked(places: dict[str, Path], monkeypatch
     message = str(caught.value)
     assert str(places["forge"]) in message and str(places["own"]) in message and "Apache-2.0" in message
     assert "depth_anything_v2_vitl.safetensors" in message
+
+
+WITHOUT = WITHOUT_PACKAGE + r"""
+from pathlib import Path
+import lib_depth.anything as anything
+assert "torch" not in sys.modules and "timm" not in sys.modules
+settings = anything.AnythingSettings(weights=sys.argv[2], device="cpu")
+print(anything.find_weights(settings).name)
+try:
+    anything.AnythingEstimator.from_pretrained(settings)
+except anything.DepthError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize("package", ["torch", "safetensors"])
+def test_a_missing_package_is_named(tmp_path: Path, vits_state: dict[str, Any], package: str) -> None:
+    """Importing the package needs neither torch nor safetensors; loading names what is missing."""
+    path = save_safetensors(tmp_path / "depth_anything_v2_vitl.safetensors", vits_state)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", WITHOUT, package, str(path)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    name, message = done.stdout.strip().splitlines()
+    assert name == path.name
+    what = "PyTorch" if package == "torch" else "the Python package safetensors"
+    assert f"needs {what}" in message

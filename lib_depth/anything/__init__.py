@@ -16,10 +16,13 @@ Importing this package is cheap and torch-free: torch is imported on first use. 
 
 Public: `AnythingSettings`, `AnythingEstimator`, `AnythingConfig`, `Estimation`, `get_estimator`,
 `loaded_estimator`, `release_estimators`, `find_weights`, `load_network`, `load_count`, `network_shape`,
-`DEFAULT_RESOLUTION`, `SMALL_NAME`, `LABELS`.
+`DEFAULT_RESOLUTION`, `SMALL_NAME`, `LABELS`, `WeightsError` (MiDaS's: one type for both models'
+weights), `DepthError`.
 """
 
+from ..depth.errors import DepthError
 from ..midas.estimator import Estimation
+from ..midas.weights import WeightsError
 from .checkpoint import load_count, load_network
 from .config import LABELS, AnythingConfig
 from .estimator import AnythingEstimator, get_estimator, loaded_estimator, release_estimators
@@ -34,7 +37,9 @@ __all__ = [
     "AnythingConfig",
     "AnythingEstimator",
     "AnythingSettings",
+    "DepthError",
     "Estimation",
+    "WeightsError",
     "find_weights",
     "get_estimator",
     "load_count",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..depth.dependencies import require
 from ..depth.errors import DepthError
 from ..midas.device import autocast, check_precision, empty_device_cache, measure_cpu_precision, pick_device
 from ..midas.estimator import Estimation
@@ -57,6 +58,7 @@ class AnythingEstimator:
         """Find (or download ViT-S, when allowed), verify and load the weights; place them on the device."""
         settings = settings or AnythingSettings()
         start = time.perf_counter()
+        require("torch", "Depth Anything V2 depth estimation")
         pick_device(settings.device)  # an unavailable device fails before seconds of loading
         found = resolve(settings.weights, settings.search_dirs, settings.allow_download, settings.models_dir,
                         settings.download_url, settings.encoder, progress)
