@@ -24,7 +24,8 @@ LIB = REPO / "lib_depth"
 ALLOWED: dict[str, set[str]] = {
     "depth": set(),
     "midas": {"depth"},
-    "images": {"depth", "midas"},  # the image route over the model packages
+    "anything": {"depth", "midas"},  # Depth Anything V2 shares MiDaS's device and weights places
+    "images": {"depth", "midas", "anything"},  # the image route over the model packages
     "cli": {"depth", "midas", "images", "top"},
     "api": {"depth", "midas", "images", "top"},
     "ui": {"depth", "midas", "images", "api", "top"},  # the standalone server mounts the API
@@ -98,7 +99,7 @@ MODULES = sorted(LIB.rglob("*.py"))
 
 def test_the_tree_has_the_layers() -> None:
     packages = {p.name for p in LIB.iterdir() if (p / "__init__.py").is_file()}
-    assert {"depth", "midas", "images", "cli", "api", "ui", "webui"} <= packages
+    assert {"depth", "midas", "anything", "images", "cli", "api", "ui", "webui"} <= packages
     for package in packages:
         doc = ast.get_docstring(ast.parse((LIB / package / "__init__.py").read_text(encoding="utf8")))
         assert doc and len(doc) > 80, f"lib_depth/{package}/__init__.py needs a docstring naming its modules"
@@ -156,7 +157,7 @@ def test_the_exr_path_imports_no_torch_or_gradio(path: Path) -> None:
     assert not heavy, f"{path.relative_to(REPO)} imports {heavy}"
 
 
-@pytest.mark.parametrize("package", ["midas", "images"])
+@pytest.mark.parametrize("package", ["midas", "anything", "images"])
 def test_models_import_torch_only_when_used(package: str) -> None:
     for path in sorted((LIB / package).glob("*.py")):
         heavy = heavy_imports(path, module_name(path))

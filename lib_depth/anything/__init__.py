@@ -1,0 +1,50 @@
+"""Depth Anything V2 (ViT-S, ViT-B, ViT-L) for ordinary images, beside MiDaS; imports `lib_depth.depth`
+and `lib_depth.midas` (device and precision policy, weights search places, the long-side cap).
+
+Importing this package is cheap and torch-free: torch is imported on first use. Modules by job:
+
+- `config`: `AnythingConfig`, the network's shape read from a weights file's tensors (never its name).
+- `network`: the reference's DINOv2 encoder + DPT head in plain torch (no timm: same on every host),
+  with DINOv2's own position-embedding interpolation (`+ 0.1` offset, `scale_factor` form).
+- `weights`: where the files are (ours, configured folders, ControlNet's and Forge's
+  `depth_anything_v2/`, the Hugging Face cache), their published sha256, the ViT-S-only download.
+- `checkpoint`: a `.pth` (weights only, never unpickled) or `.safetensors` file -> the network, strictly.
+- `geometry`: the reference's preprocessing (lower-bound resize to multiples of 14, cubic, ImageNet
+  normalisation) and its bilinear resize back.
+- `settings`, `estimator`: `AnythingSettings`, `AnythingEstimator` (MidasEstimator's interface) and
+  the per-process cache.
+
+Public: `AnythingSettings`, `AnythingEstimator`, `AnythingConfig`, `Estimation`, `get_estimator`,
+`loaded_estimator`, `release_estimators`, `find_weights`, `load_network`, `load_count`, `network_shape`,
+`DEFAULT_RESOLUTION`, `SMALL_NAME`, `LABELS`, `WeightsError` (MiDaS's: one type for both models'
+weights), `DepthError`.
+"""
+
+from ..depth.errors import DepthError
+from ..midas.estimator import Estimation
+from ..midas.weights import WeightsError
+from .checkpoint import load_count, load_network
+from .config import LABELS, AnythingConfig
+from .estimator import AnythingEstimator, get_estimator, loaded_estimator, release_estimators
+from .geometry import DEFAULT_RESOLUTION, network_shape
+from .settings import AnythingSettings, find_weights
+from .weights import SMALL_NAME
+
+__all__ = [
+    "DEFAULT_RESOLUTION",
+    "LABELS",
+    "SMALL_NAME",
+    "AnythingConfig",
+    "AnythingEstimator",
+    "AnythingSettings",
+    "DepthError",
+    "Estimation",
+    "WeightsError",
+    "find_weights",
+    "get_estimator",
+    "load_count",
+    "load_network",
+    "loaded_estimator",
+    "network_shape",
+    "release_estimators",
+]

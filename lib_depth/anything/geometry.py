@@ -1,0 +1,109 @@
+"""The reference's preprocessing and output resize (`depth_anything_v2/dpt.py` `image2tensor`,
+`infer_image`; `util/transform.py`), so that our maps are the reference's:
+
+- size: `Resize(resolution, resolution, keep_aspect_ratio=True, ensure_multiple_of=14,
+  resize_method="lower_bound")`: the short side becomes `resolution` rounded to a multiple of 14
+  (never below it), the long side keeps the aspect ratio, rounded to a multiple of 14;
+- pixels: RGB / 255, `cv2.INTER_CUBIC` to that size (downscaling too), ImageNet mean and std;
+- output: bilinear with `align_corners=True` back to the picture's own size (ControlNet's copy uses
+  `align_corners=False`; the reference's `infer_image` is followed here).
+
+The long side is capped like MiDaS's (`midas.geometry.MAX_NETWORK_SIDE`), with the same kind of note.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from ..midas.geometry import MAX_NETWORK_SIDE, NetworkShape, as_rgb8, check_resolution
+from .config import PATCH_SIZE
+
+if TYPE_CHECKING:
+    import torch
+
+DEFAULT_RESOLUTION = 518
+MEAN = np.array([0.485, 0.456, 0.406])  # float64, as the reference's lists broadcast
+STD = np.array([0.229, 0.224, 0.225])
+
+
+@dataclass(frozen=True)
+class AnythingShape(NetworkShape):
+    """How an image is fed to Depth Anything: resized to `content` (sides multiples of 14); no padding."""
+
+    @property
+    def note(self) -> str | None:
+        if self.wanted is None:
+            return None
+        (h, w), (wh, ww) = self.content, self.wanted
+        return (f"very elongated image ({self.source[1]}x{self.source[0]}): the network input's long side is "
+                f"capped at {MAX_NETWORK_SIDE} px, so Depth Anything saw it at {w}x{h} instead of {ww}x{wh}; "
+                f"the map is coarser across the short side")
+
+
+def constrain_to_multiple_of(x: float, min_val: int = 0, max_val: int | None = None) -> int:
+    """transform.py's `Resize.constrain_to_multiple_of` (round half to even, as np.round)."""
+    y = round(x / PATCH_SIZE) * PATCH_SIZE
+    if max_val is not None and y > max_val:
+        y = math.floor(x / PATCH_SIZE) * PATCH_SIZE
+    if y < min_val:
+        y = math.ceil(x / PATCH_SIZE) * PATCH_SIZE
+    return int(y)
+
+
+def reference_size(height: int, width: int, resolution: int) -> tuple[int, int]:
+    """(h, w) of transform.py's `Resize.get_size` for `Resize(resolution, resolution, lower_bound, ...)`."""
+    scale_height, scale_width = resolution / height, resolution / width
+    if scale_width > scale_height:
+        scale_height = scale_width
+    else:
+        scale_width = scale_height
+    return (constrain_to_multiple_of(scale_height * height, min_val=resolution),
+            constrain_to_multiple_of(scale_width * width, min_val=resolution))
+
+
+def network_shape(height: int, width: int, resolution: int = DEFAULT_RESOLUTION) -> AnythingShape:
+    """The reference's size; beyond MAX_NETWORK_SIDE both sides shrink in proportion (multiples of 14)."""
+    content = reference_size(height, width, resolution)
+    wanted = None
+    if max(content) > MAX_NETWORK_SIDE:
+        wanted = content
+        scale = MAX_NETWORK_SIDE / max(height, width)
+        content = tuple(max(PATCH_SIZE, constrain_to_multiple_of(side * scale, max_val=MAX_NETWORK_SIDE))
+                        for side in (height, width))  # type: ignore[assignment]
+    return AnythingShape((height, width), content, content, wanted)
+
+
+def prepare(image: np.ndarray, resolution: int = DEFAULT_RESOLUTION) -> tuple[np.ndarray, AnythingShape]:
+    """float32 3 x H x W network input for an RGB(A)/gray uint8 `image`, and the shapes to undo it with.
+
+    float64 like the reference (RGB / 255 with numpy's default type): resizing in float32 would
+    move normalised values by up to ~1e-4.
+    """
+    rgb = as_rgb8(image)
+    shape = network_shape(rgb.shape[0], rgb.shape[1], resolution)
+    h, w = shape.content
+    x = rgb / 255.0
+    if (h, w) != rgb.shape[:2]:
+        x = cv2.resize(x, (w, h), interpolation=cv2.INTER_CUBIC)
+    x = (x - MEAN) / STD
+    return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32), shape
+
+
+def check(resolution: int) -> int:
+    """A whole number of pixels, at least MiDaS's minimum (64)."""
+    return check_resolution(resolution)
+
+
+def restore(disparity: torch.Tensor, shape: AnythingShape) -> np.ndarray:
+    """The network's H x W output back at the picture's own size: bilinear, align_corners=True (infer_image)."""
+    import torch.nn.functional as F
+
+    out = disparity
+    if tuple(out.shape[-2:]) != shape.source:
+        out = F.interpolate(out[None, None], size=shape.source, mode="bilinear", align_corners=True)[0, 0]
+    return np.ascontiguousarray(out.float().clamp_min(0).cpu().numpy(), dtype=np.float32)
