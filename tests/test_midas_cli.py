@@ -119,7 +119,7 @@ def test_image_settings_are_typed(picture: Path, capsys: pytest.CaptureFixture) 
     """A misspelled setting or an unknown model is an error, not silently dropped (it once was, in a dict)."""
     with pytest.raises(TypeError, match="resolutoin"):
         ImageInput(resolutoin=256)  # type: ignore[call-arg]
-    with pytest.raises(DepthError, match="unknown depth model 'midass'; choose one of midas"):
+    with pytest.raises(DepthError, match="unknown depth model 'midass'; choose one of depth-anything-v2, midas"):
         ImageInput(model="midass")
     with pytest.raises(SystemExit) as exit_:
         cli.main([str(picture), "--model", "nope"])

@@ -13,7 +13,7 @@ from ..depth.pipeline import ExrInput, InputKind, Unsupported
 from ..depth.process import DEFAULT_BACKGROUND_ABOVE, DepthOptions
 from ..images import ESTIMATORS, IMAGE_SUFFIXES, ImageInput
 from ..images.registry import DEFAULT_MODEL
-from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION
+from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD
 
 HISTO = "histo"
 SUFFIXES = tuple(sorted((EXR_SUFFIX, *IMAGE_SUFFIXES)))
@@ -157,19 +157,24 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
         "images (PNG, JPEG, WebP) through a depth model",
         "Estimated depth is relative: --depth_cutoff and the histogram use 0 (nearest) .. 1 (farthest).",
     )
+    defaults = ", ".join(f"{e.default_resolution} for {e.name}" for e in ESTIMATORS.values())
     group.add_argument("--model", choices=sorted(ESTIMATORS), default=DEFAULT_MODEL,
-                       help=f"the depth model (default {DEFAULT_MODEL})")
-    group.add_argument("--resolution", type=_resolution, default=DEFAULT_RESOLUTION, metavar="PX",
-                       help="short side the network sees; the map keeps the image's size and shape (default 512)")
+                       help=f"the depth model (default {DEFAULT_MODEL}; see the README's 'Which model')")
+    group.add_argument("--resolution", type=_resolution, metavar="PX",
+                       help=f"short side the network sees; the map keeps the image's size and shape (default "
+                       f"{defaults}; Depth Anything rounds it to a multiple of 14)")
     group.add_argument("--bg-threshold", "--bg_threshold", type=_fraction, default=DEFAULT_BG_THRESHOLD, metavar="X",
                        help="normalised nearness below X is background: far level in the depth map, flat in "
                        "the normal map (default 0.1; 0 = ControlNet's depth_midas)")
     group.add_argument("-a", type=_number, default=DEFAULT_A, metavar="A",
                        help="z of the normal map, larger = flatter (default 2*pi, as ControlNet)")
     group.add_argument("--weights", metavar="PATH",
-                       help="dpt_hybrid-midas-501f0c75.pt or its folder (default: search ControlNet's, Forge's "
+                       help="the model's weights file or its folder: dpt_hybrid-midas-501f0c75.pt, "
+                       "depth_anything_v2_vit{s,b,l}.pth or .safetensors (default: search ControlNet's, Forge's "
                        "and the Hugging Face folders)")
-    group.add_argument("--download", action="store_true", help="download the weights (470 MiB) if none are found")
+    group.add_argument("--download", action="store_true",
+                       help="download the weights if none are found: MiDaS (470 MiB), Depth Anything V2 ViT-S only "
+                       "(Apache-2.0; Base and Large are CC-BY-NC-4.0 and never downloaded)")
     group.add_argument("--device", metavar="DEV", help="auto (default: cuda, mps, else cpu), cpu, cuda, cuda:N, mps")
     group.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto",
                        help="auto (default): fp16 on a GPU; on a CPU fp32 or bf16, whichever measures faster")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..depth.pipeline import SourceDepth
-from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, nearness_to_depth, normal_map
+from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, nearness_to_depth, normal_map
 from . import registry
 from .decode import read_image_noted
 from .registry import Estimator, ModelSettings
@@ -28,7 +28,7 @@ class ImageInput:
     """How an image becomes a depth: which model, at which resolution, from which weights, where."""
 
     model: str = registry.DEFAULT_MODEL
-    resolution: int = DEFAULT_RESOLUTION  # the short side the network sees
+    resolution: int | None = None  # the short side the network sees; None: the model's default
     bg_threshold: float = DEFAULT_BG_THRESHOLD  # normalised nearness below it is background
     a: float = DEFAULT_A  # the normal map's z (larger = flatter)
     normal: bool = False  # also a `normal` image (ControlNet's normal_midas)
@@ -38,7 +38,10 @@ class ImageInput:
     precision: str | None = None  # None: auto
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "model", registry.entry(self.model).name)  # OptionsError for an unknown one
+        model = registry.entry(self.model)  # OptionsError for an unknown one
+        object.__setattr__(self, "model", model.name)
+        if self.resolution is None:
+            object.__setattr__(self, "resolution", model.default_resolution)
 
     def model_settings(self) -> ModelSettings:
         """Where the weights are and how to run them: the key of the per-process model cache."""
@@ -63,10 +66,11 @@ def estimate_depth(
 ) -> SourceDepth:
     """Image -> nearness -> depth (+ normal map): the command line's and the HTTP API's one path.
     `notes` (what reading the file had to say) come back with the estimator's own (a capped side)."""
-    estimated = estimator.estimate(image, settings.resolution)
+    resolution = int(settings.resolution or registry.entry(settings.model).default_resolution)
+    estimated = estimator.estimate(image, resolution)
     nearness = estimated.nearness
     depth = nearness_to_depth(nearness, settings.bg_threshold)
     extra_images = {}
     if settings.normal:
-        extra_images["normal"] = normal_map(nearness, settings.a, settings.bg_threshold, settings.resolution)
+        extra_images["normal"] = normal_map(nearness, settings.a, settings.bg_threshold, resolution)
     return SourceDepth(depth=depth, extra_images=extra_images, notes=(*notes, *estimated.notes))

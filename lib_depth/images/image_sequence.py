@@ -103,7 +103,7 @@ def network_estimate(settings: ImageInput) -> Estimate:
     def estimate(frame: Frame) -> np.ndarray:
         image = read_image(frame.path)
         estimator = registry.get_estimator(settings.model, settings.model_settings())
-        return estimator.estimate(image, settings.resolution).nearness
+        return estimator.estimate(image, int(settings.resolution or 0)).nearness
 
     return estimate
 

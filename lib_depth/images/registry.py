@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .. import anything
 from ..depth.errors import OptionsError
 from ..midas import estimator as midas_estimator
 from ..midas.maps import DEFAULT_RESOLUTION as MIDAS_RESOLUTION
@@ -61,11 +62,28 @@ class EstimatorEntry:
     release: Callable[[bool], None]
 
 
+def anything_settings(settings: ModelSettings) -> anything.AnythingSettings:
+    """The same choices for Depth Anything V2 (its own folder: MiDaS's `models_dir` and download
+    address are MiDaS's; the largest encoder found is used, ViT-S when downloading)."""
+    return anything.AnythingSettings(weights=settings.weights, search_dirs=settings.search_dirs,
+                                     allow_download=settings.allow_download, device=settings.device,
+                                     precision=settings.precision)
+
+
 ESTIMATORS: dict[str, EstimatorEntry] = {
     "midas": EstimatorEntry(
         name="midas", label="MiDaS DPT-hybrid", licence="MIT", default_resolution=MIDAS_RESOLUTION,
         find_weights=find_weights, load=midas_estimator.get_estimator, loaded=midas_estimator.loaded_estimator,
         release=midas_estimator.release_estimators,
+    ),
+    "depth-anything-v2": EstimatorEntry(
+        name="depth-anything-v2", label="Depth Anything V2",
+        licence="ViT-S: Apache-2.0 (downloadable); ViT-B, ViT-L: CC-BY-NC-4.0 (used when found, never downloaded)",
+        default_resolution=anything.DEFAULT_RESOLUTION,
+        find_weights=lambda s: anything.find_weights(anything_settings(s)),
+        load=lambda s: anything.get_estimator(anything_settings(s)),
+        loaded=lambda s: anything.loaded_estimator(anything_settings(s)),
+        release=anything.release_estimators,
     ),
 }
 DEFAULT_MODEL = "midas"
