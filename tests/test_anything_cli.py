@@ -4,6 +4,7 @@ nearness put through the core (`nearness_to_depth`, `make_depth_map`, `normal_ma
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,31 @@ def test_a_midas_file_given_to_depth_anything_is_a_clear_error(tmp_path: Path, p
     assert err.startswith(f"error: {wrong}: these are not Depth Anything V2 weights") and "MiDaS" in err
     assert "Traceback" not in err and err.count("\n") == 1
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_the_http_api_runs_either_model_and_lists_both(weights_file: Path, photo: Path, tmp_path: Path) -> None:
+    """`model` on /midas gives the command line's bytes; /info lists both models with their licences."""
+    from fastapi import FastAPI
+
+    from lib_depth.api import make_router
+    from tests.api_support import docs_client, request, serve
+
+    client = docs_client()
+    app = FastAPI()
+    app.include_router(make_router(settings_fn=lambda: MidasSettings(weights=str(weights_file.parent), device="cpu",
+                                                                     precision="fp32")))
+    flags = ["--model", "depth-anything-v2", "--weights", str(weights_file.parent), *FLAGS, "--normal"]
+    assert main([str(photo), *flags, "-o", str(tmp_path), "-q"]) == 0
+    with serve(app) as url:
+        answer = client.call("midas", photo, url, model="depth-anything-v2", normal=True)
+        status, info = request(f"{url}/depth-tools/v1/info", method="GET")
+        with pytest.raises(client.DepthToolsError) as caught:
+            client.call("midas", photo, url, model="zoedepth")
+    assert answer["model"] == "depth-anything-v2"
+    for name in ("depth", "normal"):
+        assert base64.b64decode(answer[name]) == (tmp_path / f"photo.{name}.png").read_bytes()
+    models = {m["name"]: m for m in info["models"]}
+    assert status == 200 and set(models) == {"midas", "depth-anything-v2"}
+    assert models["depth-anything-v2"]["weights"] == str(weights_file) and models["depth-anything-v2"]["loaded"]
+    assert "CC-BY-NC-4.0" in models["depth-anything-v2"]["licence"] and models["midas"]["licence"] == "MIT"
+    assert caught.value.status == 422 and "unknown depth model 'zoedepth'" in caught.value.detail

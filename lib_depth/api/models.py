@@ -61,8 +61,11 @@ class HistogramOptions(BaseModel):
 class MidasOptions(PostOptions):
     """`POST /depth-tools/v1/midas` options: the ComfyUI node's parameters, then the same post-processing."""
 
-    resolution: int = Field(DEFAULT_RESOLUTION, ge=64, le=8192,
-                            description="--resolution: the short side the network sees; maps keep the image's size")
+    model: str = Field("midas", description="--model: midas (default) or depth-anything-v2 (see /info's `models`)")
+    resolution: int | None = Field(None, ge=64, le=8192,
+                                   description="--resolution: the short side the network sees (null: the model's "
+                                   f"default, {DEFAULT_RESOLUTION} for MiDaS, 518 for Depth Anything V2); maps "
+                                   "keep the image's size")
     bg_threshold: float = Field(DEFAULT_BG_THRESHOLD, ge=0, le=1, description="--bg-threshold: normalised nearness "
                                 "below this is background (far level in depth, flat in normal); 0 = ControlNet's")
     a: float = Field(DEFAULT_A, ge=0, le=5 * math.pi, description="-a: z of the normal map (default 2*pi)")
@@ -137,6 +140,17 @@ class MidasResponse(BaseModel):
     histogram: HistogramOut = Field(..., description="the histogram and suggested cuts (as `--depth_cutoff histo`)")
     device: str = Field(..., description="where the network ran")
     precision: str = Field(..., description="fp32, fp16 or bf16")
+    model: str = Field("midas", description="the depth model that ran")
+
+
+class ModelInfo(BaseModel):
+    name: str = Field(..., description="what `model` says: midas, depth-anything-v2")
+    label: str = Field(..., description="the model's name for people")
+    licence: str = Field(..., description="the weights' licence(s); restricted ones are never downloaded")
+    default_resolution: int = Field(..., description="the resolution used when none is given")
+    weights_found: bool = Field(..., description="whether a weights file is there to load")
+    weights: str | None = Field(None, description="the file that would be (or was) loaded")
+    loaded: bool = Field(..., description="whether the model is in memory now (one model at a time)")
 
 
 class InfoResponse(BaseModel):
@@ -150,6 +164,7 @@ class InfoResponse(BaseModel):
     precision: str = Field(..., description="the loaded model's precision, else the setting (auto)")
     max_upload_bytes: int = Field(..., description="largest file accepted (413 beyond)")
     max_pixels: int = Field(..., description="largest image accepted, in pixels (413 beyond)")
+    models: list[ModelInfo] = Field(..., description="every depth model for images: found, loaded, licence")
 
 
 class ErrorResponse(BaseModel):

@@ -118,18 +118,18 @@ def midas_answer(upload: Upload, options: MidasOptions, settings: MidasSettings,
     job = Job(source=Path(upload.filename), options=depth_options(options), mask=options.mask, want_histogram=True)
     if options.precision:
         settings = replace(settings, precision=options.precision)  # OptionsError for an unknown one
+    image_settings = ImageInput(model=options.model, resolution=options.resolution, bg_threshold=options.bg_threshold,
+                                a=options.a, normal=options.normal)  # OptionsError for an unknown model
     _name_jpeg(upload)
     image, notes = read_image_noted(upload.path, limits.max_pixels)  # bounded from the header (HTTP 413)
-    estimator = registry.get_estimator("midas", settings)
-    image_settings = ImageInput(resolution=options.resolution, bg_threshold=options.bg_threshold, a=options.a,
-                                normal=options.normal)
+    estimator = registry.get_estimator(image_settings.model, settings)
     source = estimate_depth(image, estimator, image_settings, notes)
     rendered = render(job, source)
     return {
         **_shape(job, source.depth), "bits": job.options.bits, "near": rendered.near, "far": rendered.far,
         "depth": _b64(rendered.images["depth"]), "normal": _b64(rendered.images.get("normal")),
         "mask": _b64(rendered.images.get("mask")), "histogram": _histogram(rendered),
-        "device": str(estimator.device), "precision": estimator.precision,
+        "device": str(estimator.device), "precision": estimator.precision, "model": image_settings.model,
     }
 
 
@@ -155,4 +155,15 @@ def info_answer(settings_fn: Callable[[], MidasSettings], limits: ApiLimits) -> 
         "precision": estimator.precision if estimator is not None else settings.precision or "auto",
         "max_upload_bytes": limits.max_upload_bytes,
         "max_pixels": limits.max_pixels,
+        "models": [model_info(entry, settings) for entry in registry.ESTIMATORS.values()],
     }
+
+
+def model_info(entry: registry.EstimatorEntry, settings: MidasSettings) -> dict[str, Any]:
+    """One model as /info lists it: found and loaded or not (loads nothing, hashes nothing)."""
+    found = entry.find_weights(settings)
+    estimator = entry.loaded(settings)
+    weights = estimator.weights if estimator is not None else found
+    return {"name": entry.name, "label": entry.label, "licence": entry.licence,
+            "default_resolution": entry.default_resolution, "weights_found": found is not None,
+            "weights": None if weights is None else str(weights), "loaded": estimator is not None}
