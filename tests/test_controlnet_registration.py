@@ -16,10 +16,10 @@ NORMAL = [spec.name for spec in preprocessors.SPECS if spec.kind == "normal"]
 
 
 def test_names_follow_controlnets_rules() -> None:
-    assert len(set(NAMES)) == len(NAMES) == 4
+    assert len(set(NAMES)) == len(NAMES) == 6
     assert DEPTH and NORMAL
     for name in NAMES:
-        assert re.fullmatch(r"(depth|normal)_[a-z_]+", name)
+        assert re.fullmatch(r"(depth|normal)_[a-z0-9_]+", name)  # ControlNet names its own depth_anything_v2
         # words ControlNet special-cases by substring; "xl"/"sd15"/"2.1" make it hide entries by SD version
         for word in ("inpaint", "openpose", "clip", "xl", "sd1", "sd2", "2.1", "invert", "tile", "revision", "shuffle"):
             assert word not in name
@@ -30,7 +30,9 @@ def test_names_follow_controlnets_rules() -> None:
 
 def test_seed_parameters_are_sliders() -> None:
     """The seed node's resolution, bg_threshold and a (with its ranges and defaults)."""
-    depth, compressed, normal, _relevel = preprocessors.SPECS
+    by_name = {spec.name: spec for spec in preprocessors.SPECS}
+    depth, compressed, normal = (by_name[n] for n in ("depth_tools_midas", "depth_tools_midas_compressed",
+                                                       "normal_tools_midas"))
     assert (preprocessors.RESOLUTION.minimum, preprocessors.RESOLUTION.maximum, preprocessors.RESOLUTION.value) == (
         64,
         2048,

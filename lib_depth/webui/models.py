@@ -141,6 +141,20 @@ def midas_settings() -> MidasSettings:
     )
 
 
+def model_settings(model: str) -> MidasSettings:
+    """The settings for one registry model: MiDaS's as above; another model searches the same
+    folders (each also in its own subfolder, e.g. ControlNet's `depth_anything_v2/`) with the same
+    device, precision and download switch (a model decides what it may download). Its weights in
+    the configured folder are used as they are, as MiDaS's are: the user said where they are."""
+    if model == "midas":
+        return midas_settings()
+    common = {"allow_download": bool(setting(OPT_ALLOW_DOWNLOAD)), "device": _device(), "precision": _precision()}
+    folder = configured_weights_dir()
+    if folder is not None and registry.entry(model).find_weights(MidasSettings(weights=str(folder))) is not None:
+        return MidasSettings(weights=str(folder), **common)
+    return MidasSettings(search_dirs=weights_search_dirs(), **common)
+
+
 def after_run() -> None:
     """Called after each tab run or preprocessor call: let go of the model unless it should stay.
 

@@ -121,6 +121,8 @@ class PreprocessorSpec:
     compress: bool = False
     #: "midas": estimated from a picture; "map": the input already is a depth map (no model).
     source: Literal["midas", "map"] = "midas"
+    #: The registry's model that estimates it (`lib_depth.images.registry`).
+    model: str = "midas"
 
     @property
     def model_filter(self) -> str:
@@ -132,6 +134,9 @@ SPECS: tuple[PreprocessorSpec, ...] = (
     PreprocessorSpec("depth_tools_midas_compressed", "depth", "Depth", BG_THRESHOLD, compress=True),
     PreprocessorSpec("normal_tools_midas", "normal", "NormalMap", NORMAL_A, BG_THRESHOLD),
     PreprocessorSpec("depth_tools_relevel", "depth", "Depth", FAR_CUTOFF, COMPRESS, source="map"),
+    PreprocessorSpec("depth_tools_anything_v2", "depth", "Depth", BG_THRESHOLD, model="depth-anything-v2"),
+    PreprocessorSpec("depth_tools_anything_v2_compressed", "depth", "Depth", BG_THRESHOLD, compress=True,
+                     model="depth-anything-v2"),
 )
 
 
@@ -250,7 +255,7 @@ class DepthToolsPreprocessor:
         return result
 
     def _estimate(self, image: np.ndarray, resolution: int) -> np.ndarray:
-        estimator = registry.get_estimator("midas", models.midas_settings())
+        estimator = registry.get_estimator(self.spec.model, models.model_settings(self.spec.model))
         return np.asarray(estimator.estimate(image, resolution).nearness, dtype=np.float32)
 
     def _depth(self, nearness: np.ndarray, bg_threshold: float) -> np.ndarray:

@@ -1,11 +1,13 @@
-"""Depth Anything V2 through the image route: `--model depth-anything-v2` on the command line (files and
-sequences), the registry's one-model-per-process rule, and the maps equal to the estimator's own
-nearness put through the core (`nearness_to_depth`, `make_depth_map`, `normal_map`)."""
+"""Depth Anything V2 through every path: the command line (files and sequences), the HTTP API, the
+ControlNet preprocessors, the registry's one-model-per-process rule; each map equals the estimator's
+own nearness put through the core (`nearness_to_depth`, `make_depth_map`, `normal_map`)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,9 @@ from lib_depth.depth.process import DepthOptions, make_depth_map
 from lib_depth.images import ImageInput, registry
 from lib_depth.midas import MidasSettings
 from lib_depth.midas.maps import nearness_to_depth, normal_map
+from lib_depth.webui import preprocessors
 from tests.anything_support import picture, random_state_dict, save_pth
+from tests.fixtures_webui import CONTROLNET_FLAVOURS, make_webui  # noqa: F401 (a fixture)
 
 torch = pytest.importorskip("torch")
 
@@ -124,3 +128,24 @@ def test_the_http_api_runs_either_model_and_lists_both(weights_file: Path, photo
     assert models["depth-anything-v2"]["weights"] == str(weights_file) and models["depth-anything-v2"]["loaded"]
     assert "CC-BY-NC-4.0" in models["depth-anything-v2"]["licence"] and models["midas"]["licence"] == "MIT"
     assert caught.value.status == 422 and "unknown depth model 'zoedepth'" in caught.value.detail
+
+
+@pytest.mark.parametrize("flavour", CONTROLNET_FLAVOURS)
+def test_controlnet_preprocessors_run_depth_anything(make_webui: Callable[..., Any], weights_file: Path,  # noqa: F811
+                                                     flavour: str) -> None:
+    """`depth_tools_anything_v2` (+ `_compressed`) in every ControlNet flavour: the weights are found in
+    a searched folder's `depth_anything_v2/` (where ControlNet keeps its own), the map is the core's."""
+    folder = weights_file.parent.parent / f"webui-weights-{flavour}"
+    (folder / "depth_anything_v2").mkdir(parents=True, exist_ok=True)
+    shutil.copy(weights_file, folder / "depth_anything_v2" / weights_file.name)
+    webui = make_webui(flavour, depth_tools_weights_dir=str(folder), depth_tools_device="cpu",
+                       depth_tools_precision="fp32", depth_tools_allow_download=False)
+    image = picture(54, 96)
+    resized = preprocessors.resize_to(image, *preprocessors.target_size(54, 96, 140))
+    nearness = estimator(weights_file).estimate(resized, 140).nearness
+    for name, compress in (("depth_tools_anything_v2", False), ("depth_tools_anything_v2_compressed", True)):
+        out = webui.call(name, image, 140, 0.1, None)
+        levels = make_depth_map(nearness_to_depth(nearness, 0.1), DepthOptions(compress=compress)).levels
+        assert out.shape == (140, 249, 3) and out.dtype == np.uint8
+        np.testing.assert_array_equal(out, np.repeat(levels[:, :, None], 3, axis=2))
+    assert webui.errors == []
