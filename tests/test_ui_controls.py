@@ -38,9 +38,11 @@ def test_a_new_control_is_one_field() -> None:
     with gr.Blocks():
         built = lay_out(controls_of(WithBackground), "probe", per_row=2)
         events = list(edit_events(controls_of(WithBackground), built))
-    assert list(built) == ["compress", "invert", "mask", "noise", "bits", "seed", "background"]
+    assert list(built) == ["compress", "invert", "mask", "noise", "bits", "seed", "normal", "fov", "depth_is",
+                           "background"]
     assert built["background"].elem_id == "probe_background" and isinstance(built["background"], gr.Number)
-    assert len(events) == 5 + 2 + 2  # ticks and the radio: input; seed and background: Enter and leaving the box
+    # ticks and radios: input; seed, field of view and background: Enter and leaving the box
+    assert len(events) == 7 + 2 + 2 + 2
     values = {**vars(WithBackground()), "background": 500.0, "bits": BITS_CHOICES[1]}
     assert WithBackground.from_values(values).options() == DepthOptions(background_above=500.0, bits=16)
     del values["background"]
@@ -73,7 +75,9 @@ def test_both_tabs_show_the_shared_controls_alike() -> None:
     sliders = {name: (ui.midas.controls[name].minimum, ui.midas.controls[name].maximum, ui.midas.controls[name].step,
                       ui.midas.controls[name].value) for name in ("bg_threshold", "a")}
     assert sliders == {"bg_threshold": BG_THRESHOLD, "a": NORMAL_A}
-    assert set(ui.exr.controls) == set(shared) and set(ui.midas.controls) == {*shared, "bg_threshold", "a"}
+    assert set(ui.exr.controls) == {*shared, "normal", "fov", "depth_is"}
+    assert set(ui.midas.controls) == {*shared, "bg_threshold", "a"}
+    assert ui.exr.controls["fov"].visible is False and ui.exr.controls["depth_is"].visible is False  # with "Normal map"
 
 
 class Trigger:

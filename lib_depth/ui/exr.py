@@ -18,17 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import gradio as gr
 import numpy as np
 
 from ..depth.errors import DepthError
 from ..depth.exr import DEFAULT_MAX_PIXELS, list_views, read_depth
-from ..depth.pipeline import ExrInput, Job, output_stem, run_job
+from ..depth.normals import BLENDER_DEFAULT_FOV, DEPTH_KINDS, NormalOptions, normal_image
+from ..depth.pipeline import ExrInput, Job, flat_pixels, output_stem, run_job
 from ..depth.png import read_png
 from ..depth.process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, scan_depth
 from .chart import SCALE as CHART_SCALE
 from .chart import decimals_for, format_depth
 from .chart import layout as chart_layout
-from .controls import PostControls
+from .controls import PostControls, checkbox, control
 
 #: Longest side of the preview: the tab shows it at about this size, and a 4K render would make
 #: every slider move re-process 16 M pixels.
@@ -43,11 +45,26 @@ AUTO_CHANNEL = "auto"
 KEEP_RUNS_SECONDS = 24 * 3600
 
 
+def _fov_box(elem_id: str) -> Any:
+    """Hidden at first: shown while "Normal map" is ticked (`shown_by`), as is "Depth is"."""
+    return gr.Number(label="Field of view (horizontal, degrees)", value=BLENDER_DEFAULT_FOV, visible=False,
+                     info="the render camera's; 39.6 = Blender's default 50 mm lens", elem_id=elem_id)
+
+
+def _depth_is_radio(elem_id: str) -> Any:
+    return gr.Radio(label="Depth is", choices=list(DEPTH_KINDS), value=DEPTH_KINDS[0], visible=False,
+                    info="planar: Blender, Iray Depth; distance: Iray Distance", elem_id=elem_id)
+
+
 @dataclass(frozen=True, kw_only=True)
 class MapControls(PostControls):
-    """The EXR tab's controls: the shared post-processing and the cutoff. The cutoff is no
+    """The EXR tab's controls: the shared post-processing, the exact normal map (a render's own:
+    the camera's field of view and what its depth measures), and the cutoff. The cutoff is no
     `control` field: its box sits with the suggestion buttons, and its value in force is a State."""
 
+    normal: bool = control(False, checkbox("Normal map (exact, from the depth)"))
+    fov: float | None = control(BLENDER_DEFAULT_FOV, _fov_box, "commit", shown_by="normal")
+    depth_is: str = control(DEPTH_KINDS[0], _depth_is_radio, shown_by="normal")
     cutoff: float | None = None
 
     def options(self, **more: Any) -> DepthOptions:
@@ -55,6 +72,17 @@ class MapControls(PostControls):
         if cutoff is not None and not math.isfinite(float(cutoff)):
             raise DepthError("the cutoff must be a number (leave it empty for no cutoff)")
         return super().options(cutoff=None if cutoff is None else float(cutoff), **more)
+
+    def normal_options(self) -> NormalOptions | None:
+        """How the normal map is made (None: not asked for), as `--normal --fov --depth-is` make it:
+        the same background limit as the depth map. OptionsError (a DepthError) for a bad field."""
+        if not self.normal:
+            return None
+        fov = self.fov
+        if fov is None or not math.isfinite(float(fov)):
+            raise DepthError("the field of view must be a number of degrees (Blender's default camera: 39.6)")
+        return NormalOptions(fov_degrees=float(fov), depth_is=str(self.depth_is),
+                             background_above=self.options().background_above)
 
 
 @dataclass(frozen=True)
@@ -103,6 +131,7 @@ class Preview:
     depth: np.ndarray  # uint8 HxW, what the PNG looks like (16-bit shown by its high byte)
     mask: np.ndarray  # uint8 HxW, 255 = subject
     depth_map: DepthMap
+    normal: np.ndarray | None = None  # uint8 HxWx3, when the normal map is asked for
 
 
 @dataclass
@@ -162,8 +191,17 @@ def to_display(levels: np.ndarray) -> np.ndarray:
 
 
 def render_preview(view: ExrView, controls: MapControls) -> Preview:
-    depth_map = view.depth_map(controls.options())
-    return Preview(to_display(depth_map.levels), depth_map.mask_image(), depth_map)
+    """The preview's depth map, mask and (asked for) normal map. The normal map is computed on the
+    downscaled depth with the same field of view (it is horizontal: a smaller copy spans the same
+    angle), flat where the written one is (`flat_pixels`: the mask, or background and cutoff)."""
+    options, normals = controls.options(), controls.normal_options()
+    depth_map = view.depth_map(options)
+    normal = None
+    if normals is not None:
+        scan = scan_depth(view.preview, options.background_above, view.name, allow_empty=True)
+        flat = flat_pixels(view.preview, scan, depth_map, options, bool(controls.mask))
+        normal = normal_image(view.preview, normals, flat)
+    return Preview(to_display(depth_map.levels), depth_map.mask_image(), depth_map, normal)
 
 
 @dataclass(frozen=True)
@@ -229,19 +267,20 @@ def make_maps(
     view: str | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> MakeResult:
-    """Full-resolution PNGs for every file, through the command line's own `run_job` (same names,
-    same atomic writes). One bad file is reported and the others are still converted. Several
-    inputs are also packed into one zip, the single download offered for them. `view` applies to
-    the files that have it (the others give their first view)."""
+    """Full-resolution PNGs for every file (the normal map too when asked for), through the command
+    line's own `run_job` (same names, same atomic writes). One bad file is reported and the others
+    are still converted. Several inputs are also packed into one zip, the single download offered
+    for them. `view` applies to the files that have it (the others give their first view)."""
     if not paths:
         raise DepthError("upload one or more EXR files first")
-    options = controls.options()
+    options, normals = controls.options(), controls.normal_options()
     result = MakeResult([], None, [], [])
     for i, (path, folder) in enumerate(zip(paths, _unique_dirs(paths, run_dir), strict=True)):
         if progress is not None:
             progress(i, len(paths), Path(path).name)
-        job = Job(source=Path(path), input=ExrInput(channel=channel_choice(channel), view=view_for(path, view)),
-                  options=options, mask=bool(controls.mask), output_dir=folder, max_pixels=max_pixels)
+        kind = ExrInput(channel=channel_choice(channel), view=view_for(path, view), normals=normals)
+        job = Job(source=Path(path), input=kind, options=options, mask=bool(controls.mask), output_dir=folder,
+                  max_pixels=max_pixels)
         done = run_job(job)
         if not done.ok:
             result.errors.append(_short_error(done.error or "failed", path))

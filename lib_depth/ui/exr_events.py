@@ -37,7 +37,7 @@ from .exr import (
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scene.exr"
 #: What follows the controls: `preview_outputs`.
-PREVIEW = ("chart", "depth_image", "mask_image", "status", "downloads", "result")
+PREVIEW = ("chart", "depth_image", "normal_image", "mask_image", "status", "downloads", "result")
 CUT_BUTTONS = tuple(f"cut_{i}" for i in range(MAX_CUT_BUTTONS))
 #: A (re)loaded file: `view_outputs`.
 LOADED = ("view", "sample", "cut_panel", "file_choice", "channel", "view_choice", *CUT_BUTTONS, "cutoff_state",
@@ -72,6 +72,8 @@ def describe_preview(view: ExrView, preview: Preview, controls: MapControls) -> 
         parts.insert(0, status.esc(view.note))
     if not view.histogram.suggestions:
         parts.append("no empty depth range: no cut suggested")
+    if preview.normal is not None:
+        parts.append(f"normal map: {float(controls.fov or 0):g}° across, {controls.depth_is} depth")
     return status.info(parts)
 
 
@@ -83,20 +85,21 @@ def controls_in(values: Values) -> MapControls:
 def preview_outputs(view: ExrView | None, controls: MapControls) -> Updates:
     """`PREVIEW`: everything that follows the controls. Downloads are cleared: they no longer
     match what the preview shows."""
-    mask_update = {"visible": bool(controls.mask)}
+    mask_update, normal_update = {"visible": bool(controls.mask)}, {"visible": bool(controls.normal)}
     cleared = {"downloads": None, "result": None}
     if view is None:
-        return {"chart": None, "depth_image": None, "mask_image": gr.update(value=None, **mask_update),
-                "status": status.hint(UPLOAD_HINT), **cleared}
+        return {"chart": None, "depth_image": None, "normal_image": gr.update(value=None, **normal_update),
+                "mask_image": gr.update(value=None, **mask_update), "status": status.hint(UPLOAD_HINT), **cleared}
     chart = draw_histogram(view.histogram, controls.cutoff)
     try:
         preview = render_preview(view, controls)
     except DepthError as exc:  # the last good preview stays on screen
-        return {"chart": chart, "depth_image": gr.update(), "mask_image": gr.update(**mask_update),
-                "status": status.error(exc), **cleared}
+        return {"chart": chart, "depth_image": gr.update(), "normal_image": gr.update(**normal_update),
+                "mask_image": gr.update(**mask_update), "status": status.error(exc), **cleared}
     message = describe_preview(view, preview, controls)
-    return {"chart": chart, "depth_image": preview.depth, "mask_image": gr.update(value=preview.mask, **mask_update),
-            "status": message, **cleared}
+    return {"chart": chart, "depth_image": preview.depth,
+            "normal_image": gr.update(value=preview.normal, **normal_update),
+            "mask_image": gr.update(value=preview.mask, **mask_update), "status": message, **cleared}
 
 
 def _cut_button_updates(view: ExrView | None) -> Updates:
@@ -231,7 +234,7 @@ def on_make(values: Values, progress: Any = gr.Progress()) -> Updates:  # noqa: 
     if not paths:
         return made_outputs(status.error("Upload one or more EXR files first."))
     try:
-        controls.options()
+        controls.options(), controls.normal_options()
     except DepthError as exc:
         return made_outputs(status.error(exc))
     with hosting.current().progress("Depth Tools: depth maps", len(paths)) as tracker:

@@ -20,6 +20,7 @@ from ..depth.errors import DepthError
 from ..depth.exr import EXR_SUFFIX, read_depth
 from ..depth.frames import Frame, FrameList, expand_frames
 from ..depth.levels import Summary
+from ..depth.normals import NormalOptions
 from ..depth.pipeline import ExrInput
 from ..depth.process import DepthMap, DepthOptions, scan_depth
 from ..depth.sequence import FrameResult, Mapping, SequenceJob, convert_frames, map_frame, scan_frames
@@ -54,9 +55,11 @@ class SequenceView(ExrView):
     def note(self) -> str:
         return f"frame {self.index + 1} of {len(self.frames)}, one mapping for the whole sequence"
 
-    def job(self, options: DepthOptions, mask: bool = False, output_dir: Path | None = None) -> SequenceJob:
+    def job(self, options: DepthOptions, mask: bool = False, output_dir: Path | None = None,
+            normals: NormalOptions | None = None) -> SequenceJob:
+        """The sequence core's job; `normals` only for the PNGs (scans need no normal map)."""
         assert self.summary is not None
-        return SequenceJob(options=options, input=ExrInput(channel=self.summary.channel), mask=mask,
+        return SequenceJob(options=options, input=ExrInput(channel=self.summary.channel, normals=normals), mask=mask,
                            output_dir=output_dir)
 
     def summary_for(self, options: DepthOptions) -> Summary:
@@ -170,12 +173,13 @@ def make_sequence(
     progress: Callable[[int, int, str], None] | None = None,
     interrupted: Callable[[], bool] = lambda: False,
 ) -> SequenceResult:
-    """Full-size PNGs of every frame with the sequence's mapping (`convert_frames`: the command
-    line's names, atomic writes and resume records), and with `zip_it` one zip of them all.
+    """Full-size PNGs of every frame (their normal maps too when asked for) with the sequence's
+    mapping (`convert_frames`: the command line's names, atomic writes and resume records), and
+    with `zip_it` one zip of them all.
     `interrupted` is asked after every frame; the work then stops, with the frames written so far."""
     options = controls.options()
     summary = view.summary_for(options)
-    job = view.job(options, bool(controls.mask), output_dir)
+    job = view.job(options, bool(controls.mask), output_dir, controls.normal_options())
     result = SequenceResult()
     total, start = len(view.frames), time.monotonic()
 

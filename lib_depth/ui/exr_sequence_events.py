@@ -149,7 +149,7 @@ def on_make_any(values: Values, progress: Any = gr.Progress()) -> Updates:  # no
     if refusal:
         return made_outputs(status.error(refusal))
     try:
-        controls.options()
+        controls.options(), controls.normal_options()
         output_dir = Path(target).expanduser() if target else new_run_dir()
         total = len(view.frames)
         with hosting.current().progress("Depth Tools: sequence", total) as tracker:

@@ -10,7 +10,7 @@ import gradio as gr
 from . import hosting, status
 from .compat import commit_events, image, sequential
 from .controlnet_send import send_controls
-from .controls import controls_of, edit_events, post_controls, send_buttons
+from .controls import controls_of, edit_events, lay_out, own_controls, post_controls, send_buttons
 from .events import Wired, Wiring
 from .exr import AUTO_CHANNEL, MAX_CUT_BUTTONS, MapControls
 from .exr_events import (
@@ -50,6 +50,7 @@ class ExrTab:
     controls: dict[str, Any]
     status: Any
     depth_image: Any
+    normal_image: Any  # the normal map's preview, shown while "Normal map" is ticked
     mask_image: Any
     make: Any
     downloads: Any
@@ -94,7 +95,7 @@ def build() -> ExrTab:
             choices = _choices()
             sample = gr.Button("Try the sample render", size="sm", visible=SAMPLE.is_file(), elem_id=_id("sample"))
             cuts = _cut_panel()
-            controls = post_controls(PREFIX)
+            controls = {**post_controls(PREFIX), **lay_out(own_controls(MapControls), PREFIX, per_row=3)}
         with gr.Column(scale=5, min_width=320):
             results = _results()
     tab = ExrTab(**sources, **choices, sample=sample, **cuts, controls=controls, **results, view=gr.State(None),
@@ -158,6 +159,8 @@ def _results() -> dict[str, Any]:
     with gr.Row():
         depth_image = image(label="Depth map (preview)", type="numpy", interactive=False, height=360,
                             elem_id=_id("depth"))
+        normal_image = image(label="Normal map (preview)", type="numpy", interactive=False, height=360,
+                             visible=False, elem_id=_id("normal"))
         mask_image = image(label="Mask (preview)", type="numpy", interactive=False, height=360, visible=False,
                            elem_id=_id("mask_preview"))
     frame = gr.Slider(1, 2, value=1, step=1, label="Frame", visible=False, elem_id=_id("frame"))
@@ -166,7 +169,8 @@ def _results() -> dict[str, Any]:
     result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
     send_buttons(result, PREFIX)
     send_controls(PREFIX, downloads)
-    return {"status": status_box, "depth_image": depth_image, "mask_image": mask_image, "frame": frame,
+    return {"status": status_box, "depth_image": depth_image, "normal_image": normal_image, "mask_image": mask_image,
+            "frame": frame,
             "make": make, "downloads": downloads, "result": result}
 
 
