@@ -37,7 +37,7 @@ report["components"] = {
     if isinstance(getattr(block, "elem_id", None), str) and block.elem_id.startswith("depth_tools")
 }
 report["image_formats"] = sorted({getattr(c, "format", None) for c in (ui.exr.depth_image, ui.exr.chart,
-                                  ui.midas.depth_image, ui.midas.normal_image)})
+                                  ui.exr.normal_image, ui.midas.depth_image, ui.midas.normal_image)})
 
 controls = {**vars(MapControls()), "cutoff_state": None}
 del controls["cutoff"]
@@ -57,7 +57,9 @@ report["postprocessed"] = postprocessed
 view = out["view"]
 cut = exr_events.on_cut(0)({"view": view, **controls})
 report["cutoff_after_click"] = cut["cutoff_state"]
-made = exr_events.on_make({**values, "cutoff_state": 254.5, "mask": True})
+normal = exr_events.on_controls({"view": view, **controls, "normal": True})["normal_image"]["value"]
+report["normal_preview"] = [type(tab.normal_image.postprocess(normal)).__name__, list(normal.shape)]
+made = exr_events.on_make({**values, "cutoff_state": 254.5, "mask": True, "normal": True})
 downloads, result = made["downloads"], made["result"]
 report["downloads"] = [Path(p).name for p in downloads]
 report["downloads_postprocessed"] = type(tab.downloads.postprocess(downloads)).__name__
@@ -122,6 +124,9 @@ def test_builds_under_gradio4_without_torch(gradio4_report: dict) -> None:
         "depth_tools_exr_cutoff": "Number",
         "depth_tools_exr_cut_0": "Button",
         "depth_tools_exr_depth": "Image",
+        "depth_tools_exr_normal": "Image",
+        "depth_tools_exr_fov": "Number",
+        "depth_tools_exr_depth_is": "Radio",
         "depth_tools_make": "Button",
         "depth_tools_exr_downloads": "File",
         "depth_tools_midas_image": "Image",
@@ -141,7 +146,8 @@ def test_handlers_values_pass_gradio4_postprocessing(gradio4_report: dict) -> No
     assert kinds["depth_tools_exr_chart"] == kinds["depth_tools_exr_depth"] == "FileData"
     assert kinds["depth_tools_exr_status"] == "str"
     assert gradio4_report["cutoff_after_click"] == pytest.approx(254.5)
-    assert gradio4_report["downloads"] == ["scene.depth.png", "scene.mask.png"]
+    assert gradio4_report["normal_preview"] == ["FileData", [512, 768, 3]]
+    assert gradio4_report["downloads"] == ["scene.depth.png", "scene.mask.png", "scene.normal.png"]
     assert gradio4_report["downloads_postprocessed"] == "ListFiles"
     assert gradio4_report["result_postprocessed"] == "FileData"
 
