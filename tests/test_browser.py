@@ -191,6 +191,56 @@ def test_tab_in_chromium(
             raise
 
 
+def test_normal_map_in_chromium(ui_server: UiServer, chromium, sample_exr: Path, artifacts_dir: Path) -> None:
+    """Tick "Normal map": the field of view and "Depth is" show, the normal preview appears beside
+    the depth preview with the render's exact normals for the lens typed, and Make offers
+    `scene.normal.png` (the README's docs/screenshots/exr_tab_normal.png)."""
+    from playwright.sync_api import expect
+
+    from lib_depth.depth.normals import normal_map
+
+    expect.set_options(timeout=WAIT_MS)
+    depth = read_depth(sample_exr).depth
+    with browser_page(chromium, 1360, 980, WAIT_MS) as (page, errors):
+        try:
+            page.goto(ui_server.url)
+            page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
+            page.wait_for_selector("#depth_tools_exr_depth img")
+            expect(page.locator("#depth_tools_exr_fov")).to_be_hidden()
+            expect(page.locator("#depth_tools_exr_normal_preview img")).to_have_count(0)
+            page.locator("#depth_tools_exr_normal input[type=checkbox]").check()
+            expect(page.locator("#depth_tools_exr_fov")).to_be_visible()
+            expect(page.locator("#depth_tools_exr_depth_is")).to_be_visible()
+            page.wait_for_selector("#depth_tools_exr_normal_preview img")
+            shown = image_pixels(page, "#depth_tools_exr_normal_preview")[:, :, ::-1]  # cv2 decodes BGR
+            np.testing.assert_array_equal(shown, normal_map(depth))  # Blender's default lens
+
+            old = src_of(page, "#depth_tools_exr_normal_preview")
+            page.fill("#depth_tools_exr_fov input", "54.43")
+            page.press("#depth_tools_exr_fov input", "Tab")  # leaving the box enters it (no later blur races Make)
+            wait_for_new_image(page, "#depth_tools_exr_normal_preview", old)
+            shown = image_pixels(page, "#depth_tools_exr_normal_preview")[:, :, ::-1]
+            np.testing.assert_array_equal(shown, normal_map(depth, fov_degrees=54.43))
+            status = page.locator("#depth_tools_exr_status").first
+            expect(status).to_contain_text("normal map: 54.43° across, planar depth")
+
+            page.click("#depth_tools_make")
+            links = page.locator("#depth_tools_exr_downloads a")
+            expect(links).to_have_count(2)
+            normal_link = page.locator("#depth_tools_exr_downloads a[href*='.normal.png']").first
+            png = page.request.get(normal_link.get_attribute("href")).body()
+            written = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
+            np.testing.assert_array_equal(written, shown)  # the preview is the file at this size
+            page.mouse.move(0, 0)
+            shot = artifacts_dir / "05_normal_map.png"
+            page.screenshot(path=str(shot), full_page=True)
+            publish(shot, "exr_tab_normal.png")
+            assert errors == []
+        except Exception:
+            page.screenshot(path=str(artifacts_dir / "failure_normal.png"), full_page=True)
+            raise
+
+
 def sequence_frame(i: int) -> np.ndarray:
     """A still room with a subject that walks nearer from frame to frame."""
     from lib_depth.depth.sample import synthetic_scene

@@ -9,7 +9,7 @@ import gradio as gr
 
 from . import hosting, status
 from .compat import commit_events, image, sequential
-from .controlnet_send import send_controls
+from .controlnet_send import BOTH, KINDS, send_controls
 from .controls import controls_of, edit_events, lay_out, own_controls, post_controls, send_buttons
 from .events import Wired, Wiring
 from .exr import AUTO_CHANNEL, MAX_CUT_BUTTONS, MapControls
@@ -160,7 +160,7 @@ def _results() -> dict[str, Any]:
         depth_image = image(label="Depth map (preview)", type="numpy", interactive=False, height=360,
                             elem_id=_id("depth"))
         normal_image = image(label="Normal map (preview)", type="numpy", interactive=False, height=360,
-                             visible=False, elem_id=_id("normal"))
+                             visible=False, elem_id=_id("normal_preview"))
         mask_image = image(label="Mask (preview)", type="numpy", interactive=False, height=360, visible=False,
                            elem_id=_id("mask_preview"))
     frame = gr.Slider(1, 2, value=1, step=1, label="Frame", visible=False, elem_id=_id("frame"))
@@ -168,7 +168,7 @@ def _results() -> dict[str, Any]:
     downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
     result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
     send_buttons(result, PREFIX)
-    send_controls(PREFIX, downloads)
+    send_controls(PREFIX, downloads, (*KINDS, BOTH))
     return {"status": status_box, "depth_image": depth_image, "normal_image": normal_image, "mask_image": mask_image,
             "frame": frame,
             "make": make, "downloads": downloads, "result": result}
