@@ -152,12 +152,9 @@
 
     /**
      * Send `file` (the map the tab wrote: a gradio file value or a URL) to ControlNet unit `unit`
-     * of `tab` ("txt2img" | "img2img"); `kind` "depth" or "normal". Resolves to a note for the tab.
+     * (a number) of `tab` ("txt2img" | "img2img"); `kind` "depth" or "normal". Resolves to a note.
      */
     async function sendToControlNet(tab, unit, kind, file) {
-        tab = String(tab || 'txt2img').toLowerCase().includes('img2img') ? 'img2img' : 'txt2img';
-        unit = Number.parseInt(String(unit).replace(/\D+/g, ''), 10) || 0;
-        kind = /normal/i.test(String(kind)) ? 'normal' : 'depth';
         const url = fileUrl(file);
         if (!url) return 'Nothing to send yet: make the maps first.';
         const root = app().querySelector(`#${tab}_controlnet`);
@@ -196,7 +193,7 @@
         await waitFor(() => dropdownValue(preprocessor) !== preprocessorBefore, 3000);
         await sleep(100);
         const none = await choose(preprocessor, (v) => String(v).toLowerCase() === 'none');
-        const notes = [`Sent to ${tab} ControlNet unit ${unit}`];
+        const notes = [`Sent the ${kind} map to ${tab} ControlNet unit ${unit}`];
         if (none === null) notes.push('could not set the preprocessor to none: please do');
         const pattern = new RegExp(kind, 'i');
         const chosen = await choose(model, (v) => pattern.test(String(v)));
@@ -213,10 +210,8 @@
         return note;
     }
 
-    // The note also shows beside the unit's model, where the user now looks.
+    // The note also shows beside the unit's model, where the user now looks (one per unit sent to).
     function showNote(root, unitId, text) {
-        const old = root.querySelector('.depth-tools-cn-note');
-        if (old) old.remove();
         const model = app().querySelector(`#${unitId}_controlnet_model_dropdown`);
         if (!model || !model.parentElement) return;
         const note = document.createElement('div');
@@ -226,9 +221,30 @@
         model.parentElement.appendChild(note);
     }
 
-    window.depthToolsSendToControlNet = async function (tab, unit, kind, file) {
+    // "Depth + normal": the depth map to `unit`, the normal map to the next unit (`files`: the two
+    // PNGs the tab wrote, depth first), as a render user sets up two ControlNet units by hand.
+    async function sendBoth(tab, unit, files) {
+        const depth = await sendToControlNet(tab, unit, 'depth', files[0]);
+        if (!depth.startsWith('Sent')) return depth;
+        return `${depth} ${await sendToControlNet(tab, unit + 1, 'normal', files[1])}`;
+    }
+
+    /**
+     * Send the tab's maps (`files`: a gradio file value, a list of them, or a URL) to ControlNet
+     * unit `unit` of `tab` ("txt2img" | "img2img"); `kind` as the tab's radio names it: a depth
+     * map, a normal map, or "Depth + normal" (the second file to the next unit).
+     */
+    window.depthToolsSendToControlNet = async function (tab, unit, kind, files) {
+        tab = String(tab || 'txt2img').toLowerCase().includes('img2img') ? 'img2img' : 'txt2img';
+        unit = Number.parseInt(String(unit).replace(/\D+/g, ''), 10) || 0;
+        kind = String(kind);
         try {
-            return await sendToControlNet(tab, unit, kind, file);
+            for (const old of app().querySelectorAll(`#${tab}_controlnet .depth-tools-cn-note`)) old.remove();
+            if (/\+/.test(kind)) {
+                if (!Array.isArray(files) || files.length < 2) return 'Make the depth and normal maps first.';
+                return await sendBoth(tab, unit, files);
+            }
+            return await sendToControlNet(tab, unit, /normal/i.test(kind) ? 'normal' : 'depth', files);
         } catch (error) {
             console.error('Depth Tools: send to ControlNet failed', error);
             return `Could not send to ControlNet: ${error && error.message ? error.message : error}`;

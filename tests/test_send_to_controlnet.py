@@ -11,11 +11,13 @@ saved to artifacts/browser/send_to_controlnet_<flavour>.png (and /tmp/send_to_co
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -80,25 +82,32 @@ def test_unit_count_from_controlnets_setting(make_webui, flavour: str, option: i
     assert webui.errors == []
 
 
-@pytest.fixture(scope="module", params=FLAVOURS)
-def page_server(request: pytest.FixtureRequest, midas_checkpoint: Path) -> Iterator[tuple[str, str]]:
+@contextlib.contextmanager
+def serving(flavour: str, midas_checkpoint: Path, **page: Any) -> Iterator[tuple[str, str]]:
     """The page double with the real Depth Tools tab inside (3 units), served in this process."""
     from lib_depth.ui import midas as midas_work
 
-    flavour = request.param
     saved, previous_host = midas_work.standalone, hosting.current()
     midas_work.standalone = midas_work.StandaloneOptions(str(midas_checkpoint), False, "cpu", "fp32")
     host = hosting.TabHost(controlnet_units=lambda: 3)
-    page = build_page(flavour, units=3, extra_tabs=[("Depth Tools", "depth_tools", lambda: build_ui(host).blocks)])
-    page.blocks.queue()
+    built = build_page(flavour, units=3, extra_tabs=[("Depth Tools", "depth_tools", lambda: build_ui(host).blocks)],
+                       **page)
+    built.blocks.queue()
     port = free_port()
-    page.blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    built.blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield flavour, f"http://127.0.0.1:{port}/"
     finally:
-        page.blocks.close()
+        built.blocks.close()
         midas_work.standalone = saved
         hosting.use(previous_host)
+
+
+@pytest.fixture(scope="module", params=FLAVOURS)
+def page_server(request: pytest.FixtureRequest, midas_checkpoint: Path) -> Iterator[tuple[str, str]]:
+    """A WebUI whose ControlNet lists a depth model and no normal model."""
+    with serving(request.param, midas_checkpoint) as served:
+        yield served
 
 
 def choose(page, dropdown: str, value: str) -> None:
@@ -180,7 +189,7 @@ def test_send_to_controlnet_in_chromium(
 
             for tab, unit in (("txt2img", 0), ("txt2img", 2), ("img2img", 0), ("img2img", 2)):
                 note = send(page, "depth_tools_exr", tab, unit)
-                assert f"Sent to {tab} ControlNet unit {unit}" in note and "depth" in note, note
+                assert f"Sent the depth map to {tab} ControlNet unit {unit}" in note, note
                 check_unit(page, flavour, tab, unit, png, "Depth")
                 if (tab, unit) == ("txt2img", 2):
                     page.locator(f"#{tab}_controlnet_ControlNet-{unit}_controlnet_enable_checkbox").scroll_into_view_if_needed()
@@ -212,4 +221,109 @@ def test_send_to_controlnet_in_chromium(
             assert errors == []
         except Exception:
             page.screenshot(path=str(artifacts_dir / f"send_to_controlnet_failure_{flavour}.png"), full_page=True)
+            raise
+
+
+def test_depth_and_normal_pick_both_pngs_or_say_why_not(tmp_path: Path) -> None:
+    """The server's half of "Depth + normal": both written PNGs, depth first, or a note naming what
+    is missing (no maps yet, no normal map made, no unit after the chosen one)."""
+    depth, normal = tmp_path / "a.depth.png", tmp_path / "a.normal.png"
+    depth.write_bytes(b"\x89PNG depth")
+    normal.write_bytes(b"\x89PNG normal")
+    both = controlnet_send.BOTH
+    assert controlnet_send.maps_to_send([str(normal), str(depth)], both, "1", 3) == ([str(depth), str(normal)], "")
+    assert controlnet_send.maps_to_send([str(depth)], "Depth map", "2", 3) == ([str(depth)], "")
+    assert controlnet_send.maps_to_send(None, both, "0", 3) == (None, controlnet_send.NOTHING_YET)
+    assert controlnet_send.maps_to_send([str(depth)], both, "0", 3) == (None, controlnet_send.NO_NORMAL)
+    assert controlnet_send.maps_to_send([str(depth)], "Normal map", "0", 3) == (None, controlnet_send.NO_NORMAL)
+    files, note = controlnet_send.maps_to_send([str(depth), str(normal)], both, "2", 3)
+    assert files is None and "choose a unit below 2" in note
+    archive = tmp_path / "depth_maps.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("b.depth.png", b"\x89PNG zipped depth")
+        zf.writestr("b.normal.png", b"\x89PNG zipped normal")
+    picked, _ = controlnet_send.maps_to_send([str(archive)], both, "0", 2)
+    assert picked is not None and [Path(p).read_bytes() for p in picked] == [b"\x89PNG zipped depth",
+                                                                              b"\x89PNG zipped normal"]
+
+
+NORMAL_MODEL = "control_v11p_sd15_normalbae [316696f1]"
+
+
+@pytest.fixture(scope="module", params=FLAVOURS)
+def both_server(request: pytest.FixtureRequest, midas_checkpoint: Path) -> Iterator[tuple[str, str]]:
+    """A WebUI whose ControlNet lists a depth and a normal model."""
+    models = ("control_v11f1p_sd15_depth [cfd03158]", NORMAL_MODEL, "control_v11p_sd15_canny [d14c016b]")
+    with serving(request.param, midas_checkpoint, models=models) as served:
+        yield served
+
+
+def model_of(page, tab: str, unit: int) -> str:
+    return page.input_value(f"#{tab}_controlnet_ControlNet-{unit}_controlnet_model_dropdown input")
+
+
+def test_depth_and_normal_in_one_click_in_chromium(both_server, chromium, sample_exr: Path, artifacts_dir: Path,
+                                                   tmp_path: Path) -> None:
+    """"Depth + normal": the render's depth map to the chosen unit (Depth, the depth model), its
+    normal map to the next (NormalMap, preprocessor none, the normal model), byte for byte; from
+    the EXR tab and the MiDaS tab alike."""
+    from playwright.sync_api import expect
+
+    flavour, url = both_server
+    expect.set_options(timeout=WAIT_MS)
+    with browser_page(chromium, 1280, 1100, WAIT_MS) as (page, errors):
+        try:
+            page.goto(url)
+            page.wait_for_selector("#tabs")
+            page.add_script_tag(content=init_scripts(flavour))
+            page.add_script_tag(path=str(SCRIPT))
+            page.click("#tabs button:has-text('Depth Tools')")
+            page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
+            expect(page.locator("#depth_tools_exr_cut_0")).to_be_visible()
+            page.click("#depth_tools_make")
+            expect(page.locator("#depth_tools_exr_downloads a")).to_have_count(1)
+            assert "No normal map was made" in send(page, "depth_tools_exr", "txt2img", 0, "Depth + normal")
+
+            page.locator("#depth_tools_exr_normal input[type=checkbox]").check()
+            page.wait_for_selector("#depth_tools_exr_normal_preview img")
+            page.click("#depth_tools_make")
+            expect(page.locator("#depth_tools_exr_downloads a")).to_have_count(2)
+            pngs = {kind: page.request.get(page.locator(f"#depth_tools_exr_downloads a[href*='.{kind}.png']").first
+                                           .get_attribute("href")).body() for kind in ("depth", "normal")}
+            assert "choose a unit below 2" in send(page, "depth_tools_exr", "txt2img", 2, "Depth + normal")
+
+            for tab, unit in (("txt2img", 0), ("img2img", 1)):
+                note = send(page, "depth_tools_exr", tab, unit, "Depth + normal")
+                assert f"Sent the depth map to {tab} ControlNet unit {unit}" in note, note
+                assert f"Sent the normal map to {tab} ControlNet unit {unit + 1}" in note, note
+                check_unit(page, flavour, tab, unit, pngs["depth"], "Depth")
+                check_unit(page, flavour, tab, unit + 1, pngs["normal"], "NormalMap")
+                assert "depth" in model_of(page, tab, unit) and model_of(page, tab, unit + 1) == NORMAL_MODEL
+                if tab == "txt2img":
+                    shown = f"#{tab}_controlnet_ControlNet-{unit + 1}_controlnet_enable_checkbox"  # opened last
+                    page.locator(shown).scroll_into_view_if_needed()
+                    page.screenshot(path=str(artifacts_dir / f"send_both_{flavour}.png"), full_page=True)
+
+            # MiDaS: the same two maps of a photo in one click.
+            page.click("#tabs button:has-text('Depth Tools')")
+            page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
+            photo = tmp_path / "photo.png"
+            picture = np.dstack([np.tile(np.arange(0, 192, 2, dtype=np.uint8), (64, 1))] * 3)
+            picture[16:48, 24:56] = (230, 200, 180)
+            cv2.imwrite(str(photo), picture)
+            page.set_input_files("#depth_tools_midas_image input[type=file]", str(photo))
+            page.fill("#depth_tools_midas_resolution input[type=number]", "64")
+            page.press("#depth_tools_midas_resolution input[type=number]", "Enter")
+            page.click("#depth_tools_midas_run")
+            expect(page.locator("#depth_tools_midas_downloads a")).to_have_count(2, timeout=120_000)
+            midas_pngs = {kind: page.request.get(page.locator(f"#depth_tools_midas_downloads a[href*='.{kind}.png']")
+                                                 .first.get_attribute("href")).body() for kind in ("depth", "normal")}
+            note = send(page, "depth_tools_midas", "txt2img", 1, "Depth + normal")
+            assert "Sent the normal map to txt2img ControlNet unit 2" in note, note
+            check_unit(page, flavour, "txt2img", 1, midas_pngs["depth"], "Depth")
+            check_unit(page, flavour, "txt2img", 2, midas_pngs["normal"], "NormalMap")
+            assert model_of(page, "txt2img", 2) == NORMAL_MODEL
+            assert errors == []
+        except Exception:
+            page.screenshot(path=str(artifacts_dir / f"send_both_failure_{flavour}.png"), full_page=True)
             raise

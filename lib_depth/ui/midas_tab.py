@@ -17,7 +17,7 @@ from PIL import Image
 from ..depth.errors import DepthError, internal_error
 from . import hosting, status
 from .compat import image, sequential
-from .controlnet_send import send_controls
+from .controlnet_send import BOTH, KINDS, send_controls
 from .controls import controls_of, edit_events, lay_out, own_controls, post_controls, send_buttons, slider
 from .events import Updates, Values, Wired, Wiring
 from .exr import new_run_dir
@@ -172,7 +172,7 @@ def build() -> MidasTab:
             downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id=_id("downloads"))
             result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
             send_buttons(result, PREFIX)
-            send_controls(PREFIX, downloads, ("Depth map", "Normal map"))
+            send_controls(PREFIX, downloads, (*KINDS, BOTH))
     tab = MidasTab(image=picture, resolution=resolution, controls=controls, run=run, status=status_box,
                    depth_image=depth_image, normal_image=normal_image, mask_image=mask_image, downloads=downloads,
                    result=result, nearness=gr.State(None))
