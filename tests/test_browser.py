@@ -56,6 +56,14 @@ def src_of(page, selector: str) -> str | None:
     return locator.first.get_attribute("src") if locator.count() else None
 
 
+def shoot(page, artifacts_dir: Path, shot_name: str, doc_name: str) -> None:
+    """The whole page, pointer out of the way, into artifacts/ and (`publish`) docs/screenshots/."""
+    page.mouse.move(0, 0)
+    shot = artifacts_dir / shot_name
+    page.screenshot(path=str(shot), full_page=True)
+    publish(shot, doc_name)
+
+
 def publish(shot: Path, name: str) -> None:
     """Copy a screenshot to docs/ when it is not there yet or when asked to refresh it."""
     target = DOC_SCREENSHOTS / name
@@ -231,10 +239,7 @@ def test_normal_map_in_chromium(ui_server: UiServer, chromium, sample_exr: Path,
             png = page.request.get(normal_link.get_attribute("href")).body()
             written = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
             np.testing.assert_array_equal(written, shown)  # the preview is the file at this size
-            page.mouse.move(0, 0)
-            shot = artifacts_dir / "05_normal_map.png"
-            page.screenshot(path=str(shot), full_page=True)
-            publish(shot, "exr_tab_normal.png")
+            shoot(page, artifacts_dir, "06_normal_map.png", "exr_tab_normal.png")
             assert errors == []
         except Exception:
             page.screenshot(path=str(artifacts_dir / "failure_normal.png"), full_page=True)
@@ -294,10 +299,7 @@ def test_sequence_preview_in_chromium(ui_server: UiServer, chromium, tmp_path: P
             np.testing.assert_array_equal(third, read_png(cli / "walk_0003.depth.png"))
             np.testing.assert_array_equal(third[:, :60], first[:, :60])  # the still wall keeps its level
             expect(page.locator("#depth_tools_exr_cut_0")).to_have_text(f"Cut at {whole.suggestions[0]:.2f}")
-            page.mouse.move(0, 0)
-            shot = artifacts_dir / "05_sequence_preview.png"
-            page.screenshot(path=str(shot), full_page=True)
-            publish(shot, "sequence_preview.png")
+            shoot(page, artifacts_dir, "05_sequence_preview.png", "sequence_preview.png")
             assert errors == []
         except Exception:
             page.screenshot(path=str(artifacts_dir / "sequence_failure.png"), full_page=True)

@@ -160,6 +160,39 @@ def check_unit(page, flavour: str, tab: str, unit: int, png: bytes, control_type
         )
 
 
+def open_webui(page, url: str, flavour: str) -> None:
+    """The page with the scripts a WebUI of that flavour has, on the Depth Tools tab."""
+    page.goto(url)
+    page.wait_for_selector("#tabs")
+    page.add_script_tag(content=init_scripts(flavour))  # A1111's own scripts (and Forge's canvas)
+    page.add_script_tag(path=str(SCRIPT))  # as the WebUI loads javascript/*.js
+    page.click("#tabs button:has-text('Depth Tools')")
+
+
+def downloaded(page, prefix: str) -> dict[str, bytes]:
+    """The depth and normal PNGs a sub-tab offers, as served."""
+    links = {kind: page.locator(f"#{prefix}_downloads a[href*='.{kind}.png']").first for kind in ("depth", "normal")}
+    return {kind: page.request.get(link.get_attribute("href")).body() for kind, link in links.items()}
+
+
+def run_midas(page, tmp_path: Path) -> dict[str, bytes]:
+    """The MiDaS sub-tab on a small photo at resolution 64: its depth and normal PNGs."""
+    from playwright.sync_api import expect
+
+    page.click("#tabs button:has-text('Depth Tools')")
+    page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
+    photo = tmp_path / "photo.png"
+    picture = np.dstack([np.tile(np.arange(0, 192, 2, dtype=np.uint8), (64, 1))] * 3)
+    picture[16:48, 24:56] = (230, 200, 180)
+    cv2.imwrite(str(photo), picture)
+    page.set_input_files("#depth_tools_midas_image input[type=file]", str(photo))
+    page.fill("#depth_tools_midas_resolution input[type=number]", "64")
+    page.press("#depth_tools_midas_resolution input[type=number]", "Enter")
+    page.click("#depth_tools_midas_run")
+    expect(page.locator("#depth_tools_midas_downloads a")).to_have_count(2, timeout=120_000)
+    return downloaded(page, "depth_tools_midas")
+
+
 def test_send_to_controlnet_in_chromium(
     page_server, chromium, sample_exr: Path, artifacts_dir: Path, tmp_path: Path
 ) -> None:
@@ -169,11 +202,7 @@ def test_send_to_controlnet_in_chromium(
     expect.set_options(timeout=WAIT_MS)
     with browser_page(chromium, 1280, 1100, WAIT_MS) as (page, errors):
         try:
-            page.goto(url)
-            page.wait_for_selector("#tabs")
-            page.add_script_tag(content=init_scripts(flavour))  # A1111's own scripts (and Forge's canvas)
-            page.add_script_tag(path=str(SCRIPT))  # as the WebUI loads javascript/*.js
-            page.click("#tabs button:has-text('Depth Tools')")
+            open_webui(page, url, flavour)
 
             assert "Nothing to send" in send(page, "depth_tools_exr", "txt2img", 0)  # no map made yet
 
@@ -201,20 +230,7 @@ def test_send_to_controlnet_in_chromium(
                 assert "depth" in depth_model
 
             # MiDaS: the normal map, with no normal model listed: Control Type NormalMap, a note, model as it was.
-            page.click("#tabs button:has-text('Depth Tools')")
-            page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
-            photo = tmp_path / "photo.png"
-            picture = np.dstack([np.tile(np.arange(0, 192, 2, dtype=np.uint8), (64, 1))] * 3)
-            picture[16:48, 24:56] = (230, 200, 180)
-            cv2.imwrite(str(photo), picture)
-            page.set_input_files("#depth_tools_midas_image input[type=file]", str(photo))
-            page.fill("#depth_tools_midas_resolution input[type=number]", "64")
-            page.press("#depth_tools_midas_resolution input[type=number]", "Enter")
-            page.click("#depth_tools_midas_run")
-            links = page.locator("#depth_tools_midas_downloads a")
-            expect(links).to_have_count(2, timeout=120_000)
-            normal_link = page.locator("#depth_tools_midas_downloads a[href*='.normal.png']").first
-            normal = page.request.get(normal_link.get_attribute("href")).body()
+            normal = run_midas(page, tmp_path)["normal"]
             note = send(page, "depth_tools_midas", "img2img", 1, "Normal map")
             assert "no normal model is listed" in note, note
             check_unit(page, flavour, "img2img", 1, normal, "NormalMap")
@@ -273,11 +289,7 @@ def test_depth_and_normal_in_one_click_in_chromium(both_server, chromium, sample
     expect.set_options(timeout=WAIT_MS)
     with browser_page(chromium, 1280, 1100, WAIT_MS) as (page, errors):
         try:
-            page.goto(url)
-            page.wait_for_selector("#tabs")
-            page.add_script_tag(content=init_scripts(flavour))
-            page.add_script_tag(path=str(SCRIPT))
-            page.click("#tabs button:has-text('Depth Tools')")
+            open_webui(page, url, flavour)
             page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
             expect(page.locator("#depth_tools_exr_cut_0")).to_be_visible()
             page.click("#depth_tools_make")
@@ -288,8 +300,7 @@ def test_depth_and_normal_in_one_click_in_chromium(both_server, chromium, sample
             page.wait_for_selector("#depth_tools_exr_normal_preview img")
             page.click("#depth_tools_make")
             expect(page.locator("#depth_tools_exr_downloads a")).to_have_count(2)
-            pngs = {kind: page.request.get(page.locator(f"#depth_tools_exr_downloads a[href*='.{kind}.png']").first
-                                           .get_attribute("href")).body() for kind in ("depth", "normal")}
+            pngs = downloaded(page, "depth_tools_exr")
             assert "choose a unit below 2" in send(page, "depth_tools_exr", "txt2img", 2, "Depth + normal")
 
             for tab, unit in (("txt2img", 0), ("img2img", 1)):
@@ -305,19 +316,7 @@ def test_depth_and_normal_in_one_click_in_chromium(both_server, chromium, sample
                     page.screenshot(path=str(artifacts_dir / f"send_both_{flavour}.png"), full_page=True)
 
             # MiDaS: the same two maps of a photo in one click.
-            page.click("#tabs button:has-text('Depth Tools')")
-            page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
-            photo = tmp_path / "photo.png"
-            picture = np.dstack([np.tile(np.arange(0, 192, 2, dtype=np.uint8), (64, 1))] * 3)
-            picture[16:48, 24:56] = (230, 200, 180)
-            cv2.imwrite(str(photo), picture)
-            page.set_input_files("#depth_tools_midas_image input[type=file]", str(photo))
-            page.fill("#depth_tools_midas_resolution input[type=number]", "64")
-            page.press("#depth_tools_midas_resolution input[type=number]", "Enter")
-            page.click("#depth_tools_midas_run")
-            expect(page.locator("#depth_tools_midas_downloads a")).to_have_count(2, timeout=120_000)
-            midas_pngs = {kind: page.request.get(page.locator(f"#depth_tools_midas_downloads a[href*='.{kind}.png']")
-                                                 .first.get_attribute("href")).body() for kind in ("depth", "normal")}
+            midas_pngs = run_midas(page, tmp_path)
             note = send(page, "depth_tools_midas", "txt2img", 1, "Depth + normal")
             assert "Sent the normal map to txt2img ControlNet unit 2" in note, note
             check_unit(page, flavour, "txt2img", 1, midas_pngs["depth"], "Depth")

@@ -20,7 +20,8 @@ model to the type's defaults on the server (`select_control_type`), the preproce
 dropdowns. A type lists the models whose names hold its word: NormalMap's is "normal"
 (Mikubill: `scripts/supported_preprocessor.py` `tag_to_filters`, "normalmap": ["normal"]; Forge:
 `lib_controlnet/global_state.py` `get_filtered_controlnet_names`), so `control_v11p_sd15_normalbae`
-is NormalMap's default model when listed. Around them, A1111's `#tabs` with txt2img, img2img (`#mode_img2img`) and any extra tabs.
+is NormalMap's default model when listed. Around them, A1111's `#tabs` with txt2img, img2img
+(`#mode_img2img`) and any extra tabs.
 """
 
 from __future__ import annotations
