@@ -259,8 +259,8 @@ def test_lowvram_keeps_it_in_memory_and_keep_loaded_off_frees_it(
     from lib_depth.webui import models
 
     # a cache of its own: freeing must not take the session's model from the other tests
-    monkeypatch.setattr(midas.estimator, "_estimators", {})
-    monkeypatch.setattr(midas.estimator, "_loading", {})
+    monkeypatch.setattr(midas.estimator._cache, "estimators", {})
+    monkeypatch.setattr(midas.estimator._cache, "loading", {})
     webui = webui_with_model("controlnet")
     webui.shared.cmd_opts.lowvram = True
     loads = midas.load_count()

@@ -154,6 +154,6 @@ def test_eight_threads_at_once_equal_each_call_alone(
               f"peak {memory.peak - steady:+.0f} MB over it)")
         assert memory.peak - steady < PEAK_OVER_STEADY_MB
     finally:
-        raced = midas_estimator_module._estimators.pop(key, None)  # let this test's copy of the model go
+        raced = midas_estimator_module._cache.pop(key)  # let this test's copy of the model go
         if raced is not None:
             raced.free()
