@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 from . import hosting, status
-from .compat import commit_events, image, sequential
+from .compat import commit_events, image, quick, sequential
 from .controlnet_send import send_controls
 from .controls import post_controls, send_buttons
 from .exr import (
@@ -209,19 +209,20 @@ def _wire(tab: ExrTab) -> None:
     tab.frame.change(on_frame, [tab.view, tab.frame, *controls], [tab.view, *preview], **order)
 
     # Typed cutoffs count when entered; buttons and chart clicks set the cutoff (state and box)
-    # and update the preview themselves.
+    # and update the preview themselves. All of these only re-level the loaded view: off the queue.
+    fast = quick()
     for event in commit_events(tab.cutoff):
-        event(on_cutoff_typed, [tab.view, tab.cutoff, *controls], [tab.cutoff_state, *preview], **order)
+        event(on_cutoff_typed, [tab.view, tab.cutoff, *controls], [tab.cutoff_state, *preview], **fast)
     for box in (tab.compress, tab.invert, tab.mask, tab.noise, tab.bits):
-        box.input(on_controls, [tab.view, *controls], preview, **order)
+        box.input(on_controls, [tab.view, *controls], preview, **fast)
     for event in commit_events(tab.seed):
-        event(on_controls, [tab.view, *controls], preview, **order)
+        event(on_controls, [tab.view, *controls], preview, **fast)
 
     with_cutoff = [tab.cutoff_state, tab.cutoff, *preview]
     for i, button in enumerate(tab.cut_buttons):
-        button.click(on_cut(i), [tab.view, *controls], with_cutoff, **order)
-    tab.no_cut.click(on_no_cut, [tab.view, *controls], with_cutoff, **order)
-    tab.chart.select(on_chart_click, [tab.view, *controls], with_cutoff, **order)
+        button.click(on_cut(i), [tab.view, *controls], with_cutoff, **fast)
+    tab.no_cut.click(on_no_cut, [tab.view, *controls], with_cutoff, **fast)
+    tab.chart.select(on_chart_click, [tab.view, *controls], with_cutoff, **fast)
 
     make_inputs = [tab.sequence, tab.view, tab.output_folder, tab.files, tab.channel, tab.view_choice, *controls]
     tab.make.click(on_make_any, make_inputs, [tab.downloads, tab.result, tab.status], **order)
