@@ -185,6 +185,10 @@ def open_tab(page, host: Host, url: str) -> None:
     if host.root is not None:  # the WebUI: our tab is one of its top-level tabs
         page.locator("#tabs > .tab-nav button", has_text="Depth Tools").first.click()
     page.wait_for_selector("#depth_tools_exr_files input[type=file]", state="attached")
+    # A WebUI keeps fetching and laying out for a while after its page loads (extra networks,
+    # settings): a user clicks after that, and clicks measured during it would be its cost, not ours.
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(3000)
     page.evaluate(PROBE_JS)
 
 
