@@ -181,13 +181,16 @@ def serving(host: Host, code: Path, log: Path) -> Iterator[str]:
 
 
 def open_tab(page, host: Host, url: str) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(url)
     if host.root is not None:  # the WebUI: our tab is one of its top-level tabs
         page.locator("#tabs > .tab-nav button", has_text="Depth Tools").first.click()
     page.wait_for_selector("#depth_tools_exr_files input[type=file]", state="attached")
     # A WebUI keeps fetching and laying out for a while after its page loads (extra networks,
     # settings): a user clicks after that, and clicks measured during it would be its cost, not ours.
-    page.wait_for_load_state("networkidle")
+    with contextlib.suppress(PlaywrightTimeout):  # Forge polls for ever: never idle
+        page.wait_for_load_state("networkidle", timeout=15_000)
     page.wait_for_timeout(3000)
     page.evaluate(PROBE_JS)
 

@@ -34,6 +34,8 @@ class CachedFont:
         self._cache: dict[tuple[Any, ...], Any] = {}
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_font":  # not set yet (copy, pickle): no endless recursion
+            raise AttributeError(name)
         return getattr(self._font, name)
 
     def _remember(self, name: str, text: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
