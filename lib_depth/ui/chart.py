@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..depth.process import EMPTY_BUCKET_SHARE, Histogram
+from .glyph_cache import CachedFont
 
 #: Drawn at twice the displayed size so it stays crisp on high-density screens.
 SCALE = 2
@@ -87,7 +88,12 @@ def format_depth(value: float, decimals: int) -> str:
 
 
 @lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> CachedFont:
+    """The chart's font at `size`, remembering what it rendered: a redraw renders only new text."""
+    return CachedFont(_load_font(size))
+
+
+def _load_font(size: int) -> ImageFont.ImageFont:
     """Pillow's scalable built-in font (Pillow >= 10.1), else DejaVu, else the bitmap default
     (the WebUI pins Pillow 9.5, which has no sized built-in font)."""
     try:

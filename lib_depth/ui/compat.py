@@ -62,6 +62,19 @@ def sequential(group: str) -> dict[str, Any]:
     return {"concurrency_id": group, "concurrency_limit": 1} if GRADIO_MAJOR >= 4 else {}
 
 
+def quick() -> dict[str, Any]:
+    """Event keywords for an event that answers in milliseconds (a cut, a checkbox: the preview):
+    off the queue, one plain HTTP request.
+
+    Measured in a real A1111 1.10.1 and Forge in chromium (bench/bench_tab_latency.py), the queue's
+    round trip is most of a cut click's time (gradio 3: a new websocket per event, a 50 ms poll, then
+    a second HTTP request to itself); the handler itself takes ~20 ms. Long work (Make, MiDaS,
+    sequences) stays on the queue: its progress bar and Interrupt need it. Off the queue, `sequential`
+    does not apply: such an event may run beside a queued one, so give it only handlers that read state.
+    """
+    return {"queue": False, "show_progress": "hidden"}
+
+
 def gradio3_queue_read_timeout() -> float | None:
     """The read timeout gradio 3's queue puts on its own call to the event handler (None: none).
 

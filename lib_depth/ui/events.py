@@ -37,16 +37,19 @@ class Wired:
 
 @dataclass
 class Wiring:
-    """A tab's events. `options`: the keywords every event of the tab gets (`compat.sequential`)."""
+    """A tab's events. `options`: the keywords every event of the tab gets (`compat.sequential`);
+    `preview_options`: those of its previews instead (`compat.quick`: off the queue), if given."""
 
     options: dict[str, Any]
+    preview_options: dict[str, Any] | None = None
     wired: list[Wired] = field(default_factory=list)
 
     def preview(self, trigger: Callable[..., Any], handler: Callable[..., Updates], inputs: Named, outputs: Named,
                 select: bool = False) -> None:
         """Cheap re-renders of what is loaded: a control edited, a cut, a frame. `select`: the
         handler also gets gradio's `SelectData` (a click on a picture)."""
-        self._listen(trigger, handler, inputs, outputs, _with_select if select else _plain, self.options)
+        options = self.options if self.preview_options is None else self.preview_options
+        self._listen(trigger, handler, inputs, outputs, _with_select if select else _plain, options)
 
     def load(self, trigger: Callable[..., Any], handler: Callable[..., Updates], inputs: Named,
              outputs: Named) -> None:
@@ -75,7 +78,9 @@ class Wiring:
                 raise KeyError(f"{handler.__name__} answers {unknown}, which are not its outputs {sorted(targets)}")
             return {targets[name]: updates.get(name, gr.update()) for name in targets}
 
-        trigger(adapt(handler, named, keyed), set(inputs.values()), list(targets.values()), **options)
+        event = adapt(handler, named, keyed)
+        event.__name__ = getattr(handler, "__name__", event.__name__)  # gradio's API names and the tests read it
+        trigger(event, set(inputs.values()), list(targets.values()), **options)
         self.wired.append(Wired(handler, tuple(inputs), tuple(targets)))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 from . import hosting, status
-from .compat import commit_events, image, sequential
+from .compat import commit_events, image, quick, sequential
 from .controlnet_send import BOTH, KINDS, send_controls
 from .controls import controls_of, edit_events, lay_out, own_controls, post_controls, send_buttons
 from .events import Wired, Wiring
@@ -176,7 +176,7 @@ def _results() -> dict[str, Any]:
 
 def wire(tab: ExrTab) -> Wiring:
     """Every event of the tab, each through the `Wiring` method of its kind."""
-    wiring = Wiring(sequential(PREFIX))
+    wiring = Wiring(sequential(PREFIX), preview_options=quick())
     controls = tab.control_inputs
     source = tab.named("files", "sequence", "input_folder", "channel", *controls)
     for event in (tab.files.change, tab.sequence.input, tab.input_folder.submit):
@@ -196,7 +196,7 @@ def _wire_preview(tab: ExrTab, wiring: Wiring, inputs: dict[str, Any]) -> None:
     """The events that re-render what is loaded. Typed cutoffs count when entered; buttons and
     chart clicks set the cutoff (state and box) and update the preview themselves."""
     preview, with_cutoff = tab.named(*PREVIEW), tab.named(*WITH_CUTOFF)
-    wiring.preview(tab.frame.change, on_frame, {**inputs, "frame": tab.frame}, tab.named(*FRAME))
+    wiring.load(tab.frame.change, on_frame, {**inputs, "frame": tab.frame}, tab.named(*FRAME))  # reads a frame
     for event in commit_events(tab.cutoff):
         wiring.preview(event, on_cutoff_typed, {**inputs, "cutoff": tab.cutoff}, tab.named("cutoff_state", *PREVIEW))
     for event in edit_events(controls_of(MapControls), tab.controls):
