@@ -111,8 +111,9 @@ def test_the_http_api_runs_either_model_and_lists_both(weights_file: Path, photo
 
     client = docs_client()
     app = FastAPI()
-    app.include_router(make_router(settings_fn=lambda: MidasSettings(weights=str(weights_file.parent), device="cpu",
-                                                                     precision="fp32")))
+    folder = str(weights_file.parent)
+    app.include_router(make_router(settings_fn=lambda model: MidasSettings(weights=folder, device="cpu",
+                                                                           precision="fp32")))
     flags = ["--model", "depth-anything-v2", "--weights", str(weights_file.parent), *FLAGS, "--normal"]
     assert main([str(photo), *flags, "-o", str(tmp_path), "-q"]) == 0
     with serve(app) as url:
@@ -138,8 +139,14 @@ def test_controlnet_preprocessors_run_depth_anything(make_webui: Callable[..., A
     folder = weights_file.parent.parent / f"webui-weights-{flavour}"
     (folder / "depth_anything_v2").mkdir(parents=True, exist_ok=True)
     shutil.copy(weights_file, folder / "depth_anything_v2" / weights_file.name)
+    shutil.copy(weights_file, folder / "dpt_hybrid-midas-501f0c75.pt")  # MiDaS's file beside it: not Depth Anything's
     webui = make_webui(flavour, depth_tools_weights_dir=str(folder), depth_tools_device="cpu",
                        depth_tools_precision="fp32", depth_tools_allow_download=False)
+    from lib_depth.webui import models
+
+    for model, found in (("midas", folder / "dpt_hybrid-midas-501f0c75.pt"),
+                         ("depth-anything-v2", folder / "depth_anything_v2" / weights_file.name)):
+        assert registry.entry(model).find_weights(models.model_settings(model)) == found  # each its own file
     image = picture(54, 96)
     resized = preprocessors.resize_to(image, *preprocessors.target_size(54, 96, 140))
     nearness = estimator(weights_file).estimate(resized, 140).nearness

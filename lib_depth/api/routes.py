@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..depth.errors import DepthError, ImageTooLarge, OptionsError
-from ..midas import MidasSettings, WeightsError
+from ..midas import WeightsError
 from .models import (
     ErrorResponse,
     ExrOptions,
@@ -40,7 +40,7 @@ from .models import (
     parse_options,
 )
 from .uploads import ApiError, ApiLimits, Upload, receive_upload
-from .work import exr_answer, histogram_answer, info_answer, midas_answer
+from .work import SettingsFn, default_settings, exr_answer, histogram_answer, info_answer, midas_answer
 
 API_PREFIX = "/depth-tools/v1"
 TITLE = "Depth Tools API"
@@ -130,10 +130,10 @@ def add_exr_routes(router: APIRouter, handle: Handler, limits: ApiLimits) -> Non
 
 
 def add_midas_routes(router: APIRouter, handle: Handler, limits: ApiLimits,
-                     settings_fn: Callable[[], MidasSettings], after_midas: Callable[[], None] | None) -> None:
+                     settings_fn: SettingsFn, after_midas: Callable[[], None] | None) -> None:
     def midas_work(upload: Upload, options: MidasOptions) -> dict[str, Any]:
         try:
-            return midas_answer(upload, options, settings_fn(), limits)
+            return midas_answer(upload, options, settings_fn, limits)
         finally:
             if after_midas is not None:
                 after_midas()
@@ -164,16 +164,17 @@ def add_doc_routes(router: APIRouter) -> None:
 
 
 def make_router(
-    settings_fn: Callable[[], MidasSettings] = MidasSettings,
+    settings_fn: SettingsFn = default_settings,
     limits: ApiLimits = ApiLimits(),
     after_midas: Callable[[], None] | None = None,
     dependencies: Sequence[Any] = (),
 ) -> APIRouter:
     """The routes, for `app.include_router(...)`.
 
-    `settings_fn`: the host's MiDaS settings (WebUI settings, or the launcher's flags), read per
-    request. `limits`: upload bytes and image pixels. `after_midas`: called after each MiDaS request
-    (the WebUI frees or offloads the model as its memory settings ask). `dependencies`: FastAPI
+    `settings_fn(model)`: the host's settings for that depth model (WebUI settings, or the launcher's
+    flags), read per request: each model's weights are its own. `limits`: upload bytes and image
+    pixels. `after_midas`: called after each image request (the WebUI frees or offloads the model
+    as its memory settings ask). `dependencies`: FastAPI
     dependencies for every route (the WebUI's `--api-auth`).
     """
     router = APIRouter(prefix=API_PREFIX, tags=["Depth Tools"], dependencies=list(dependencies))

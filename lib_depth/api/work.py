@@ -113,13 +113,24 @@ def _name_jpeg(upload: Upload) -> None:
     upload.path = jpeg
 
 
-def midas_answer(upload: Upload, options: MidasOptions, settings: MidasSettings, limits: ApiLimits) -> dict[str, Any]:
+#: The host's settings for a depth model, by its registry name.
+SettingsFn = Callable[[str], MidasSettings]
+
+
+def default_settings(model: str) -> MidasSettings:
+    """No host: every model searched where users keep its weights, nothing downloaded."""
+    del model
+    return MidasSettings()
+
+
+def midas_answer(upload: Upload, options: MidasOptions, settings_fn: SettingsFn, limits: ApiLimits) -> dict[str, Any]:
     """Image -> MiDaS -> depth, normal (and mask) PNGs: the command line's image path."""
     job = Job(source=Path(upload.filename), options=depth_options(options), mask=options.mask, want_histogram=True)
-    if options.precision:
-        settings = replace(settings, precision=options.precision)  # OptionsError for an unknown one
     image_settings = ImageInput(model=options.model, resolution=options.resolution, bg_threshold=options.bg_threshold,
                                 a=options.a, normal=options.normal)  # OptionsError for an unknown model
+    settings = settings_fn(image_settings.model)
+    if options.precision:
+        settings = replace(settings, precision=options.precision)  # OptionsError for an unknown one
     _name_jpeg(upload)
     image, notes = read_image_noted(upload.path, limits.max_pixels)  # bounded from the header (HTTP 413)
     estimator = registry.get_estimator(image_settings.model, settings)
@@ -133,9 +144,9 @@ def midas_answer(upload: Upload, options: MidasOptions, settings: MidasSettings,
     }
 
 
-def info_answer(settings_fn: Callable[[], MidasSettings], limits: ApiLimits) -> dict[str, Any]:
+def info_answer(settings_fn: SettingsFn, limits: ApiLimits) -> dict[str, Any]:
     """Version, the weights (found or not, where), device and precision, loaded or not. Loads nothing."""
-    settings = settings_fn()
+    settings = settings_fn("midas")
     model = registry.entry("midas")
     found = model.find_weights(settings)
     estimator = model.loaded(settings)
@@ -155,7 +166,7 @@ def info_answer(settings_fn: Callable[[], MidasSettings], limits: ApiLimits) -> 
         "precision": estimator.precision if estimator is not None else settings.precision or "auto",
         "max_upload_bytes": limits.max_upload_bytes,
         "max_pixels": limits.max_pixels,
-        "models": [model_info(entry, settings) for entry in registry.ESTIMATORS.values()],
+        "models": [model_info(entry, settings_fn(entry.name)) for entry in registry.ESTIMATORS.values()],
     }
 
 

@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tab.queue(api_open=False)  # progress bars, one job at a time; gradio's own REST API stays closed
     print(f"Depth Tools {__version__} (gradio {gr.__version__}) on http://{args.host}:{args.port}, "
           f"HTTP API on {API_PREFIX}", flush=True)
-    router = make_router(settings_fn=midas_work.settings,
+    router = make_router(settings_fn=midas_work.model_settings,
                          limits=ApiLimits(max_upload_bytes=int(args.max_upload_mib * (1 << 20))))
     tab.launch(
         app_kwargs={"routes": router.routes},  # in gradio's FastAPI app before it serves (3.41 and 4.x)

@@ -87,6 +87,15 @@ def settings() -> MidasSettings:
     return replace(base, **changes) if changes else base
 
 
+def model_settings(model: str) -> MidasSettings:
+    """`settings()` for one registry model (the HTTP API serves every model): a weights *file* named
+    on the command line is MiDaS's; a folder is searched by each model for its own files."""
+    chosen = settings()
+    if model == "midas" or chosen.weights is None or Path(chosen.weights).is_dir():
+        return chosen
+    return replace(chosen, weights=None, search_dirs=hosting.current().midas_settings().search_dirs)
+
+
 @dataclass(frozen=True)
 class Estimate:
     """The model's output for one image, kept in the session so the controls after it are live."""

@@ -63,5 +63,5 @@ def app_started(demo: Any, app: Any) -> None:
     """on_app_started: include the routes when the WebUI serves its API."""
     if not api_enabled():
         return
-    app.include_router(make_router(settings_fn=models.midas_settings, after_midas=models.after_run,
+    app.include_router(make_router(settings_fn=models.model_settings, after_midas=models.after_run,
                                    dependencies=auth_dependencies()))
