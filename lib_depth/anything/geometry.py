@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import cv2
 import numpy as np
@@ -35,14 +35,7 @@ STD = np.array([0.229, 0.224, 0.225])
 class AnythingShape(NetworkShape):
     """How an image is fed to Depth Anything: resized to `content` (sides multiples of 14); no padding."""
 
-    @property
-    def note(self) -> str | None:
-        if self.wanted is None:
-            return None
-        (h, w), (wh, ww) = self.content, self.wanted
-        return (f"very elongated image ({self.source[1]}x{self.source[0]}): the network input's long side is "
-                f"capped at {MAX_NETWORK_SIDE} px, so Depth Anything saw it at {w}x{h} instead of {ww}x{wh}; "
-                f"the map is coarser across the short side")
+    model: ClassVar[str] = "Depth Anything"
 
 
 def constrain_to_multiple_of(x: float, min_val: int = 0, max_val: int | None = None) -> int:

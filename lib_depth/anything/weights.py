@@ -27,6 +27,7 @@ from ..midas.weights import (
     WeightsError,
     file_sha256,
     hf_hub_cache,
+    hf_snapshot_files,
     update_state,
     webui_places,
 )
@@ -79,19 +80,7 @@ def hf_files(encoder: str | None) -> list[tuple[str, str]]:
 
 def hf_cached_files(encoder: str | None = None, cache: Path | None = None) -> list[Path]:
     """Copies in the Hugging Face cache, `main` snapshot first (as MiDaS's search)."""
-    cache = hf_hub_cache() if cache is None else cache
-    found: list[Path] = []
-    for repo, filename in hf_files(encoder):
-        repo_dir = cache / f"models--{repo.replace('/', '--')}"
-        snapshots = repo_dir / "snapshots"
-        try:
-            main = (repo_dir / "refs" / "main").read_text().strip()
-        except OSError:
-            main = ""
-        names = sorted(p.name for p in snapshots.iterdir()) if snapshots.is_dir() else []
-        found += [snapshots / s / filename for s in sorted(names, key=lambda n: n != main)
-                  if (snapshots / s / filename).is_file()]
-    return found
+    return hf_snapshot_files(hf_files(encoder), cache)
 
 
 def search_folders(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | None = None) -> list[Path]:

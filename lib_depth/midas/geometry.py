@@ -5,7 +5,7 @@ image is edge-padded to multiples of 32 and the padding removed from the output.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import cv2
 import numpy as np
@@ -31,6 +31,8 @@ class NetworkShape:
     content: tuple[int, int]  # (h, w) after resizing the short side to the resolution
     padded: tuple[int, int]  # (h, w) rounded up to multiples of 32 by edge replication
     wanted: tuple[int, int] | None = None  # (h, w) the resolution asked for, when the long-side cap cut it
+    #: the model named in the note (a subclass per model)
+    model: ClassVar[str] = "MiDaS"
 
     @property
     def note(self) -> str | None:
@@ -39,7 +41,7 @@ class NetworkShape:
             return None
         (h, w), (wh, ww) = self.content, self.wanted
         return (f"very elongated image ({self.source[1]}x{self.source[0]}): the network input's long side is "
-                f"capped at {MAX_NETWORK_SIDE} px, so MiDaS saw it at {w}x{h} instead of {ww}x{wh} "
+                f"capped at {MAX_NETWORK_SIDE} px, so {self.model} saw it at {w}x{h} instead of {ww}x{wh} "
                 f"(resolution {min(wh, ww)}); the map is coarser across the short side")
 
 

@@ -81,9 +81,14 @@ def hf_hub_cache() -> Path:
 
 def hf_cached_files(cache: Path | None = None) -> list[Path]:
     """Copies of the weights in the Hugging Face cache: the `main` snapshot first, then any other."""
+    return hf_snapshot_files(HF_FILES, cache)
+
+
+def hf_snapshot_files(files: Iterable[tuple[str, str]], cache: Path | None = None) -> list[Path]:
+    """Copies of (repository, file name) in the Hugging Face cache, each `main` snapshot first."""
     cache = hf_hub_cache() if cache is None else cache
     found: list[Path] = []
-    for repo, filename in HF_FILES:
+    for repo, filename in files:
         repo_dir = cache / f"models--{repo.replace('/', '--')}"
         snapshots = repo_dir / "snapshots"
         try:
