@@ -99,3 +99,12 @@ def test_sequence_frames_get_their_normal_maps_and_resume(tmp_path: Path, capsys
     assert main(args) == 0
     again = json.loads(capsys.readouterr().out)["sequence"]
     assert again["converted"] == 1 and again["skipped"] == 2
+
+
+def test_invert_compress_and_bits_do_not_change_normals(tmp_path: Path) -> None:
+    assert main([str(RENDER), "--normal", "-o", str(tmp_path / "plain"), "-q"]) == 0
+    flags = ["--invert", "--compress_map", "--bits", "16", "--noise"]
+    assert main([str(RENDER), "--normal", *flags, "-o", str(tmp_path / "levels"), "-q"]) == 0
+    plain, levels = (read_png(tmp_path / d / "move_f1.normal.png") for d in ("plain", "levels"))
+    np.testing.assert_array_equal(plain, levels)
+    assert read_png(tmp_path / "levels" / "move_f1.depth.png").dtype == np.uint16  # the flags did reach the depth map
