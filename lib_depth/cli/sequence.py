@@ -26,7 +26,7 @@ from ..depth.pipeline import ExrInput
 from ..depth.png import write_bytes_atomic
 from ..depth.process import DepthOptions
 from ..depth.sequence import FrameResult, SequenceJob, SequenceRun, convert_frames, run_sequence, scan_frames
-from ..images import IMAGE_SUFFIXES, ImageInput, prepare_images
+from ..images import ImageInput, prepare_images
 from . import arguments
 from .report import print_histogram
 
@@ -121,7 +121,7 @@ def _merged(paths: list[Path]) -> Summary:
 
 def _list_frames(args: argparse.Namespace) -> tuple[FrameList, bool]:
     """The frames, and True for a sequence of images; DepthError for a mix, or images in chunks."""
-    listing = expand_frames(list(args.files), (EXR_SUFFIX, *IMAGE_SUFFIXES))
+    listing = expand_frames(list(args.files), arguments.SUFFIXES)
     kinds = {f.path.suffix.lower() == EXR_SUFFIX for f in listing.frames}
     if len(kinds) > 1:
         first = next(f.path for f in listing.frames if f.path.suffix.lower() != EXR_SUFFIX)

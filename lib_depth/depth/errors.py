@@ -34,6 +34,16 @@ def internal_error(exc: BaseException, path: str | Path | None = None, context: 
     return InternalError(f"internal error in Depth Tools: {type(exc).__name__}: {text}".rstrip(": "), path)
 
 
+def failure_line(exc: BaseException, path: str | Path, what: str = "image") -> str:
+    """The one line a failed file (or frame: `what`) gets in a batch: a user's mistake as it is,
+    naming the file; memory running out as such; a bug as `internal_error`'s line."""
+    if isinstance(exc, DepthError):
+        return str(exc) if exc.path else f"{path}: {exc}"
+    if isinstance(exc, MemoryError):
+        return f"{path}: not enough memory for this {what}"
+    return str(internal_error(exc, path))
+
+
 class ImageTooLarge(DepthError):
     """More pixels than allowed, refused from the header before anything is decoded (HTTP 413)."""
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .blocks import submit
-from .errors import DepthError, internal_error
+from .errors import DepthError, failure_line
 from .exr import DEFAULT_MAX_PIXELS, read_depth
 from .exr_normals import read_normal_pass
 from .normals import NormalOptions, normal_image, pass_normal_map
@@ -76,8 +76,9 @@ class ExrInput:
         if self.normals is None:
             return None
         if self.camera_rotation is None:
-            return partial(_depth_normals, depth, self.normals)
-        return partial(_pass_normals, path, self, depth.shape, max_pixels)
+            return partial(normal_image, depth, self.normals)
+        return partial(_pass_normals, path, self.view, self.camera_rotation, self.normals.style, depth.shape,
+                       max_pixels)
 
     def fingerprint(self) -> dict[str, Any]:
         found: dict[str, Any] = {"channel": self.channel, "view": self.view}
@@ -89,20 +90,15 @@ class ExrInput:
         return ("normal",) if self.normals is not None else ()
 
 
-def _depth_normals(depth: np.ndarray, options: NormalOptions, background: np.ndarray) -> np.ndarray:
-    return normal_image(depth, options, background)
-
-
-def _pass_normals(path: Path, exr: ExrInput, shape: tuple[int, ...], max_pixels: int,
-                  background: np.ndarray) -> np.ndarray:
+def _pass_normals(path: Path, view: str | None, rotation: tuple[float, float, float], style: str,
+                  shape: tuple[int, ...], max_pixels: int, background: np.ndarray) -> np.ndarray:
     """The render's own Normal pass in camera space, read only when the map is written (a
     sequence's scan passes never pay for it)."""
-    found = read_normal_pass(path, view=exr.view, max_pixels=max_pixels)
+    found = read_normal_pass(path, view=view, max_pixels=max_pixels)
     if found.normals.shape[:2] != shape:
         raise DepthError(f"the normal pass ({found.normals.shape[1]} x {found.normals.shape[0]}) and the "
                          f"depth ({shape[1]} x {shape[0]}) differ in size", path)
-    style = exr.normals.style if exr.normals is not None else "bae"
-    return pass_normal_map(found.normals, camera_rotation=exr.camera_rotation, background=background, style=style)
+    return pass_normal_map(found.normals, camera_rotation=rotation, background=background, style=style)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,18 +258,9 @@ def convert(job: Job) -> JobResult:
                      near=rendered.near, far=rendered.far, histogram=rendered.histogram, notes=rendered.notes)
 
 
-def failed(source: Path, exc: BaseException) -> JobResult:
-    """The one-line result of a file that failed: the user's mistake as it is, a bug as one line."""
-    if isinstance(exc, DepthError):
-        return JobResult(source=str(source), error=str(exc) if exc.path else f"{source}: {exc}")
-    if isinstance(exc, MemoryError):
-        return JobResult(source=str(source), error=f"{source}: not enough memory for this image")
-    return JobResult(source=str(source), error=str(internal_error(exc, source)))
-
-
 def run_job(job: Job) -> JobResult:
     """`convert`, with every failure turned into a one-line result: a batch never stops early."""
     try:
         return convert(job)
     except Exception as exc:  # a bug, not a user mistake: still one line, and the batch goes on
-        return failed(job.source, exc)
+        return JobResult(source=str(job.source), error=failure_line(exc, job.source))

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import levels, provenance
-from .errors import DepthError, internal_error
+from .errors import DepthError, failure_line
 from .exr import DEFAULT_MAX_PIXELS
 from .frames import Frame
 from .levels import Summary
@@ -88,12 +88,8 @@ def guarded(frame: Frame, work: Callable[[], FrameResult]) -> FrameResult:
     """Every failure of one frame becomes its one-line result; the sequence goes on."""
     try:
         return work()
-    except DepthError as exc:
-        return FrameResult(frame, error=str(exc) if exc.path else f"{frame.path}: {exc}")
-    except MemoryError:
-        return FrameResult(frame, error=f"{frame.path}: not enough memory for this frame")
-    except Exception as exc:
-        return FrameResult(frame, error=str(internal_error(exc, frame.path)))
+    except Exception as exc:  # MemoryError and our bugs included: one line each
+        return FrameResult(frame, error=failure_line(exc, frame.path, "frame"))
 
 
 def _read(frame: Frame, job: SequenceJob, expect: Expect | None) -> tuple[SourceDepth, Scan]:

@@ -66,7 +66,7 @@ def estimate_depth(
 ) -> SourceDepth:
     """Image -> nearness -> depth (+ normal map): the command line's and the HTTP API's one path.
     `notes` (what reading the file had to say) come back with the estimator's own (a capped side)."""
-    resolution = int(settings.resolution or registry.entry(settings.model).default_resolution)
+    resolution = int(settings.resolution)  # type: ignore[arg-type]  # the model's default since __post_init__
     estimated = estimator.estimate(image, resolution)
     nearness = estimated.nearness
     depth = nearness_to_depth(nearness, settings.bg_threshold)

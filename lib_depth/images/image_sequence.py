@@ -33,7 +33,7 @@ from ..depth.sequence import FrameResult, SequenceJob, guarded
 from . import registry
 from .align import Aligner
 from .decode import read_image
-from .image_input import DEPTH_FIELDS, ImageInput
+from .image_input import ImageInput
 
 Estimate = Callable[[Frame], np.ndarray]
 
@@ -93,8 +93,7 @@ def chain_key(frames: list[Frame], settings: ImageInput) -> str:
             stamps.append(asdict(provenance.InputStamp.of(f.path)))
         except OSError:
             stamps.append({"path": str(f.path), "missing": True})
-    chosen = {k: getattr(settings, k) for k in DEPTH_FIELDS}
-    return provenance.settings_digest({"frames": stamps, "model": chosen, "align": 2})
+    return provenance.settings_digest({"frames": stamps, "model": settings.fingerprint(), "align": 2})
 
 
 def network_estimate(settings: ImageInput) -> Estimate:
@@ -103,7 +102,7 @@ def network_estimate(settings: ImageInput) -> Estimate:
     def estimate(frame: Frame) -> np.ndarray:
         image = read_image(frame.path)
         estimator = registry.get_estimator(settings.model, settings.model_settings())
-        return estimator.estimate(image, int(settings.resolution or 0)).nearness
+        return estimator.estimate(image, int(settings.resolution)).nearness  # type: ignore[arg-type]  # set
 
     return estimate
 
