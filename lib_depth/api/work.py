@@ -147,9 +147,10 @@ def midas_answer(upload: Upload, options: MidasOptions, settings_fn: SettingsFn,
 def info_answer(settings_fn: SettingsFn, limits: ApiLimits) -> dict[str, Any]:
     """Version, the weights (found or not, where), device and precision, loaded or not. Loads nothing."""
     settings = settings_fn("midas")
-    model = registry.entry("midas")
-    found = model.find_weights(settings)
-    estimator = model.loaded(settings)
+    models = [model_info(entry, settings if entry.name == "midas" else settings_fn(entry.name))
+              for entry in registry.ESTIMATORS.values()]
+    midas = next(m for m in models if m["name"] == "midas")  # the top-level fields are MiDaS's, as before
+    estimator = registry.entry("midas").loaded(settings)
     if settings.weights:
         searched = [settings.weights]
     else:
@@ -157,16 +158,16 @@ def info_answer(settings_fn: SettingsFn, limits: ApiLimits) -> dict[str, Any]:
         searched.append(str(hf_hub_cache()))
     return {
         "version": __version__,
-        "weights_found": found is not None,
-        "weights": str(estimator.weights if estimator is not None else found) if (found or estimator) else None,
+        "weights_found": midas["weights_found"],
+        "weights": midas["weights"],
         "searched": searched,
         "download": settings.allow_download,
-        "loaded": estimator is not None,
+        "loaded": midas["loaded"],
         "device": str(estimator.device) if estimator is not None else settings.device or "auto",
         "precision": estimator.precision if estimator is not None else settings.precision or "auto",
         "max_upload_bytes": limits.max_upload_bytes,
         "max_pixels": limits.max_pixels,
-        "models": [model_info(entry, settings_fn(entry.name)) for entry in registry.ESTIMATORS.values()],
+        "models": models,
     }
 
 
