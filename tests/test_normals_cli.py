@@ -108,3 +108,19 @@ def test_invert_compress_and_bits_do_not_change_normals(tmp_path: Path) -> None:
     plain, levels = (read_png(tmp_path / d / "move_f1.normal.png") for d in ("plain", "levels"))
     np.testing.assert_array_equal(plain, levels)
     assert read_png(tmp_path / "levels" / "move_f1.depth.png").dtype == np.uint16  # the flags did reach the depth map
+
+
+def test_normal_settings_reconvert_a_sequence_without_scanning_it_again(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    """The normal map's settings decide the outputs (all frames are made again when they change),
+    not the depths: the sequence's levels summary is kept and read, never scanned again."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for k in range(3):
+        shutil.copy(BLENDER / "move_f1.exr", frames / f"shot_{k + 1:04d}.exr")
+    out = tmp_path / "maps"
+    base = ["--sequence", str(frames / "shot_####.exr"), "--compress_map", "-o", str(out), "--json"]
+    for flags, converted in (([], 3), (["--normal"], 3), (["--normal"], 0), (["--normal", "--fov", "50"], 3)):
+        assert main([*base, *flags]) == 0
+        assert json.loads(capsys.readouterr().out)["sequence"]["converted"] == converted, flags
+        assert len(list((out / ".depth-tools").glob("sequence-*.levels.json"))) == 1, flags

@@ -49,11 +49,13 @@ class InputKind(Protocol):
         ...
 
     def fingerprint(self) -> dict[str, Any]:
-        """What the depths depend on besides the file (JSON-able): part of a sequence's digests."""
+        """What the depths depend on besides the file (JSON-able): the key of a sequence's levels
+        summary and part of its outputs' digest."""
         ...
 
-    def extra_outputs(self) -> tuple[str, ...]:
-        """The names of the images it writes beside the depth map (`normal`): known before reading."""
+    def extra_outputs(self) -> dict[str, Any]:
+        """The images it writes beside the depth map (`normal`) and what each depends on (JSON-able):
+        known before reading; part of a sequence's outputs' digest, not of its levels summary."""
         ...
 
 
@@ -81,13 +83,12 @@ class ExrInput:
                        max_pixels)
 
     def fingerprint(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"channel": self.channel, "view": self.view}
-        if self.normals is not None:
-            found["normals"] = {**vars(self.normals), "camera_rotation": self.camera_rotation}
-        return found
+        return {"channel": self.channel, "view": self.view}
 
-    def extra_outputs(self) -> tuple[str, ...]:
-        return ("normal",) if self.normals is not None else ()
+    def extra_outputs(self) -> dict[str, Any]:
+        if self.normals is None:
+            return {}
+        return {"normal": {**vars(self.normals), "camera_rotation": self.camera_rotation}}
 
 
 def _pass_normals(path: Path, view: str | None, rotation: tuple[float, float, float], style: str,
@@ -115,8 +116,8 @@ class Unsupported:
     def fingerprint(self) -> dict[str, Any]:
         return {"unsupported": True}
 
-    def extra_outputs(self) -> tuple[str, ...]:
-        return ()
+    def extra_outputs(self) -> dict[str, Any]:
+        return {}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -135,7 +135,8 @@ class Mapping:
             occupied[0] = True  # the far level is always there: the farthest frame has it
         settings = {
             "near": summary.near, "far": summary.far, "channel": summary.channel,
-            "input": job.input.fingerprint(), "options": asdict(replace(job.options, seed=0)), "mask": job.mask,
+            "input": job.input.fingerprint(), "outputs": job.input.extra_outputs(),
+            "options": asdict(replace(job.options, seed=0)), "mask": job.mask,
             "occupied": None if occupied is None else provenance.settings_digest({"b": np.packbits(occupied).tolist()}),
         }
         expect = Expect(summary.channel, summary.shape, summary.source or "the levels summary")

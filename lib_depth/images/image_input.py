@@ -57,8 +57,8 @@ class ImageInput:
     def fingerprint(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in DEPTH_FIELDS}
 
-    def extra_outputs(self) -> tuple[str, ...]:
-        return ("normal",) if self.normal else ()
+    def extra_outputs(self) -> dict[str, Any]:
+        return {"normal": {"a": self.a}} if self.normal else {}
 
 
 def estimate_depth(

@@ -75,8 +75,8 @@ class AlignedDepths:
     def fingerprint(self) -> dict[str, Any]:
         return {"aligned": self.key}
 
-    def extra_outputs(self) -> tuple[str, ...]:
-        return ()
+    def extra_outputs(self) -> dict[str, Any]:
+        return {}
 
 
 def _check(settings: ImageInput) -> ImageInput:
