@@ -1,9 +1,16 @@
-"""Depth Anything V2 (ViT-S/B/L) beside MiDaS DPT-hybrid: load time, first call, warm per-call time
-and peak RSS, each model in a fresh interpreter, on the same picture at the same resolution.
+"""Depth Anything V2 (ViT-S/B/L) beside MiDaS DPT-hybrid, each model and precision in a fresh
+interpreter, on the same picture at the same resolution:
+
+  cold first call    interpreter start to the first map: imports, weights load and the first run
+  warm call          the cached estimator's whole call (resize, forward, resize back), median
+  bare forward       the network alone on a ready tensor of the same shape, same precision, timed
+                     alternately with the warm call (what the call adds around the network)
+  reload per call    load the weights and run, for every picture (the seed node's way)
+  peak GPU / RSS     torch's peak allocation during the warm calls; the process's peak resident set
 
     .venv/bin/python bench/bench_anything.py [--models vits vitb vitl midas] [--runs 3]
-                                             [--resolution 518] [--device cpu] [--precision fp32]
-                                             [--weights-dir DIR]
+                                             [--resolution 518] [--device cpu|cuda]
+                                             [--precisions fp32 fp16] [--weights-dir DIR]
 
 Without --weights-dir, random weights of each real architecture and size are written to a temporary
 folder (latency and memory do not depend on the values; ViT-L's file is 1.3 GB). With it, the real
@@ -16,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,10 +31,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
-import json, resource, sys, time
+import time
+t0 = time.perf_counter()  # before torch is imported: the cold first call counts the imports
+import gc, json, resource, statistics, sys
 repo, model, weights, runs, resolution, device, precision = sys.argv[1:8]
+runs, resolution = int(runs), int(resolution)
 sys.path.insert(0, repo)
 import numpy as np
+import torch
 
 def picture(seed):
     rng = np.random.default_rng(seed)
@@ -36,26 +46,65 @@ def picture(seed):
     img = np.stack([xx * 255 // 640, yy * 255 // 360, np.full_like(xx, 90)], axis=2)
     return np.clip(img + rng.integers(0, 30, (360, 640, 3)), 0, 255).astype(np.uint8)
 
-start = time.perf_counter()
-if model == "midas":
-    from lib_depth import midas
-    est = midas.MidasEstimator.from_pretrained(midas.MidasSettings(weights=weights, device=device, precision=precision))
-else:
-    from lib_depth import anything
-    est = anything.AnythingEstimator.from_pretrained(
-        anything.AnythingSettings(weights=weights, device=device, precision=precision))
-load = time.perf_counter() - start
-start = time.perf_counter()
-done = est.estimate(picture(0), int(resolution))
-first = time.perf_counter() - start
-warm = []
-for i in range(int(runs)):
+def sync():
+    if torch.cuda.is_available() and device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+def timed(fn):
+    sync()
     start = time.perf_counter()
-    est(picture(i + 1), int(resolution))
-    warm.append(time.perf_counter() - start)
+    fn()
+    sync()
+    return time.perf_counter() - start
+
+if model == "midas":
+    from lib_depth import midas as package
+    make = lambda: package.MidasEstimator.from_pretrained(
+        package.MidasSettings(weights=weights, device=device, precision=precision))
+else:
+    from lib_depth import anything as package
+    make = lambda: package.AnythingEstimator.from_pretrained(
+        package.AnythingSettings(weights=weights, device=device, precision=precision))
+from lib_depth.midas.device import autocast
+
+start = time.perf_counter()
+est = make()
+sync()
+load = time.perf_counter() - start
+done = est.estimate(picture(0), resolution)
+sync()
+cold = time.perf_counter() - t0
+first = time.perf_counter() - start - load
+batch, _ = est._prepare(picture(0), est._check_resolution(resolution))
+x = est._network_input(batch[None])
+if est.device.type == "cuda":
+    torch.cuda.reset_peak_memory_stats()
+
+def bare():
+    with torch.inference_mode(), autocast(est.device, est.precision):
+        est.model(x)
+
+bare()
+warm, forward = [], []
+for i in range(runs):  # alternately, so that drift hits both
+    warm.append(timed(lambda: est(picture(i + 1), resolution)))
+    forward.append(timed(bare))
+gpu_mib = torch.cuda.max_memory_allocated() / 2**20 if est.device.type == "cuda" else None
+precision_used = est.precision
+est.free()
+del est
+gc.collect()
+
+def reload_call():
+    make()(picture(1), resolution)
+    gc.collect()
+
+reload = [timed(reload_call) for _ in range(max(1, min(runs, 3)))]
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"load": load, "first": first, "warm": warm, "network": list(done.shape.content),
-                  "precision": est.precision, "peak_rss_mib": rss}))
+print(json.dumps({"load": load, "first": first, "cold": cold, "warm": statistics.median(warm),
+                  "bare": statistics.median(forward), "reload": statistics.median(reload),
+                  "network": list(done.shape.content), "precision": precision_used,
+                  "gpu_mib": gpu_mib, "peak_rss_mib": rss}))
 """
 
 
@@ -97,31 +146,47 @@ def weights_for(model: str, folder: Path | None, scratch: Path) -> Path:
     return random_weights(model, scratch)
 
 
+def run_child(model: str, weights: Path, args: argparse.Namespace, precision: str) -> dict:
+    """One model in one precision, in a fresh interpreter (so that its first call is really cold)."""
+    out = subprocess.run([sys.executable, "-c", CHILD, str(REPO), model, str(weights), str(args.runs),
+                          str(args.resolution), args.device, precision],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{model} {precision} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_table(rows: list[tuple[str, str, dict]], args: argparse.Namespace) -> None:
+    print(f"640x360 picture, resolution {args.resolution}, {args.device}, median of {args.runs} warm calls "
+          f"(reload per call: median of {min(args.runs, 3)})\n")
+    print("| model | precision | network input | cold first call s | load s | warm call s | bare forward s "
+          "| warm / bare | reload per call s | reload / warm | peak GPU MiB | peak RSS MiB |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for model, asked, r in rows:
+        h, w = r["network"]
+        used = r["precision"] if r["precision"] == asked else f"{asked} -> {r['precision']}"
+        gpu = "-" if r["gpu_mib"] is None else f"{r['gpu_mib']:.0f}"
+        print(f"| {model} | {used} | {w}x{h} | {r['cold']:.2f} | {r['load']:.2f} | {r['warm']:.4f} "
+              f"| {r['bare']:.4f} | {r['warm'] / r['bare']:.2f} | {r['reload']:.3f} | {r['reload'] / r['warm']:.1f}x "
+              f"| {gpu} | {r['peak_rss_mib']:.0f} |", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["vits", "midas"], choices=["vits", "vitb", "vitl", "midas"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--resolution", type=int, default=518)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--precisions", nargs="+", default=["fp32"], help="fp32 fp16 bf16 auto")
     parser.add_argument("--weights-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_anything_") as scratch:
         for model in args.models:
             weights = weights_for(model, args.weights_dir, Path(scratch))
-            out = subprocess.run([sys.executable, "-c", CHILD, str(REPO), model, str(weights), str(args.runs),
-                                  str(args.resolution), args.device, args.precision],
-                                 capture_output=True, text=True, check=True)
-            result = json.loads(out.stdout.strip().splitlines()[-1])
-            rows.append((model, result))
-    print(f"640x360 picture, resolution {args.resolution}, {args.device}, {args.precision}, "
-          f"median of {args.runs} warm calls")
-    print(f"{'model':6} {'network input':>14} {'load s':>7} {'first s':>8} {'warm s':>7} {'peak RSS MiB':>13}")
-    for model, r in rows:
-        h, w = r["network"]
-        print(f"{model:6} {f'{w}x{h}':>14} {r['load']:7.2f} {r['first']:8.2f} {statistics.median(r['warm']):7.2f} "
-              f"{r['peak_rss_mib']:13.0f}")
+            for precision in args.precisions:
+                rows.append((model, precision, run_child(model, weights, args, precision)))
+    print_table(rows, args)
 
 
 if __name__ == "__main__":

@@ -56,10 +56,12 @@ def midas_checkpoint(tmp_path_factory: pytest.TempPathFactory, midas_cache: Path
 
 @pytest.fixture(scope="session")
 def midas_settings(midas_checkpoint: Path) -> object:
-    """Settings naming the random checkpoint, on the CPU in fp32 (deterministic, exact comparisons)."""
+    """Settings naming the random checkpoint, on the CPU in fp32 (deterministic, exact comparisons);
+    on DEPTH_TOOLS_TEST_DEVICE where that is set (bench/gpu.sh: CUDA)."""
     from lib_depth.midas import MidasSettings
+    from tests.devices import DEVICE
 
-    return MidasSettings(weights=str(midas_checkpoint), device="cpu", precision="fp32")
+    return MidasSettings(weights=str(midas_checkpoint), device=DEVICE, precision="fp32")
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.anything_support import picture, random_state_dict, save_pth
+from tests.devices import DEVICE, cpu_only
 
 torch = pytest.importorskip("torch")
 
@@ -34,7 +35,7 @@ def weights_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(weights_file: Path) -> Any:
     from lib_depth.anything import AnythingSettings
 
-    return AnythingSettings(weights=str(weights_file), device="cpu", precision="fp32")
+    return AnythingSettings(weights=str(weights_file), device=DEVICE, precision="fp32")
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +119,7 @@ def test_loaded_once_per_process_and_reloaded_after_free(settings: Any) -> None:
 
     first = get_estimator(settings)
     before = load_count()
-    assert get_estimator(AnythingSettings(weights=settings.weights, device="cpu", precision="fp32")) is first
+    assert get_estimator(AnythingSettings(weights=settings.weights, device=DEVICE, precision="fp32")) is first
     assert load_count() == before and loaded_estimator(settings) is first
     image = picture(50, 90)
     expected = first(image, 112)
@@ -148,6 +149,7 @@ SAME_EVERYWHERE_EXPECTED = [1.3697785139083862, 0.7574182152748108, 0.3109402358
                             1.5284348726272583, 0.7663758397102356, 0.8876216411590576, 0.5301709771156311]
 
 
+@cpu_only("numbers recorded on the CPU, bit for bit")
 def test_the_same_map_in_every_environment(estimator: Any) -> None:
     done = estimator.estimate(picture(100, 150, seed=7), 140)
     values = [float(done.nearness[y, x]) for y, x in SAME_EVERYWHERE_POINTS]

@@ -22,6 +22,7 @@ import pytest
 
 from lib_depth.midas.network import _ensure_torchvision
 from tests.anything_support import picture, random_state_dict, save_pth
+from tests.devices import DEVICE, on_device
 
 torch = pytest.importorskip("torch")
 _ensure_torchvision()  # transformers imports torchvision: the CPU torch beside a CUDA torchvision here
@@ -33,6 +34,23 @@ if not hasattr(transformers, "DepthAnythingForDepthEstimation"):
 TOLERANCE = 1e-4  # of the output's range
 TINY = dict(encoder="custom", embed_dim=64, depth=4, heads=2, layers=(0, 1, 2, 3), features=16,
             out_channels=(8, 16, 32, 64))
+
+
+#: transformers 5 renamed Dinov2's attention projections (the GPU machine of bench/gpu.sh has 5.x)
+V5_ATTENTION = {".attention.attention.query.": ".attention.q_proj.", ".attention.attention.key.": ".attention.k_proj.",
+                ".attention.attention.value.": ".attention.v_proj.", ".attention.output.dense.": ".attention.o_proj."}
+
+
+def v5_attention_names(state: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """`state` in transformers 4's names, renamed to 5's where the model has those."""
+    if "backbone.encoder.layer.0.attention.q_proj.weight" not in wanted:
+        return state
+    renamed = {}
+    for key, value in state.items():
+        for old, new in V5_ATTENTION.items():
+            key = key.replace(old, new)
+        renamed[key] = value
+    return renamed
 
 
 def to_transformers(state: dict[str, Any], cfg: Any) -> Any:
@@ -73,7 +91,7 @@ def to_transformers(state: dict[str, Any], cfg: Any) -> Any:
             "resConfUnit2.conv", "residual_layer2.convolution").replace("out_conv", "projection")
         renamed[names[prefix] + tail] = value
     model = transformers.DepthAnythingForDepthEstimation(config).eval()
-    model.load_state_dict(renamed, strict=True)
+    model.load_state_dict(v5_attention_names(renamed, model.state_dict()), strict=True)
     return model.requires_grad_(False)
 
 
@@ -123,7 +141,7 @@ def network_input(height: int, width: int, resolution: int) -> Any:
     from lib_depth.anything.geometry import prepare
 
     x, _ = prepare(picture(height, width), resolution)
-    return torch.from_numpy(x)[None]
+    return on_device(torch.from_numpy(x)[None])
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,7 +156,7 @@ def vits(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Any, Any]:
     state = random_state_dict("vits", seed=0)
     path = save_pth(tmp_path_factory.mktemp("da_ref") / "depth_anything_v2_vits.pth", state)
     ours, cfg = load_network(path)
-    return ours, bridged(to_transformers(state, cfg)), to_transformers(state, cfg), cfg
+    return (*on_device(ours, bridged(to_transformers(state, cfg)), to_transformers(state, cfg)), cfg)
 
 
 # (picture height, width, resolution): 518 square (no interpolation), landscape, portrait, odd sizes
@@ -197,7 +215,7 @@ def tiny() -> tuple[Any, Any]:
             state[name] = state[name].abs() + 0.5
     state["depth_head.scratch.output_conv2.2.bias"][:] = 1.0
     net.load_state_dict(state, strict=True)
-    return net, bridged(to_transformers(state, cfg))
+    return on_device(net, bridged(to_transformers(state, cfg)))
 
 
 @pytest.mark.parametrize("shape", TINY_SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -205,7 +223,8 @@ def test_tiny_network_equals_transformers(tiny: tuple[Any, Any], shape: tuple[in
     import torch
 
     ours, theirs = tiny
-    x = torch.from_numpy(np.random.RandomState(shape[0] + shape[1]).standard_normal((2, 3, *shape)).astype(np.float32))
+    x = on_device(torch.from_numpy(np.random.RandomState(shape[0] + shape[1]).standard_normal((2, 3, *shape))
+                                   .astype(np.float32)))
     with torch.inference_mode():
         error = deviation(ours(x), theirs(pixel_values=x).predicted_depth)
     print(f"tiny {shape}: max deviation {error:.2e} of the range")
@@ -220,8 +239,8 @@ def test_plain_transformers_differ_off_the_trained_size(tiny: tuple[Any, Any]) -
     import torch
 
     ours, _ = tiny
-    plain = to_transformers(ours.state_dict(), ours.config)
-    x = torch.from_numpy(np.random.RandomState(0).standard_normal((1, 3, 518, 686)).astype(np.float32))
+    plain = on_device(to_transformers({k: v.cpu() for k, v in ours.state_dict().items()}, ours.config))
+    x = on_device(torch.from_numpy(np.random.RandomState(0).standard_normal((1, 3, 518, 686)).astype(np.float32)))
     with torch.inference_mode():
         error = deviation(ours(x), plain(pixel_values=x).predicted_depth)
     print(f"plain transformers 4.46 vs reference form, 518x686: {error:.2e} of the range")
@@ -272,7 +291,7 @@ def test_the_estimator_runs_the_compared_network(vits: tuple[Any, ...], tmp_path
 
     theirs = vits[1]
     path = save_pth(tmp_path / "depth_anything_v2_vits.pth", random_state_dict("vits", seed=0))
-    estimator = AnythingEstimator.from_pretrained(AnythingSettings(weights=str(path), device="cpu", precision="fp32"))
+    estimator = AnythingEstimator.from_pretrained(AnythingSettings(weights=str(path), device=DEVICE, precision="fp32"))
     image = picture(301, 517)
     x = network_input(301, 517, 200)
     with torch.inference_mode():
@@ -280,4 +299,4 @@ def test_the_estimator_runs_the_compared_network(vits: tuple[Any, ...], tmp_path
                                  mode="bilinear", align_corners=True)[0, 0]
     got = estimator(image, 200)
     assert got.shape == (301, 517) and got.dtype == np.float32
-    assert deviation(torch.from_numpy(got), expected) < TOLERANCE
+    assert deviation(torch.from_numpy(got), expected.cpu()) < TOLERANCE

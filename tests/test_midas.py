@@ -31,6 +31,7 @@ from lib_depth.midas import (
     release_estimators,
     weights,
 )
+from tests.devices import cpu_only
 
 RES = 64
 
@@ -270,6 +271,7 @@ def test_input_kinds(midas_estimator: MidasEstimator) -> None:
         midas_estimator(rgb, 32)
 
 
+@cpu_only("the CPU's precision probe")
 def test_cpu_precision_is_measured_once(midas_estimator: MidasEstimator, midas_cache: Path) -> None:
     first = device.measure_cpu_precision(midas_estimator.model, "test-key")
     assert first in ("fp32", "bf16")
