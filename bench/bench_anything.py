@@ -5,6 +5,7 @@ interpreter, on the same picture at the same resolution:
   warm call          the cached estimator's whole call (resize, forward, resize back), median
   bare forward       the network alone on a ready tensor of the same shape, same precision, timed
                      alternately with the warm call (what the call adds around the network)
+  resize in          of the warm call, the picture's resize and normalisation on the CPU
   reload per call    load the weights and run, for every picture (the seed node's way)
   peak GPU / RSS     torch's peak allocation during the warm calls; the process's peak resident set
 
@@ -89,6 +90,7 @@ warm, forward = [], []
 for i in range(runs):  # alternately, so that drift hits both
     warm.append(timed(lambda: est(picture(i + 1), resolution)))
     forward.append(timed(bare))
+prep = [timed(lambda: est._prepare(picture(i), est._check_resolution(resolution))) for i in range(runs)]
 gpu_mib = torch.cuda.max_memory_allocated() / 2**20 if est.device.type == "cuda" else None
 precision_used = est.precision
 est.free()
@@ -102,7 +104,8 @@ def reload_call():
 reload = [timed(reload_call) for _ in range(max(1, min(runs, 3)))]
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"load": load, "first": first, "cold": cold, "warm": statistics.median(warm),
-                  "bare": statistics.median(forward), "reload": statistics.median(reload),
+                  "bare": statistics.median(forward), "prepare": statistics.median(prep),
+                  "reload": statistics.median(reload),
                   "network": list(done.shape.content), "precision": precision_used,
                   "gpu_mib": gpu_mib, "peak_rss_mib": rss}))
 """
@@ -160,14 +163,15 @@ def print_table(rows: list[tuple[str, str, dict]], args: argparse.Namespace) -> 
     print(f"640x360 picture, resolution {args.resolution}, {args.device}, median of {args.runs} warm calls "
           f"(reload per call: median of {min(args.runs, 3)})\n")
     print("| model | precision | network input | cold first call s | load s | warm call s | bare forward s "
-          "| warm / bare | reload per call s | reload / warm | peak GPU MiB | peak RSS MiB |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| warm / bare | of which resize in s | reload per call s | reload / warm | peak GPU MiB | peak RSS MiB |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for model, asked, r in rows:
         h, w = r["network"]
         used = r["precision"] if r["precision"] == asked else f"{asked} -> {r['precision']}"
         gpu = "-" if r["gpu_mib"] is None else f"{r['gpu_mib']:.0f}"
         print(f"| {model} | {used} | {w}x{h} | {r['cold']:.2f} | {r['load']:.2f} | {r['warm']:.4f} "
-              f"| {r['bare']:.4f} | {r['warm'] / r['bare']:.2f} | {r['reload']:.3f} | {r['reload'] / r['warm']:.1f}x "
+              f"| {r['bare']:.4f} | {r['warm'] / r['bare']:.2f} | {r['prepare']:.4f} | {r['reload']:.3f} "
+              f"| {r['reload'] / r['warm']:.1f}x "
               f"| {gpu} | {r['peak_rss_mib']:.0f} |", flush=True)
 
 

@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 
 from lib_depth import midas  # noqa: E402
 from lib_depth.midas import WEIGHTS_NAME, MidasEstimator, MidasSettings, get_estimator  # noqa: E402
+from lib_depth.midas.device import autocast, pick_device  # noqa: E402
 
 IMAGE_SIZE = (800, 1200)  # (h, w): a 3:2 photo
 
@@ -141,7 +142,7 @@ def bench_precision(weights: Path, image: np.ndarray, resolution: int, device: o
     net = estimator.model
 
     def bare() -> None:
-        with torch.inference_mode(), midas.autocast(estimator.device, precision):
+        with torch.inference_mode(), autocast(estimator.device, precision):
             net(x)
 
     bare()
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    device = midas.pick_device(None if args.device == "auto" else args.device)
+    device = pick_device(None if args.device == "auto" else args.device)
     precisions = args.precisions or precisions_for(device)
     if args.peak_child:
         peak_child(args.peak_child, args.weights, args.resolutions[0], precisions[0], str(device))

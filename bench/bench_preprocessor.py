@@ -81,7 +81,7 @@ with webui_double(Path(weights_dir) / "webui", "controlnet") as webui:
     from lib_depth import midas
     from lib_depth.midas import device
     import timm
-    result["precision"] = next(iter(midas.estimator._estimators.values())).precision
+    result["precision"] = next(iter(midas.estimator._cache.estimators.values())).precision
     result["timm"] = timm.__version__
     result["native_bf16"] = device.cpu_bf16_support()
     print(json.dumps(result))

@@ -12,14 +12,15 @@ from typing import Any
 
 DEVICE = os.environ.get("DEPTH_TOOLS_TEST_DEVICE", "cpu")
 
+if DEVICE.startswith("cuda"):  # before any test runs a network: batch == single calls, ours == the reference
+    import torch
+
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+
 
 def on_device(*items: Any) -> Any:
     """Tensors or modules moved to the test device (one item, or a tuple of them)."""
-    import torch
-
-    if DEVICE.startswith("cuda"):
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
     moved = tuple(item.to(DEVICE) for item in items)
     return moved[0] if len(moved) == 1 else moved
 

@@ -146,7 +146,7 @@ def test_network_sees_the_image_undistorted(midas_estimator: MidasEstimator) -> 
         hook.remove()
     (x,) = seen
     assert tuple(x.shape) == (1, 3, 64, 128)  # 96x160 -> 64x107 (5:3 kept), padded to 64x128
-    pixels = ((x[0].permute(1, 2, 0).numpy() + 1.0) * 127.5).round()
+    pixels = ((x[0].permute(1, 2, 0).cpu().numpy() + 1.0) * 127.5).round()
     expected = cv2.resize(image, (107, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
     assert np.abs(pixels[:, :107] - expected).max() <= 1
     assert (pixels[:, 107:] == pixels[:, 106:107]).all()  # padding repeats the last column
