@@ -155,3 +155,24 @@ def test_the_same_map_in_every_environment(estimator: Any) -> None:
     values = [float(done.nearness[y, x]) for y, x in SAME_EVERYWHERE_POINTS]
     summary = [float(done.nearness.mean()), float(done.nearness.std())]
     np.testing.assert_allclose(values + summary, SAME_EVERYWHERE_EXPECTED, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(360, 640, 3), (518, 700, 3), (333, 517, 4), (97, 61)])
+def test_preparation_is_the_references_arithmetic_bit_for_bit(shape: tuple[int, ...]) -> None:
+    """The plane-at-a-time normalisation gives exactly what the reference's
+    `(image / 255.0 -> cv2 cubic resize -> (x - mean) / std)` on HxWx3 float64 gives, cast to float32."""
+    import cv2
+
+    from lib_depth.anything.geometry import network_shape, prepare
+    from lib_depth.midas import as_rgb8
+
+    image = np.random.default_rng(len(shape) + shape[0]).integers(0, 256, shape, dtype=np.uint8)
+    got, done = prepare(image, 518)
+    rgb = as_rgb8(image)
+    h, w = network_shape(*rgb.shape[:2], 518).content
+    x = rgb / 255.0
+    if (h, w) != rgb.shape[:2]:
+        x = cv2.resize(x, (w, h), interpolation=cv2.INTER_CUBIC)
+    x = (x - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+    assert done.content == (h, w) and got.dtype == np.float32 and got.flags.c_contiguous
+    assert np.array_equal(got, x.transpose(2, 0, 1).astype(np.float32))

@@ -75,7 +75,10 @@ def prepare(image: np.ndarray, resolution: int = DEFAULT_RESOLUTION) -> tuple[np
     """float32 3 x H x W network input for an RGB(A)/gray uint8 `image`, and the shapes to undo it with.
 
     float64 like the reference (RGB / 255 with numpy's default type): resizing in float32 would
-    move normalised values by up to ~1e-4.
+    move normalised values by up to ~1e-4. Normalised a plane at a time, with the reference's
+    operations in its order: the same bits as `(x - MEAN) / STD` on the HxWx3 array, in a third of
+    the time (that broadcast over the last axis was most of this function, and on a GPU most of a
+    ViT-S call).
     """
     rgb = as_rgb8(image)
     shape = network_shape(rgb.shape[0], rgb.shape[1], resolution)
@@ -83,8 +86,12 @@ def prepare(image: np.ndarray, resolution: int = DEFAULT_RESOLUTION) -> tuple[np
     x = rgb / 255.0
     if (h, w) != rgb.shape[:2]:
         x = cv2.resize(x, (w, h), interpolation=cv2.INTER_CUBIC)
-    x = (x - MEAN) / STD
-    return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32), shape
+    out = np.empty((3, h, w), np.float32)
+    for channel in range(3):
+        plane = x[..., channel] - MEAN[channel]
+        plane /= STD[channel]
+        out[channel] = plane
+    return out, shape
 
 
 def check(resolution: int) -> int:
