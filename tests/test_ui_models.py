@@ -12,6 +12,7 @@ import html
 import inspect
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,8 @@ def sent(blocks: object, handler: str, given: dict, component: object) -> dict:
     [index] = [i for i, f in enumerate(fns) if getattr(f.fn, "__name__", "") == handler]
     answer = fns[index].fn(given)
     if inspect.iscoroutinefunction(blocks.postprocess_data):  # gradio 4
-        out = asyncio.run(blocks.postprocess_data(fns[index], answer, None))
+        with ThreadPoolExecutor(1) as pool:  # its own event loop, whatever loop an earlier test left running here
+            out = pool.submit(asyncio.run, blocks.postprocess_data(fns[index], answer, None)).result()
         return out[fns[index].outputs.index(component)]
     out = blocks.postprocess_data(index, answer, {})
     return out[blocks.dependencies[index]["outputs"].index(component._id)]
