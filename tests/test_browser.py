@@ -167,7 +167,7 @@ def test_tab_in_chromium(
             publish(chart_shot, "histogram.png")
 
             # The MiDaS tab with the real network (random weights): estimate, then a live control.
-            page.click("#depth_tools_tabs button:has-text('Image (MiDaS)')")
+            page.click("#depth_tools_tabs button:text-is('Image')")
             picture = np.dstack([np.tile(np.arange(0, 192, 2, dtype=np.uint8), (64, 1))] * 3)
             picture[16:48, 24:56] = (230, 200, 180)
             photo = artifacts_dir / "photo.png"
@@ -178,7 +178,7 @@ def test_tab_in_chromium(
             page.press("#depth_tools_midas_resolution input[type=number]", "Enter")
             page.click("#depth_tools_midas_run")  # loads 470 MiB first: longer than httpx's 5 s default
             midas_status = page.locator("#depth_tools_midas_status").first
-            expect(midas_status).to_contain_text("MiDaS at resolution 64", timeout=120_000)
+            expect(midas_status).to_contain_text("MiDaS DPT-hybrid at resolution 64", timeout=120_000)
             nearness = midas_estimator(picture[:, :, ::-1], resolution=64)  # the PNG holds BGR: the browser sends RGB
             expected = make_depth_map(midas.nearness_to_depth(nearness, 0.1)).levels
             shown = gray(image_pixels(page, "#depth_tools_midas_depth"))

@@ -39,6 +39,23 @@ report["components"] = {
 report["image_formats"] = sorted({getattr(c, "format", None) for c in (ui.exr.depth_image, ui.exr.chart,
                                   ui.exr.normal_image, ui.midas.depth_image, ui.midas.normal_image)})
 
+import asyncio
+
+from lib_depth.ui.midas import MidasControls
+
+report["model_choices"] = ui.midas.model.choices
+# Another model chosen, through the event as wired and gradio 4's own handling of its answer (an
+# update makes a new component from the old one's arguments, then sends its properties).
+fns = ui.blocks.fns.values() if isinstance(ui.blocks.fns, dict) else ui.blocks.fns
+[block_fn] = [f for f in fns if getattr(f.fn, "__name__", "") == "on_model"]
+given = {ui.midas.model: "Depth Anything V2", **{ui.midas.controls[k]: v for k, v in vars(MidasControls()).items()}}
+answer = block_fn.fn(given)
+sent = asyncio.run(ui.blocks.postprocess_data(block_fn, answer, None))
+shown = sent[block_fn.outputs.index(ui.midas.resolution)]
+report["model_resolution"] = [shown.get(key) for key in ("value", "minimum", "maximum", "step")]
+report["model_weights_line"] = answer[ui.midas.weights]
+report["model_torch_imported"] = "torch" in sys.modules
+
 controls = {**vars(MapControls()), "cutoff_state": None}
 del controls["cutoff"]
 tab = ui.exr
@@ -131,6 +148,8 @@ def test_builds_under_gradio4_without_torch(gradio4_report: dict) -> None:
         "depth_tools_make": "Button",
         "depth_tools_exr_downloads": "File",
         "depth_tools_midas_image": "Image",
+        "depth_tools_midas_model": "Dropdown",
+        "depth_tools_midas_weights": "HTML",
         "depth_tools_midas_resolution": "Slider",
         "depth_tools_midas_bg_threshold": "Slider",
         "depth_tools_midas_a": "Slider",
@@ -139,6 +158,16 @@ def test_builds_under_gradio4_without_torch(gradio4_report: dict) -> None:
     }
     assert {k: components.get(k) for k in expected} == expected
     assert gradio4_report["image_formats"] == ["png"]  # not gradio 4's lossy WebP default
+
+
+def test_the_model_choice_under_gradio4(gradio4_report: dict) -> None:
+    """Both models listed, and another model's resolution applied through gradio 4's own update
+    handling (no weights here: the line says so, and finding none imports no torch)."""
+    assert gradio4_report["model_choices"] == [["MiDaS DPT-hybrid", "MiDaS DPT-hybrid"],
+                                               ["Depth Anything V2", "Depth Anything V2"]]
+    assert gradio4_report["model_resolution"] == [518, 70, 2044, 14]
+    assert "Depth Anything V2" in gradio4_report["model_weights_line"]
+    assert gradio4_report["model_torch_imported"] is False
 
 
 def test_handlers_values_pass_gradio4_postprocessing(gradio4_report: dict) -> None:

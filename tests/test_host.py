@@ -45,6 +45,7 @@ def test_settings_section(make_webui: Callable[..., WebUI]) -> None:
         "depth_tools_precision",
         "depth_tools_keep_loaded",
         "depth_tools_max_pixels",
+        "depth_tools_default_model",
     ]
     assert all(labels[k].section == ("depth_tools", "Depth Tools") for k in keys)
     assert {k: webui.shared.opts.data[k] for k in keys} == {
@@ -54,9 +55,13 @@ def test_settings_section(make_webui: Callable[..., WebUI]) -> None:
         "depth_tools_precision": "auto",
         "depth_tools_keep_loaded": True,
         "depth_tools_max_pixels": 2**28,
+        "depth_tools_default_model": "midas",
     }
     assert labels["depth_tools_device"].component is gr.Dropdown
     assert labels["depth_tools_precision"].component_args == {"choices": ["auto", "fp32", "fp16", "bf16"]}
+    assert labels["depth_tools_default_model"].component_args == {"choices": ["midas", "depth-anything-v2"]}
+    assert "requires Reload UI" in labels["depth_tools_default_model"].comment_after  # read when the tab is built
+    assert "Reload UI" not in labels["depth_tools_device"].comment_after  # read at every run
     assert host.in_webui()
 
 

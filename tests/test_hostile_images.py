@@ -232,7 +232,7 @@ def test_tab_says_the_cap_in_its_status(monkeypatch: pytest.MonkeyPatch, midas_c
 
     monkeypatch.setattr(ui_midas, "standalone", StandaloneOptions(str(midas_checkpoint), None, "cpu", "fp32"))
     def run(image: np.ndarray) -> dict:
-        return on_run({"image": image, "resolution": RES, **vars(MidasControls())})
+        return on_run({"image": image, "model": "midas", "resolution": RES, **vars(MidasControls())})
 
     out = run(texture(20, 20000))
     estimate, depth, status = out["nearness"], out["depth_image"], out["status"]

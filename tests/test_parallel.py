@@ -103,7 +103,7 @@ def test_eight_threads_at_once_equal_each_call_alone(
         if thread < 3:
             return webui.call(PREPROCESSORS[thread], value, RES, 0.2, 0.1 if thread == 2 else None)
         if thread < 5:
-            out = on_run({"image": value, "resolution": RES, **controls})
+            out = on_run({"image": value, "model": "midas", "resolution": RES, **controls})
             assert "Problem" not in out["status"], out["status"]
             return out["depth_image"], out["normal_image"], out["mask_image"]["value"]
         kind = ExrInput() if value.suffix == ".exr" else ImageInput(**extra)

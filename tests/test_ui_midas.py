@@ -43,7 +43,7 @@ def controls(**changes: object) -> dict[str, object]:
 
 def run(image: np.ndarray | None, **changes: object) -> dict[str, object]:
     """What "Estimate depth" hands its handler: the image, the resolution and the controls."""
-    return {"image": image, "resolution": RES, **controls(**changes)}
+    return {"image": image, "model": "MiDaS DPT-hybrid", "resolution": RES, **controls(**changes)}
 
 
 def again(estimate: Estimate | None, **changes: object) -> dict[str, object]:
@@ -79,7 +79,7 @@ def test_run_gives_depth_normal_mask_and_pngs(with_weights, midas_estimator) -> 
     np.testing.assert_array_equal(read_png(out[FILES][2]), expected.mask_image())
     assert out[RESULT].mode == "RGB" and out[RESULT].size == (120, 72)
     status = html.unescape(out[STATUS])
-    assert "MiDaS at resolution 64" in status and "Problem" not in status
+    assert "MiDaS DPT-hybrid at resolution 64" in status and "Problem" not in status
 
 
 def test_controls_after_the_model_rerender_from_the_stored_estimate(with_weights) -> None:
@@ -95,7 +95,7 @@ def test_controls_after_the_model_rerender_from_the_stored_estimate(with_weights
     np.testing.assert_array_equal(out[DEPTH], (expected.levels >> 8).astype(np.uint8))
     np.testing.assert_array_equal(out[NORMAL], midas.normal_map(estimate.nearness, 1.0, 0.4, RES))
     assert out[MASK]["visible"] is False and len(out[FILES]) == 2  # no mask asked: none written
-    assert "MiDaS at resolution 64" in out[STATUS]  # still says what the estimate was made at
+    assert "MiDaS DPT-hybrid at resolution 64" in out[STATUS]  # still says what the estimate was made at
 
 
 def test_missing_weights_is_a_message_naming_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_wired_handlers_read_their_inputs_and_answer_their_outputs(with_weights)
     from lib_depth.ui import build_ui
 
     tab = build_ui().midas
-    assert len(tab.wired) == 12  # run, image upload and clear, 2 sliders, 5 boxes, the seed's 2
+    assert len(tab.wired) == 13  # run, image upload and clear, the model, 2 sliders, 5 boxes, the seed's 2
     assert set(tab.controls) == set(controls())  # every control of MidasControls, and only those
     estimate = on_run(run(photo()))[EST]
     known = {**run(photo(), mask=True), "nearness": estimate}

@@ -1,8 +1,11 @@
-"""The tab inside a (stand-in) WebUI: the "send to" buttons, and the tab built through the host."""
+"""The tab inside a (stand-in) WebUI: the "send to" buttons, the tab built through the host, and the
+settings it reads when built (the Image tab's first model)."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -10,6 +13,8 @@ import numpy as np
 from lib_depth.ui import build_ui
 from lib_depth.ui.exr_events import on_make
 from lib_depth.webui import tabs
+from lib_depth.webui.settings import OPT_DEFAULT_MODEL, OPT_WEIGHTS_DIR
+from tests.anything_support import random_state_dict, save_pth
 from tests.host_double import WebUI
 from tests.ui_values import files
 
@@ -36,3 +41,22 @@ def test_no_send_buttons_standalone() -> None:
     ids = {getattr(block, "elem_id", None) for block in ui.blocks.blocks.values()}
     assert "depth_tools_exr_send" not in ids and "depth_tools_midas_send" not in ids
     assert "depth_tools_exr_result" in ids
+
+
+def test_the_default_model_setting_is_the_image_tabs_first_choice(make_webui: Callable[..., WebUI],
+                                                                  tmp_path: Path) -> None:
+    """The WebUI's setting picks the model the tab starts with, and the tab finds that model's
+    weights where the WebUI's settings say (its weights folder), not MiDaS's rules."""
+    folder = tmp_path / "weights"
+    save_pth(folder / "depth_anything_v2_vits.pth", random_state_dict("vits", 1))
+    make_webui("controlnet", **{OPT_DEFAULT_MODEL: "depth-anything-v2", OPT_WEIGHTS_DIR: str(folder)})
+    tab = build_ui(tabs.tab_host()).midas
+    assert tab.model.value == "Depth Anything V2" and tab.resolution.value == 518 and tab.resolution.step == 14
+    line = html.unescape(tab.weights.value)
+    assert str(folder / "depth_anything_v2_vits.pth") in line and "licence Apache-2.0" in line
+
+
+def test_the_default_model_setting_defaults_to_midas(make_webui: Callable[..., WebUI]) -> None:
+    make_webui("controlnet")
+    tab = build_ui(tabs.tab_host()).midas
+    assert tab.model.value == "MiDaS DPT-hybrid" and tab.resolution.value == 512

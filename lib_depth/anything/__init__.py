@@ -16,23 +16,25 @@ Importing this package is cheap and torch-free: torch is imported on first use. 
 
 Public: `AnythingSettings`, `AnythingEstimator`, `AnythingConfig`, `Estimation`, `get_estimator`,
 `loaded_estimator`, `release_estimators`, `find_weights`, `load_network`, `load_count`, `network_shape`,
-`DEFAULT_RESOLUTION`, `SMALL_NAME`, `LABELS`, `WeightsError` (MiDaS's: one type for both models'
+`read_config` (a file's size and licence, unloaded), `not_found`, `DEFAULT_RESOLUTION`, `PATCH_SIZE`,
+`SMALL_NAME`, `LABELS`, `WeightsError` (MiDaS's: one type for both models'
 weights), `DepthError`.
 """
 
 from ..depth.errors import DepthError
 from ..midas.estimator import Estimation
 from ..midas.weights import WeightsError
-from .checkpoint import load_count, load_network
-from .config import LABELS, AnythingConfig
+from .checkpoint import load_count, load_network, read_config
+from .config import LABELS, PATCH_SIZE, AnythingConfig
 from .estimator import AnythingEstimator, get_estimator, loaded_estimator, release_estimators
 from .geometry import DEFAULT_RESOLUTION, network_shape
 from .settings import AnythingSettings, find_weights
-from .weights import SMALL_NAME
+from .weights import SMALL_NAME, not_found
 
 __all__ = [
     "DEFAULT_RESOLUTION",
     "LABELS",
+    "PATCH_SIZE",
     "SMALL_NAME",
     "AnythingConfig",
     "AnythingEstimator",
@@ -46,5 +48,7 @@ __all__ = [
     "load_network",
     "loaded_estimator",
     "network_shape",
+    "not_found",
+    "read_config",
     "release_estimators",
 ]

@@ -10,12 +10,14 @@ the tensors (`AnythingConfig.from_state_dict`), whatever the file is called.
 from __future__ import annotations
 
 import contextlib
+import json
 import pickle
 import re
 import threading
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ..depth.dependencies import MissingDependency, require
@@ -75,6 +77,45 @@ def _read_safetensors(path: Path) -> dict[str, Any]:
         raise _damaged(path, exc, "a safetensors file") from None
 
 
+def _is_safetensors(path: Path, head: bytes) -> bool:
+    """safetensors: an 8-byte little-endian header length, then a JSON object (whatever the name)."""
+    return path.suffix == ".safetensors" or (len(head) == 9 and head[8:9] == b"{" and head[:8] != b"PK\x03\x04")
+
+
+#: A safetensors header larger than this is not one (ViT-L's is about 60 KiB).
+MAX_HEADER = 64 << 20
+
+
+def _safetensors_shapes(path: Path) -> dict[str, Any]:
+    """The tensors' names and shapes from a safetensors header alone: no tensor is read, no torch."""
+    try:
+        with open(path, "rb") as fh:
+            size = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(size)) if 0 < size <= MAX_HEADER else None
+    except (OSError, ValueError) as exc:
+        raise _damaged(path, exc, "a safetensors file") from None
+    if not isinstance(header, dict):
+        raise _damaged(path, ValueError(f"header of {size} bytes"), "a safetensors file")
+    return {name: SimpleNamespace(shape=tuple(info["shape"])) for name, info in header.items()
+            if isinstance(info, dict) and isinstance(info.get("shape"), list)}
+
+
+def read_config(path: Path) -> AnythingConfig:
+    """The network a weights file holds, from its tensors' shapes only (a safetensors header; a
+    `.pth` memory-mapped): what the tab needs to say which size, hence which licence, a file is,
+    without loading it. WeightsError for a file that is no Depth Anything V2 weights."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(9)
+    except OSError as exc:
+        raise WeightsError(f"cannot read the {MODEL} weights ({exc.strerror or exc})", path) from None
+    state = _safetensors_shapes(path) if _is_safetensors(path, head) else read_state_dict(path)
+    try:
+        return AnythingConfig.from_state_dict(state)
+    except LayoutError as exc:
+        raise WeightsError(str(exc), path) from None
+
+
 def read_state_dict(path: Path) -> Mapping[str, Any]:
     """The file's tensors by name (safetensors by its magic, else torch.load with weights only)."""
     require("torch", f"{MODEL} depth estimation")
@@ -86,9 +127,7 @@ def read_state_dict(path: Path) -> Mapping[str, Any]:
         raise WeightsError(f"cannot read the {MODEL} weights ({exc.strerror or exc})", path) from None
     if size == 0:
         raise WeightsError(f"the {MODEL} weights file is empty (0 bytes)", path)
-    # safetensors: an 8-byte little-endian header length, then a JSON object
-    safetensors = path.suffix == ".safetensors" or (len(head) == 9 and head[8:9] == b"{" and head[:8] != b"PK\x03\x04")
-    state = _read_safetensors(path) if safetensors else _read_pth(path)
+    state = _read_safetensors(path) if _is_safetensors(path, head) else _read_pth(path)
     if isinstance(state, Mapping) and "model" in state and isinstance(state["model"], Mapping):
         state = state["model"]  # a training checkpoint
     if state is None:  # only the WebUI's checking loader (modules/safe.py) answers None

@@ -185,8 +185,10 @@ def download_small(folder: Path, url: str | None = None, progress: ProgressFn | 
     return final
 
 
-def _not_found(encoder: str | None, search_dirs: tuple[str, ...], models_dir: str | Path | None,
-               allow_download: bool, download_problem: str) -> WeightsError:
+def not_found(encoder: str | None, search_dirs: tuple[str, ...], models_dir: str | Path | None,
+              allow_download: bool, download_problem: str = "") -> WeightsError:
+    """What `resolve` raises when no copy exists: where it looked and how to get one (the tab shows
+    it beside the model choice before anything is run)."""
     folders = ", ".join(str(f) for f in search_folders(search_dirs, models_dir))
     names = " or ".join(wanted_names(encoder))
     own = Path(models_dir).expanduser() if models_dir else EXTENSION_MODELS_DIR
@@ -231,4 +233,4 @@ def resolve(weights: str | Path | None = None, search_dirs: Iterable[str | Path]
             download_problem = f"; {exc}"
     if refused:
         raise WeightsError("; ".join(refused) + download_problem)
-    raise _not_found(encoder, search_dirs, models_dir, allow_download, download_problem)
+    raise not_found(encoder, search_dirs, models_dir, allow_download, download_problem)

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from .. import anything
-from ..depth.errors import OptionsError
+from ..depth.errors import DepthError, OptionsError
 from ..midas import estimator as midas_estimator
+from ..midas import weights as midas_weights
 from ..midas.maps import DEFAULT_RESOLUTION as MIDAS_RESOLUTION
 from ..midas.settings import MidasSettings, find_weights
 
@@ -44,6 +45,10 @@ class Estimator(Protocol):
     def estimate(self, image: np.ndarray, resolution: int) -> Estimation: ...
 
 
+#: (bytes done, bytes total or None): a weights download's progress, as both models report it.
+DownloadProgress = Callable[[int, "int | None"], None]
+
+
 @dataclass(frozen=True, kw_only=True)
 class EstimatorEntry:
     """One model: what the user sees, and how its weights are found, verified, loaded and freed."""
@@ -52,14 +57,36 @@ class EstimatorEntry:
     label: str
     licence: str
     default_resolution: int
+    #: What a resolution control steps by: sizes the network takes as they are (Depth Anything V2:
+    #: multiples of its 14-pixel patches; MiDaS: 64, as ControlNet's slider).
+    resolution_step: int
     #: The file that would be loaded (None: none found), without loading or hashing it.
     find_weights: Callable[[ModelSettings], Path | None]
-    #: The per-process estimator for these settings: found, verified and loaded on first use.
-    load: Callable[[ModelSettings], Estimator]
+    #: (what the file is, its licence), read from the file itself (a model whose sizes have different
+    #: licences reads its size from the tensors); DepthError when it is no such weights.
+    describe: Callable[[Path], tuple[str, str]]
+    #: Why no file is there to load: every place searched and how to get one (what loading would say).
+    not_found: Callable[[ModelSettings], str]
+    #: The per-process estimator for these settings: found, verified and loaded (or downloaded, with
+    #: its progress) on first use.
+    load: Callable[[ModelSettings, DownloadProgress | None], Estimator]
     #: The estimator already loaded for these settings, if any (never loads).
     loaded: Callable[[ModelSettings], Estimator | None]
     #: Drop every estimator of this model held by the process (`free`: its memory too).
     release: Callable[[bool], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightsReport:
+    """Which weights a model would use, and under which licence, before anything is loaded: what a
+    user choosing a model needs to know (the tab shows it beside the choice)."""
+
+    model: str
+    path: Path | None  # None: no file found
+    what: str  # what the file is (e.g. its encoder size), or the model's label when none is found
+    licence: str  # the found file's own licence; the model's (all its sizes) when none is found
+    problem: str = ""  # why none is usable: not found (where searched, how to get it), or unreadable
+    download: bool = False  # none found, and the settings allow downloading one on first use
 
 
 def anything_settings(settings: ModelSettings) -> anything.AnythingSettings:
@@ -70,18 +97,36 @@ def anything_settings(settings: ModelSettings) -> anything.AnythingSettings:
                                      precision=settings.precision)
 
 
+def _midas_missing(settings: ModelSettings) -> str:
+    return midas_weights.not_found_message(settings.search_dirs, settings.models_dir, settings.allow_download,
+                                           settings.download_url)
+
+
+def _anything_file(path: Path) -> tuple[str, str]:
+    """The size and licence the file's tensors say (ViT-S is Apache-2.0, ViT-B/L CC-BY-NC-4.0)."""
+    config = anything.read_config(path)
+    return config.label, config.licence
+
+
+def _anything_missing(settings: ModelSettings) -> str:
+    chosen = anything_settings(settings)
+    return str(anything.not_found(chosen.encoder, chosen.search_dirs, chosen.models_dir, chosen.allow_download))
+
+
 ESTIMATORS: dict[str, EstimatorEntry] = {
     "midas": EstimatorEntry(
         name="midas", label="MiDaS DPT-hybrid", licence="MIT", default_resolution=MIDAS_RESOLUTION,
-        find_weights=find_weights, load=midas_estimator.get_estimator, loaded=midas_estimator.loaded_estimator,
+        resolution_step=64, find_weights=find_weights, describe=lambda path: ("MiDaS v3.0 DPT-hybrid", "MIT"),
+        not_found=_midas_missing, load=midas_estimator.get_estimator, loaded=midas_estimator.loaded_estimator,
         release=midas_estimator.release_estimators,
     ),
     "depth-anything-v2": EstimatorEntry(
         name="depth-anything-v2", label="Depth Anything V2",
         licence="ViT-S: Apache-2.0 (downloadable); ViT-B, ViT-L: CC-BY-NC-4.0 (used when found, never downloaded)",
-        default_resolution=anything.DEFAULT_RESOLUTION,
-        find_weights=lambda s: anything.find_weights(anything_settings(s)),
-        load=lambda s: anything.get_estimator(anything_settings(s)),
+        default_resolution=anything.DEFAULT_RESOLUTION, resolution_step=anything.PATCH_SIZE,
+        find_weights=lambda s: anything.find_weights(anything_settings(s)), describe=_anything_file,
+        not_found=_anything_missing,
+        load=lambda s, progress=None: anything.get_estimator(anything_settings(s), progress),
         loaded=lambda s: anything.loaded_estimator(anything_settings(s)),
         release=anything.release_estimators,
     ),
@@ -97,13 +142,34 @@ def entry(name: str) -> EstimatorEntry:
     return found
 
 
-def get_estimator(name: str, settings: ModelSettings) -> Estimator:
-    """The loaded model `name` for `settings`, after releasing every other model of the process."""
+def get_estimator(name: str, settings: ModelSettings, progress: DownloadProgress | None = None) -> Estimator:
+    """The loaded model `name` for `settings`, after releasing every other model of the process
+    (`progress` hears of a weights download)."""
     chosen = entry(name)
     for other in ESTIMATORS.values():
         if other.name != chosen.name:
             other.release(True)  # a no-op for a model that holds nothing
-    return chosen.load(settings)
+    return chosen.load(settings, progress)
+
+
+def weights_report(name: str, settings: ModelSettings) -> WeightsReport:
+    """Which file `name` would load for `settings` and its licence, read from the file (loads
+    nothing, hashes nothing: cheap enough to answer every time the user picks a model)."""
+    chosen = entry(name)
+    found = chosen.find_weights(settings)
+    if found is None:
+        named = Path(settings.weights).expanduser() if settings.weights else None
+        problem = (chosen.not_found(settings) if named is None
+                   else f"the folder you named ({named}) holds no {chosen.label} weights" if named.is_dir()
+                   else f"the {chosen.label} weights file you named ({named}) does not exist")
+        return WeightsReport(model=chosen.name, path=None, what=chosen.label, licence=chosen.licence,
+                             problem=problem, download=settings.allow_download and not settings.weights)
+    try:
+        what, licence = chosen.describe(found)
+    except DepthError as exc:  # WeightsError, MissingDependency: say so; loading would fail the same way
+        return WeightsReport(model=chosen.name, path=found, what=chosen.label, licence=chosen.licence,
+                             problem=str(exc))
+    return WeightsReport(model=chosen.name, path=found, what=what, licence=licence)
 
 
 def release_all(free: bool = False) -> None:

@@ -369,9 +369,16 @@ def resolve(
             download_problem = f"; {exc}"
     if refused:
         raise WeightsError("; ".join(refused) + download_problem)
+    raise WeightsError(not_found_message(search_dirs, models_dir, allow_download, download_url, download_problem))
+
+
+def not_found_message(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | None = None,
+                      allow_download: bool = False, download_url: str | None = None, download_problem: str = "") -> str:
+    """What `resolve` says when no copy exists: every place searched and how to get the file (also
+    what the tab shows beside the model choice before anything is run)."""
+    own = Path(models_dir).expanduser() if models_dir else EXTENSION_MODELS_DIR
+    url = download_url or default_download_url()
     how = "" if allow_download else ", or allow downloading it"
-    raise WeightsError(
-        f"MiDaS weights {WEIGHTS_NAME} not found (searched {searched_description(search_dirs, models_dir)})"
-        f"{download_problem}; download {url} ({WEIGHTS_MIB} MiB) into {own}, or name the file "
-        f"explicitly (--weights PATH){how}"
-    )
+    return (f"MiDaS weights {WEIGHTS_NAME} not found (searched {searched_description(search_dirs, models_dir)})"
+            f"{download_problem}; download {url} ({WEIGHTS_MIB} MiB) into {own}, or name the file "
+            f"explicitly (--weights PATH){how}")

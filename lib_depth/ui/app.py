@@ -35,7 +35,7 @@ class DepthToolsUI:
 
 
 def build_ui(host: hosting.TabHost | None = None) -> DepthToolsUI:
-    """The whole tab as one Blocks: an "EXR render" and an "Image (MiDaS)" sub-tab.
+    """The whole tab as one Blocks: an "EXR render" and an "Image" sub-tab (a registry model of the user's choice).
 
     `host` is the WebUI's side of the tab; None: standalone (no WebUI)."""
     hosting.use(host if host is not None else hosting.TabHost())
@@ -47,7 +47,7 @@ def build_ui(host: hosting.TabHost | None = None) -> DepthToolsUI:
         with gr.Tabs(elem_id="depth_tools_tabs"):
             with gr.Tab("EXR render", elem_id="depth_tools_tab_exr"):
                 exr = exr_tab.build()
-            with gr.Tab("Image (MiDaS)", elem_id="depth_tools_tab_midas"):
+            with gr.Tab("Image", elem_id="depth_tools_tab_midas"):
                 midas = midas_tab.build()
     return DepthToolsUI(blocks, exr, midas)
 
@@ -64,7 +64,7 @@ def missing_packages_notice() -> str:
         problems.append(str(exc))
     for module in ("torch", "controlnet_aux", "timm"):
         if not is_installed(module):
-            problems.append(missing_message(module, "The Image (MiDaS) tab and the preprocessors"))
+            problems.append(missing_message(module, "The Image tab and the preprocessors"))
     if not problems:
         return ""
     return status.error("Some of Depth Tools cannot work until a package is installed (then restart):", problems)

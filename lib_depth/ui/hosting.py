@@ -1,7 +1,8 @@
 """What the tab needs from the program it runs in, as one small interface (`TabHost`).
 
 The WebUI adapter (`lib_depth.webui.tabs`) hands its implementation to `build_tab`; standalone the
-defaults apply: MiDaS settings as the command line has them, no send-to buttons (nor ControlNet),
+defaults apply: model settings as the command line has them, MiDaS as the first model choice, no
+send-to buttons (nor ControlNet),
 no WebUI progress, server folders allowed (this machine only).
 So `ui/` never imports `webui/`, and the tab is the same code in both.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..depth.exr import DEFAULT_MAX_PIXELS
+from ..images.registry import DEFAULT_MODEL
 from ..midas.settings import MidasSettings
 
 
@@ -41,12 +43,17 @@ def _no_progress(job: str = "", steps: int = 1) -> Iterator[Progress]:
     yield _NoProgress()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TabHost:
     """The host's side of the tab; every field has the standalone behaviour as its default."""
 
     #: The MiDaS settings in force (the WebUI's settings page; standalone: the command line's defaults).
     midas_settings: Callable[[], MidasSettings] = MidasSettings
+    #: Any registry model's settings (the WebUI searches each model's own folders); None: derived
+    #: from `midas_settings` as the standalone server does (`ui.midas.model_settings`).
+    model_settings: Callable[[str], MidasSettings] | None = None
+    #: The image sub-tab's first model choice, a registry name (the WebUI's "default model for pictures").
+    default_model: Callable[[], str] = lambda: DEFAULT_MODEL
     #: Whether "Send to img2img / inpaint / extras" exist, and a builder for them (component, tab name).
     can_send_images: Callable[[], bool] = lambda: False
     create_send_buttons: Callable[[Any, str], None] = lambda component, tabname: None

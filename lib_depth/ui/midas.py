@@ -1,8 +1,11 @@
-"""The MiDaS tab's work: estimate once, then re-render depth, normal and mask as controls move.
+"""The image sub-tab's work: estimate once with the chosen model, then re-render depth, normal and
+mask as controls move.
 
-The model runs only when the image or `resolution` changes; `bg_threshold`, `a` and the
-post-processing are cheap functions of the stored nearness. `lib_depth.midas` imports torch only
-when the model is loaded: importing the tab stays torch-free (gradio 4 check, EXR users).
+The model runs only when the image, the model or `resolution` changes; `bg_threshold`, `a` and the
+post-processing are cheap functions of the stored nearness. Every model is reached through
+`images.registry` (the tab knows their labels, default resolutions and weights, never their
+packages); the models import torch only when loaded: importing the tab stays torch-free (gradio 4
+check, EXR users).
 """
 
 from __future__ import annotations
@@ -10,30 +13,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..depth.errors import DepthError
 from ..depth.png import encode_png, write_bytes_atomic
 from ..depth.process import make_depth_map
-from ..midas import get_estimator, nearness_to_depth, normal_map
+from ..images import registry
+from ..images.registry import DEFAULT_MODEL, Estimator, WeightsReport
+from ..midas import nearness_to_depth, normal_map
+from ..midas.geometry import MIN_RESOLUTION
 from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, MAX_A
-from . import hosting
+from ..midas.settings import MidasSettings
+from . import hosting, status
 from .controls import PostControls, control, slider
 from .exr import to_display
 
-if TYPE_CHECKING:
-    from ..midas import MidasEstimator, MidasSettings
-
 #: ControlNet's and the ComfyUI node's ranges and defaults for these parameters.
-RESOLUTION = (64, 2048, 64, DEFAULT_RESOLUTION)  # minimum, maximum, step, default
+RESOLUTION = (64, 2048, 64, DEFAULT_RESOLUTION)  # minimum, maximum, step, default (MiDaS's)
+MAX_RESOLUTION = 2048
 BG_THRESHOLD = (0.0, 1.0, 0.01, DEFAULT_BG_THRESHOLD)
 NORMAL_A = (0.0, round(MAX_A, 2), 0.05, round(DEFAULT_A, 2))
 OUTPUT_STEM = "image"
 
-#: (bytes done, bytes total or None), as midas_weights reports a download.
+#: (bytes done, bytes total or None), as a model's weights download reports it.
 DownloadProgress = Callable[[int, "int | None"], None]
+#: The model choice as the dropdown shows it (labels; gradio 3.41 has no (label, value) choices).
+MODEL_LABELS = {entry.label: entry.name for entry in registry.ESTIMATORS.values()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,12 +94,59 @@ def settings() -> MidasSettings:
 
 
 def model_settings(model: str) -> MidasSettings:
-    """`settings()` for one registry model (the HTTP API serves every model): a weights *file* named
-    on the command line is MiDaS's; a folder is searched by each model for its own files."""
+    """`settings()` for one registry model (the tab and the HTTP API serve every model). In the
+    WebUI its own rules per model (`TabHost.model_settings`); standalone a weights *file* named on
+    the command line is MiDaS's, a folder is searched by each model for its own files."""
+    host = hosting.current()
+    if model != "midas" and host.model_settings is not None:
+        return host.model_settings(model)
     chosen = settings()
     if model == "midas" or chosen.weights is None or Path(chosen.weights).is_dir():
         return chosen
-    return replace(chosen, weights=None, search_dirs=hosting.current().midas_settings().search_dirs)
+    return replace(chosen, weights=None, search_dirs=host.midas_settings().search_dirs)
+
+
+def model_name(choice: str | None) -> str:
+    """The registry name of a dropdown value (its label; a name is taken too, as the settings store
+    it); OptionsError for anything else."""
+    return MODEL_LABELS.get(str(choice)) or registry.entry(str(choice)).name
+
+
+def model_label(model: str) -> str:
+    return registry.entry(model).label
+
+
+def default_model() -> str:
+    """The model the tab starts with: the host's setting (the WebUI's "default model for pictures"),
+    MiDaS when that names no known model (a setting left by another version must not break the tab)."""
+    try:
+        return registry.entry(hosting.current().default_model()).name
+    except DepthError:
+        return DEFAULT_MODEL
+
+
+def resolution_spec(model: str) -> tuple[int, int, int, int]:
+    """(minimum, maximum, step, default) of the resolution slider for `model`: its default, on a grid
+    of its own step (Depth Anything's 518 = 37 patches of 14 is no multiple of MiDaS's 64)."""
+    entry = registry.entry(model)
+    step = entry.resolution_step
+    minimum = -(-MIN_RESOLUTION // step) * step
+    return minimum, MAX_RESOLUTION // step * step, step, entry.default_resolution
+
+
+def weights_line(model: str) -> str:
+    """The status-styled line beside the model choice: the weights file found (or where it was
+    searched and how to get it) and its licence, read from that file (a model's sizes differ)."""
+    report: WeightsReport = registry.weights_report(model, model_settings(model))
+    licence = f"licence {status.esc(report.licence)}"
+    if report.path is not None and not report.problem:
+        return status.info([f"Weights {status.code(report.path)}", status.esc(report.what), licence])
+    if report.path is not None:
+        return status.error(f"Weights {report.path} cannot be used: {report.problem}")
+    if report.download:
+        return status.info([f"{status.esc(report.what)}: no weights found yet; downloaded on the first "
+                            "Estimate (the settings allow it)", licence])
+    return status.error(f"{report.what}: weights not found. {report.problem}", [f"licence: {report.licence}"])
 
 
 @dataclass(frozen=True)
@@ -103,19 +156,22 @@ class Estimate:
     nearness: np.ndarray  # float32 HxW, larger = nearer, at the image's size
     resolution: int  # what it was estimated at (the normal map's gradients are scaled to it)
     notes: tuple[str, ...] = ()  # shown in the status line (e.g. the network input's long-side cap)
+    model: str = DEFAULT_MODEL  # which registry model made it (the status line names it)
 
 
-def load(download: DownloadProgress | None = None) -> MidasEstimator:
-    """The process-wide estimator (loaded on first use). Raises WeightsError when the weights are
-    missing, naming every folder searched; `download` hears of a weights download."""
-    return get_estimator(settings(), download)
+def load(model: str = DEFAULT_MODEL, download: DownloadProgress | None = None) -> Estimator:
+    """The process-wide estimator of `model` (loaded on first use, every other model released).
+    Raises WeightsError when the weights are missing, naming every folder searched; `download`
+    hears of a weights download."""
+    return registry.get_estimator(model, model_settings(model), download)
 
 
-def estimate(image: np.ndarray, resolution: int, estimator: MidasEstimator | None = None) -> Estimate:
-    """Run MiDaS on an RGB(A)/gray uint8 image (DepthError for a bad image or resolution)."""
-    estimator = estimator or load()
+def estimate(image: np.ndarray, resolution: int, estimator: Estimator | None = None,
+             model: str = DEFAULT_MODEL) -> Estimate:
+    """Run `model` on an RGB(A)/gray uint8 image (DepthError for a bad image or resolution)."""
+    estimator = estimator or load(model)
     done = estimator.estimate(image, resolution=int(resolution))
-    return Estimate(np.asarray(done.nearness, dtype=np.float32), int(resolution), done.notes)
+    return Estimate(np.asarray(done.nearness, dtype=np.float32), int(resolution), done.notes, model)
 
 
 def render(result: Estimate, controls: MidasControls) -> MidasMaps:

@@ -1,8 +1,12 @@
-"""The "Image (MiDaS)" tab: components, and the handlers that connect them to `ui_midas`.
+"""The "Image" sub-tab (code names stay `midas`): components, and the handlers that connect them to `ui_midas`.
 
-"Estimate depth" runs the model (with progress) and keeps its nearness in the session; the
-sliders and boxes after it re-render from that without running the model again. Missing weights
-and any other failure show as a message in the status box, never as a traceback.
+A dropdown chooses the depth model (every registry entry), with a line beside it saying which
+weights file it would use and that file's licence; choosing another model resets `resolution` to
+that model's default and drops the estimate (it was another model's). "Estimate depth" runs the
+chosen model (with progress) and keeps its nearness in the session; the sliders and boxes after it
+re-render from that without running the model again, and the PNGs, Send to ControlNet and the
+send-to buttons take those maps. Missing weights and any other failure show as a message in the
+status box, never as a traceback.
 """
 
 from __future__ import annotations
@@ -22,19 +26,24 @@ from .controls import controls_of, edit_events, lay_out, own_controls, post_cont
 from .events import Updates, Values, Wired, Wiring
 from .exr import new_run_dir
 from .midas import (
-    RESOLUTION,
+    MODEL_LABELS,
     Estimate,
     MidasControls,
     MidasMaps,
+    default_model,
     estimate,
     load,
+    model_label,
+    model_name,
     render,
+    resolution_spec,
+    weights_line,
     write_maps,
 )
 
 log = logging.getLogger(__name__)
 
-HINT = "Upload a photo or a render without depth, then press Estimate depth (MiDaS DPT-hybrid)."
+HINT = "Upload a photo or a render without depth, choose the model, then press Estimate depth."
 
 
 @dataclass
@@ -43,6 +52,8 @@ class MidasTab:
     name them by these attributes (`named`)."""
 
     image: Any
+    model: Any  # the model choice (labels; `midas.model_name` gives the registry name)
+    weights: Any  # which weights file the chosen model would use, and its licence
     resolution: Any
     #: `MidasControls`' controls by name: the tab's own (bg_threshold, a), then the shared ones.
     controls: dict[str, Any]
@@ -65,6 +76,8 @@ class MidasTab:
 MAPS = ("depth_image", "normal_image", "mask_image", "status", "downloads", "result")
 #: A new estimate (or none): the state and the maps.
 ESTIMATED = ("nearness", *MAPS)
+#: Another model chosen: its resolution and weights, and no estimate (the old one was another model's).
+MODEL_CHOSEN = ("resolution", "weights", *ESTIMATED)
 
 
 # ---------------------------------------------------------------- handlers
@@ -81,7 +94,7 @@ def maps_outputs(estimated: Estimate | None, controls: MidasControls) -> Updates
         return _no_maps(controls, status.error(exc))
     h, w = estimated.nearness.shape
     parts = [
-        f"MiDaS at resolution {estimated.resolution}",
+        f"{status.esc(model_label(estimated.model))} at resolution {estimated.resolution}",
         f"{w}×{h}",
         f"bg_threshold {controls.bg_threshold:g}",
         f"{maps.background * 100:.1f}% background",
@@ -101,30 +114,32 @@ def _no_maps(controls: MidasControls, message: str) -> Updates:
 
 
 def on_run(values: Values, progress: Any = gr.Progress()) -> Updates:  # noqa: B008 - gradio's progress bar
-    """Run MiDaS: `ESTIMATED`."""
+    """Run the chosen model: `ESTIMATED`."""
     picture, resolution = values["image"], int(values["resolution"])
     controls = MidasControls.from_values(values)
     if picture is None:
         return _failed(controls, "Upload an image first.")
     try:
-        with hosting.current().running("Depth Tools: MiDaS", 2) as tracker:
-            progress(0.05, desc="Loading MiDaS")
-            tracker.step("loading MiDaS")
+        model = model_name(values["model"])
+        label = model_label(model)
+        with hosting.current().running(f"Depth Tools: {label}", 2) as tracker:
+            progress(0.05, desc=f"Loading {label}")
+            tracker.step(f"loading {label}")
 
             def downloading(done: int, total: int | None) -> None:
-                progress((done // 2**20, total // 2**20 if total else None), desc="Downloading MiDaS weights",
+                progress((done // 2**20, total // 2**20 if total else None), desc=f"Downloading the {label} weights",
                          unit="MiB")
 
-            estimator = load(downloading)
+            estimator = load(model, downloading)
             progress(0.3, desc=f"Estimating depth at {resolution}")
             tracker.step("estimating depth")
-            estimated = estimate(picture, resolution, estimator)
+            estimated = estimate(picture, resolution, estimator, model)
     except DepthError as exc:  # WeightsError included: its message names every place searched
         return _failed(controls, exc)
     except MemoryError:
-        return _failed(controls, f"Not enough memory for MiDaS at {resolution}: lower the resolution.")
+        return _failed(controls, f"Not enough memory for {label} at {resolution}: lower the resolution.")
     except Exception as exc:  # our bug or a library's: one readable line here, the traceback in the console
-        return _failed(controls, internal_error(exc, context="MiDaS tab"))
+        return _failed(controls, internal_error(exc, context="Image tab"))
     return {"nearness": estimated, **maps_outputs(estimated, controls)}
 
 
@@ -143,6 +158,20 @@ def on_image(values: Values) -> Updates:
     return {"nearness": None, **maps_outputs(None, MidasControls.from_values(values))}
 
 
+def on_model(values: Values) -> Updates:
+    """`MODEL_CHOSEN`: the new model's default resolution (on its own grid: a resolution chosen for
+    one model means nothing to the other, so the choice starts again from the default), its weights
+    and licence, and no maps until it has estimated (maps of the other model would pass for its own)."""
+    controls = MidasControls.from_values(values)
+    try:
+        model = model_name(values["model"])
+    except DepthError as exc:
+        return {"weights": status.error(exc), "nearness": None, **_no_maps(controls, status.error(exc))}
+    minimum, maximum, step, default = resolution_spec(model)
+    return {"resolution": gr.update(value=default, minimum=minimum, maximum=maximum, step=step),
+            "weights": weights_line(model), "nearness": None, **maps_outputs(None, controls)}
+
+
 # ---------------------------------------------------------------- layout
 
 PREFIX = "depth_tools_midas"
@@ -153,11 +182,15 @@ def _id(name: str) -> str:
 
 
 def build() -> MidasTab:
+    model = default_model()
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=340):
+            choice = gr.Dropdown(label="Depth model", choices=list(MODEL_LABELS), value=model_label(model),
+                                 elem_id=_id("model"))
+            weights = gr.HTML(weights_line(model), elem_id=_id("weights"))
             picture = image(label="Image", type="numpy", height=360, elem_id=_id("image"))
-            resolution = slider(RESOLUTION, "resolution",
-                                "MiDaS input size (short side); larger is finer and slower")(_id("resolution"))
+            resolution = slider(resolution_spec(model), "resolution",
+                                "the model's input size (short side); larger is finer and slower")(_id("resolution"))
             run = gr.Button("Estimate depth", variant="primary", elem_id=_id("run"))
             controls = {**lay_out(own_controls(MidasControls), PREFIX), **post_controls(PREFIX)}
         with gr.Column(scale=6, min_width=340):
@@ -173,9 +206,9 @@ def build() -> MidasTab:
             result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
             send_buttons(result, PREFIX)
             send_controls(PREFIX, downloads, (*KINDS, BOTH))
-    tab = MidasTab(image=picture, resolution=resolution, controls=controls, run=run, status=status_box,
-                   depth_image=depth_image, normal_image=normal_image, mask_image=mask_image, downloads=downloads,
-                   result=result, nearness=gr.State(None))
+    tab = MidasTab(image=picture, model=choice, weights=weights, resolution=resolution, controls=controls, run=run,
+                   status=status_box, depth_image=depth_image, normal_image=normal_image, mask_image=mask_image,
+                   downloads=downloads, result=result, nearness=gr.State(None))
     tab.wired = wire(tab).wired
     return tab
 
@@ -185,9 +218,10 @@ def wire(tab: MidasTab) -> Wiring:
     wiring = Wiring(sequential(PREFIX))
     controls = tab.named(*tab.controls)
     estimated, maps = tab.named(*ESTIMATED), tab.named(*MAPS)
-    wiring.work(tab.run.click, on_run, {**tab.named("image", "resolution"), **controls}, estimated)
+    wiring.work(tab.run.click, on_run, {**tab.named("image", "model", "resolution"), **controls}, estimated)
     for event in (tab.image.upload, tab.image.clear):
         wiring.load(event, on_image, controls, estimated)
+    wiring.load(tab.model.input, on_model, {**tab.named("model"), **controls}, tab.named(*MODEL_CHOSEN))
     for event in edit_events(controls_of(MidasControls), tab.controls):
         wiring.preview(event, on_controls, {"nearness": tab.nearness, **controls}, maps)
     return wiring

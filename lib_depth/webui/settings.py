@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..depth.exr import DEFAULT_MAX_PIXELS
+from ..images.registry import DEFAULT_MODEL, ESTIMATORS
 from .host import get_option, host_module, in_webui, low_memory
 
 SECTION = ("depth_tools", "Depth Tools")
@@ -34,13 +35,16 @@ OPT_KEEP_LOADED = "depth_tools_keep_loaded"
 OPT_MAX_PIXELS = "depth_tools_max_pixels"
 
 
+OPT_DEFAULT_MODEL = "depth_tools_default_model"
+
+
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 PRECISION_CHOICES = ("auto", "fp32", "fp16", "bf16")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SettingSpec:
     """One entry of the settings section, described once so the WebUI and tests agree on it."""
 
@@ -50,31 +54,35 @@ class SettingSpec:
     choices: tuple[str, ...] | None = None
     #: Default outside the WebUI (the standalone tab and the CLI never download unasked).
     standalone_default: Any = None
+    #: Read when the tab is built: the WebUI shows "(requires Reload UI)" beside it.
+    reload_ui: bool = False
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
-        OPT_WEIGHTS_DIR,
-        "",
-        "MiDaS weights folder (its dpt_hybrid-midas-501f0c75.pt is used as is; empty: search)",
-        None,
-        "",
+        key=OPT_WEIGHTS_DIR, default="",
+        label="MiDaS weights folder (its dpt_hybrid-midas-501f0c75.pt is used as is; empty: search)",
+        standalone_default="",
     ),
+    SettingSpec(key=OPT_ALLOW_DOWNLOAD, default=True,
+                label="Download the MiDaS weights from Hugging Face when none are found", standalone_default=False),
+    SettingSpec(key=OPT_DEVICE, default="auto", label="Device for MiDaS (auto: the one the WebUI uses for ControlNet)",
+                choices=DEVICE_CHOICES, standalone_default="auto"),
+    SettingSpec(key=OPT_PRECISION, default="auto", label="MiDaS precision (auto: fp16 on CUDA, fp32 on CPU)",
+                choices=PRECISION_CHOICES, standalone_default="auto"),
+    SettingSpec(key=OPT_KEEP_LOADED, default=True,
+                label="Keep the MiDaS model loaded between runs (off under --lowvram/--medvram)",
+                standalone_default=True),
     SettingSpec(
-        OPT_ALLOW_DOWNLOAD, True, "Download the MiDaS weights from Hugging Face when none are found", None, False
+        key=OPT_MAX_PIXELS, default=DEFAULT_MAX_PIXELS,
+        label=f"Largest EXR render accepted, in pixels (its header is checked before decoding; default "
+        f"{DEFAULT_MAX_PIXELS} = 16384 x 16384)", standalone_default=DEFAULT_MAX_PIXELS,
     ),
-    SettingSpec(
-        OPT_DEVICE, "auto", "Device for MiDaS (auto: the one the WebUI uses for ControlNet)", DEVICE_CHOICES, "auto"
-    ),
-    SettingSpec(OPT_PRECISION, "auto", "MiDaS precision (auto: fp16 on CUDA, fp32 on CPU)", PRECISION_CHOICES, "auto"),
-    SettingSpec(
-        OPT_KEEP_LOADED, True, "Keep the MiDaS model loaded between runs (off under --lowvram/--medvram)", None, True
-    ),
-    SettingSpec(
-        OPT_MAX_PIXELS, DEFAULT_MAX_PIXELS,
-        f"Largest EXR render accepted, in pixels (its header is checked before decoding; default {DEFAULT_MAX_PIXELS}"
-        " = 16384 x 16384)", None, DEFAULT_MAX_PIXELS,
-    ),
+    # The tab's first choice only: the HTTP API and the command line keep `midas` as their default,
+    # so a script's results do not change when someone picks another model for the tab.
+    SettingSpec(key=OPT_DEFAULT_MODEL, default=DEFAULT_MODEL,
+                label="Default depth model of the Image tab (the API and command line default to midas)",
+                choices=tuple(ESTIMATORS), standalone_default=DEFAULT_MODEL, reload_ui=True),
 )
 
 
@@ -96,6 +104,12 @@ def max_pixels() -> int:
     return value if value > 0 else DEFAULT_MAX_PIXELS
 
 
+def default_image_model() -> str:
+    """The Image tab's first model choice (a registry name; the tab falls back to MiDaS for one it
+    does not know, e.g. a value left by a later version)."""
+    return str(setting(OPT_DEFAULT_MODEL) or DEFAULT_MODEL)
+
+
 def keep_model_loaded() -> bool:
     """The keep-loaded setting, overridden by --lowvram/--medvram (the user asked to save memory)."""
     return bool(setting(OPT_KEEP_LOADED)) and not low_memory()
@@ -114,4 +128,6 @@ def register_settings() -> None:
             info = option_info(spec.default, spec.label, gr.Dropdown, {"choices": list(spec.choices)}, section=SECTION)
         else:
             info = option_info(spec.default, spec.label, section=SECTION)
+        if spec.reload_ui and hasattr(info, "needs_reload_ui"):  # A1111 >= 1.6, Forge
+            info = info.needs_reload_ui()
         shared.opts.add_option(spec.key, info)

@@ -11,12 +11,15 @@ TAB_ID = "depth_tools"
 
 
 def tab_host() -> Any:
-    """The WebUI's side of the tab (`lib_depth.ui.TabHost`): its settings, send-to buttons,
+    """The WebUI's side of the tab (`lib_depth.ui.TabHost`): its settings (each model's, and the
+    Image tab's first model), send-to buttons,
     ControlNet's units, progress, and whether server folders are allowed (its command-line flags)."""
     from ..ui import TabHost
 
     return TabHost(
         midas_settings=models.midas_settings,
+        model_settings=models.model_settings,
+        default_model=settings.default_image_model,
         can_send_images=host.can_send_images,
         create_send_buttons=host.create_send_buttons,
         controlnet_units=controlnet.controlnet_units,
