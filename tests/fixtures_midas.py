@@ -64,9 +64,12 @@ def midas_settings(midas_checkpoint: Path) -> object:
     return MidasSettings(weights=str(midas_checkpoint), device=DEVICE, precision="fp32")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture()
 def midas_estimator(midas_settings: object) -> object:
-    """The process-wide cached estimator for `midas_settings` (what the CLI and the WebUI share)."""
+    """The process-wide cached estimator for `midas_settings` (what the CLI and the WebUI share).
+
+    Asked for again in each test: a test that loads Depth Anything frees MiDaS (one model per
+    process), and a test run after it must get a loaded MiDaS, not the freed object."""
     from lib_depth.midas import get_estimator
 
     return get_estimator(midas_settings)
