@@ -113,7 +113,7 @@ def test_explicit_path_is_loaded_tensors_only(
 
 
 def test_webui_weights_folder_setting(make_webui, tmp_path: Path, marker: Path) -> None:
-    """The WebUI's "MiDaS weights folder" setting: the preprocessor answers 503 with the reason."""
+    """The WebUI's "Depth model weights folder" setting: the preprocessor answers 503 with the reason."""
     from lib_depth.webui.preprocessors import PreprocessorError
 
     evil = malicious(tmp_path / "configured" / "midas" / WEIGHTS_NAME, marker)

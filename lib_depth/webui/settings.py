@@ -61,17 +61,20 @@ class SettingSpec:
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         key=OPT_WEIGHTS_DIR, default="",
-        label="MiDaS weights folder (its dpt_hybrid-midas-501f0c75.pt is used as is; empty: search)",
+        label="Depth model weights folder (its dpt_hybrid-midas-501f0c75.pt or depth_anything_v2_vit?.pth / "
+        ".safetensors is used as is; empty: search)",
         standalone_default="",
     ),
     SettingSpec(key=OPT_ALLOW_DOWNLOAD, default=True,
-                label="Download the MiDaS weights from Hugging Face when none are found", standalone_default=False),
-    SettingSpec(key=OPT_DEVICE, default="auto", label="Device for MiDaS (auto: the one the WebUI uses for ControlNet)",
+                label="Download missing weights from Hugging Face (MiDaS; of Depth Anything V2 only Small: "
+                "Base and Large are non-commercial)", standalone_default=False),
+    SettingSpec(key=OPT_DEVICE, default="auto",
+                label="Device for the depth models (auto: the one the WebUI uses for ControlNet)",
                 choices=DEVICE_CHOICES, standalone_default="auto"),
-    SettingSpec(key=OPT_PRECISION, default="auto", label="MiDaS precision (auto: fp16 on CUDA, fp32 on CPU)",
+    SettingSpec(key=OPT_PRECISION, default="auto", label="Depth model precision (auto: fp16 on CUDA, fp32 on CPU)",
                 choices=PRECISION_CHOICES, standalone_default="auto"),
     SettingSpec(key=OPT_KEEP_LOADED, default=True,
-                label="Keep the MiDaS model loaded between runs (off under --lowvram/--medvram)",
+                label="Keep the depth model loaded between runs (off under --lowvram/--medvram)",
                 standalone_default=True),
     SettingSpec(
         key=OPT_MAX_PIXELS, default=DEFAULT_MAX_PIXELS,
