@@ -115,6 +115,17 @@ def test_the_dropdown_lists_every_model_and_starts_with_the_hosts_choice(standal
     assert build_ui(hosting.TabHost(default_model=lambda: "no-such-model")).midas.model.value == MIDAS
 
 
+def test_the_webuis_saved_values_do_not_override_the_default_model(standalone) -> None:
+    """The WebUI's modules/ui_loadsave.py (A1111 1.10.1 and Forge alike) puts each control's value
+    saved in ui-config.json back over the value built here, unless the component has
+    `do_not_save_to_config`. In both real WebUIs the tab then started on the saved "MiDaS DPT-hybrid"
+    at 512 with the setting at Depth Anything V2, under a Depth Anything weights line. The model and
+    its resolution are exempt; the other controls keep the user's saved values."""
+    tab = build_ui(hosting.TabHost(default_model=lambda: "depth-anything-v2")).midas
+    assert tab.model.do_not_save_to_config is True and tab.resolution.do_not_save_to_config is True
+    assert not any(getattr(c, "do_not_save_to_config", False) for c in tab.controls.values())
+
+
 def test_the_line_names_the_file_found_and_its_own_licence(standalone, vits_folder: Path) -> None:
     standalone(vits_folder)
     line = text(ui_midas.weights_line("depth-anything-v2"))

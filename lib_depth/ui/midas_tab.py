@@ -191,6 +191,11 @@ def build() -> MidasTab:
             picture = image(label="Image", type="numpy", height=360, elem_id=_id("image"))
             resolution = slider(resolution_spec(model), "resolution",
                                 "the model's input size (short side); larger is finer and slower")(_id("resolution"))
+            for follows_the_setting in (choice, resolution):
+                # The WebUI's ui-config.json puts back each control's last value over the one built here
+                # (modules/ui_loadsave.py): the model would then ignore the default-model setting, and
+                # disagree with the weights line and the resolution's grid. It skips these.
+                follows_the_setting.do_not_save_to_config = True
             run = gr.Button("Estimate depth", variant="primary", elem_id=_id("run"))
             controls = {**lay_out(own_controls(MidasControls), PREFIX), **post_controls(PREFIX)}
         with gr.Column(scale=6, min_width=340):

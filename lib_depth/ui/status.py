@@ -14,7 +14,7 @@ from collections.abc import Iterable
 STYLE = """
 <style>
 .dt-status { padding: 8px 12px; border-radius: 8px; border-left: 4px solid #3b82f6;
-  background: rgba(59, 130, 246, 0.08); line-height: 1.55; font-size: 0.95em; }
+  background: rgba(59, 130, 246, 0.08); line-height: 1.55; font-size: 0.95em; overflow-wrap: anywhere; }
 .dt-status.dt-error { border-left-color: #ef4444; background: rgba(239, 68, 68, 0.12); }
 .dt-status.dt-done { border-left-color: #22c55e; background: rgba(34, 197, 94, 0.10); }
 .dt-status.dt-hint { border-left-color: #9ca3af; background: rgba(156, 163, 175, 0.10); }
