@@ -130,13 +130,16 @@ def test_aligner_keeps_still_pixels_at_frame_zero_units_whatever_each_frame_scal
 
 
 @pytest.fixture(scope="module")
-def flicker(midas_settings, midas_estimator, tmp_path_factory: pytest.TempPathFactory) -> dict:  # noqa: F811
+def flicker(midas_settings, tmp_path_factory: pytest.TempPathFactory) -> dict:  # noqa: F811
     """Both figures for the synthetic scene, through the real one-image path and the real sequence."""
     from lib_depth.images import estimate_depth
+    from lib_depth.midas import get_estimator
+
+    estimator = get_estimator(midas_settings)
 
     images, discs = scene()
     settings = ImageInput(resolution=RESOLUTION, weights=midas_settings.weights, device="cpu", precision="fp32")
-    per_frame = [render(Job(source=Path(f"f{k}.png")), estimate_depth(image, midas_estimator, settings))
+    per_frame = [render(Job(source=Path(f"f{k}.png")), estimate_depth(image, estimator, settings))
                  for k, image in enumerate(images)]
     per_frame_maps = [cv2.imdecode(np.frombuffer(r.images["depth"], np.uint8), cv2.IMREAD_UNCHANGED)
                       for r in per_frame]
