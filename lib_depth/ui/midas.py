@@ -23,15 +23,14 @@ from ..images import registry
 from ..images.registry import DEFAULT_MODEL, Estimator, WeightsReport
 from ..midas import nearness_to_depth, normal_map
 from ..midas.geometry import MIN_RESOLUTION
-from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, DEFAULT_RESOLUTION, MAX_A
+from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, MAX_A
 from ..midas.settings import MidasSettings
 from . import hosting, status
 from .controls import PostControls, control, slider
 from .exr import to_display
 
 #: ControlNet's and the ComfyUI node's ranges and defaults for these parameters.
-RESOLUTION = (64, 2048, 64, DEFAULT_RESOLUTION)  # minimum, maximum, step, default (MiDaS's)
-MAX_RESOLUTION = 2048
+MAX_RESOLUTION = 2048  # the slider's top, as ControlNet's (its bottom and step are each model's)
 BG_THRESHOLD = (0.0, 1.0, 0.01, DEFAULT_BG_THRESHOLD)
 NORMAL_A = (0.0, round(MAX_A, 2), 0.05, round(DEFAULT_A, 2))
 OUTPUT_STEM = "image"
