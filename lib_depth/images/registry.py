@@ -46,7 +46,7 @@ class Estimator(Protocol):
 
 
 #: (bytes done, bytes total or None): a weights download's progress, as both models report it.
-DownloadProgress = Callable[[int, "int | None"], None]
+DownloadProgress = midas_weights.ProgressFn
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,6 @@ check, EXR users).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from ..depth.errors import DepthError
 from ..depth.png import encode_png, write_bytes_atomic
 from ..depth.process import make_depth_map
 from ..images import registry
-from ..images.registry import DEFAULT_MODEL, Estimator, WeightsReport
+from ..images.registry import DEFAULT_MODEL, DownloadProgress, Estimator, WeightsReport
 from ..midas import nearness_to_depth, normal_map
 from ..midas.geometry import MIN_RESOLUTION
 from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, MAX_A
@@ -35,8 +34,6 @@ BG_THRESHOLD = (0.0, 1.0, 0.01, DEFAULT_BG_THRESHOLD)
 NORMAL_A = (0.0, round(MAX_A, 2), 0.05, round(DEFAULT_A, 2))
 OUTPUT_STEM = "image"
 
-#: (bytes done, bytes total or None), as a model's weights download reports it.
-DownloadProgress = Callable[[int, "int | None"], None]
 #: The model choice as the dropdown shows it (labels; gradio 3.41 has no (label, value) choices).
 MODEL_LABELS = {entry.label: entry.name for entry in registry.ESTIMATORS.values()}
 
