@@ -41,11 +41,7 @@ sys.path.insert(0, repo)
 import numpy as np
 import torch
 
-def picture(seed):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:360, 0:640]
-    img = np.stack([xx * 255 // 640, yy * 255 // 360, np.full_like(xx, 90)], axis=2)
-    return np.clip(img + rng.integers(0, 30, (360, 640, 3)), 0, 255).astype(np.uint8)
+from bench.pictures import picture
 
 def sync():
     if torch.cuda.is_available() and device.startswith("cuda"):

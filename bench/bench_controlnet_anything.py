@@ -45,21 +45,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
+from pictures import picture  # bench/, this script's folder
 from PIL import Image
 
 PAIRS = {  # (ControlNet's, ours, resolution)
     "anything": ("depth_anything_v2", "depth_tools_anything_v2", 518),
     "midas": ("depth_midas", "depth_tools_midas", 512),
 }
-
-
-def picture(seed: int) -> np.ndarray:
-    """640x360 RGB: left-right red ramp, top-down green ramp, a blue disc; seeded noise (new input each round)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:360, 0:640]
-    disc = ((xx - 420) ** 2 + (yy - 200) ** 2 < 90 ** 2) * 160
-    img = np.stack([xx * 255 // 640, yy * 255 // 360, 60 + disc], axis=2)
-    return np.clip(img + rng.integers(0, 30, (360, 640, 3)), 0, 255).astype(np.uint8)
 
 
 def png_b64(image: np.ndarray) -> str:
@@ -123,7 +115,7 @@ def p90(values: list[float]) -> float:
 def compare_maps(url: str, pair: tuple[str, str, int], folder: Path) -> list[str]:
     theirs_name, ours_name, res = pair
     folder.mkdir(parents=True, exist_ok=True)
-    img = picture(1000)
+    img = picture(1000, disc=True)
     Image.fromarray(img).save(folder / "input.png")
     ours = detect(url, ours_name, png_b64(img), res, threshold_a=0.0)  # no background cut: the whole range
     theirs = detect(url, theirs_name, png_b64(img), res)
@@ -173,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     rss_after_first: dict[str, dict[str, float]] = {}
     shapes: dict[str, tuple[int, ...]] = {}
     for name, res in modules:
-        b64 = png_b64(picture(500 + len(first)))
+        b64 = png_b64(picture(500 + len(first), disc=True))
         start = time.perf_counter()
         shapes[name] = detect(url, name, b64, res).shape
         first[name] = time.perf_counter() - start
@@ -181,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  first call {name}: {first[name]:.2f} s", file=sys.stderr)
     times: dict[str, list[float]] = {name: [] for name, _ in modules}
     for i in range(args.runs):
-        b64 = png_b64(picture(i))
+        b64 = png_b64(picture(i, disc=True))
         order = modules if i % 2 == 0 else modules[::-1]
         for name, res in order:
             start = time.perf_counter()

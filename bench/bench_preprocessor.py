@@ -46,11 +46,7 @@ from pathlib import Path
 import numpy as np
 from tests.host_double import webui_double
 
-def picture(seed):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:360, 0:640]
-    img = np.stack([xx * 255 // 640, yy * 255 // 360, np.full_like(xx, 90)], axis=2)
-    return np.clip(img + rng.integers(0, 30, (360, 640, 3)), 0, 255).astype(np.uint8)
+from bench.pictures import picture
 
 with webui_double(Path(weights_dir) / "webui", "controlnet") as webui:
     webui.load_scripts(); webui.settings()
