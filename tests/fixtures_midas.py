@@ -1,8 +1,9 @@
 """Session fixtures for the MiDaS tests: one random DPT-hybrid checkpoint per test run.
 
 The published weights cannot be downloaded here, so the real network (controlnet_aux's
-DPTDepthModel, 123M parameters) is built with seeded random weights and its state dict saved the
-way the real file is; everything else goes through the real loading path. A random checkpoint
+DPTDepthModel, 123M parameters) gives the layout and `tests/integer_weights.py` the values: the same
+bits on any CPU and with either timm (a seeded torch init is neither), saved the way the real file is;
+everything else goes through the real loading path. A random checkpoint
 cannot match the published sha256, so code that finds weights by searching refuses it (which the
 tests check); tests that need a loaded model name the file explicitly (trusted, not hashed).
 """
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.integer_weights import integer_state_dict
 
 __all__ = ["midas_cache", "midas_checkpoint", "midas_estimator", "midas_settings"]
 
@@ -44,12 +47,11 @@ def midas_checkpoint(tmp_path_factory: pytest.TempPathFactory, midas_cache: Path
     shared = os.environ.get("DEPTH_TOOLS_TEST_CHECKPOINT")
     if shared and Path(shared).is_file():
         return Path(shared)
-    dpt = midas.network_class()
-    torch.manual_seed(0)
-    net = dpt(path=None, backbone="vitb_rn50_384", non_negative=True)
+    # the layout only (timm 0.9.5 cannot build this network on the meta device)
+    layout = midas.network_class()(path=None, backbone="vitb_rn50_384", non_negative=True).state_dict()
     path = Path(shared) if shared else tmp_path_factory.mktemp("midas_weights") / midas.WEIGHTS_NAME
     partial = path.with_name(path.name + ".partial")
-    torch.save(net.state_dict(), partial)
+    torch.save(integer_state_dict(layout), partial)
     partial.replace(path)
     return path
 
