@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integer_weights import integer_state_dict
+from tests.integer_weights import dpt_hybrid_spread, integer_state_dict
 
 __all__ = ["midas_cache", "midas_checkpoint", "midas_estimator", "midas_settings"]
 
@@ -51,7 +51,7 @@ def midas_checkpoint(tmp_path_factory: pytest.TempPathFactory, midas_cache: Path
     layout = midas.network_class()(path=None, backbone="vitb_rn50_384", non_negative=True).state_dict()
     path = Path(shared) if shared else tmp_path_factory.mktemp("midas_weights") / midas.WEIGHTS_NAME
     partial = path.with_name(path.name + ".partial")
-    torch.save(integer_state_dict(layout), partial)
+    torch.save(integer_state_dict(layout, spread=dpt_hybrid_spread), partial)
     partial.replace(path)
     return path
 
