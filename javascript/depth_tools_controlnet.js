@@ -150,6 +150,15 @@
         return (await choose(group, (v) => v === controlType)) !== null;
     }
 
+    // A unit's ids begin `{tab}_controlnet_ControlNet-{unit}`, but sd-webui-controlnet set to one
+    // unit names it plain `ControlNet` (scripts/controlnet.py ui(): no unit tabs then); Forge's
+    // built-in one keeps `ControlNet-0`.
+    function findUnit(root, tab, unit) {
+        const names = unit === 0 ? ['ControlNet-0', 'ControlNet'] : [`ControlNet-${unit}`];
+        return names.map((name) => `${tab}_controlnet_${name}`)
+            .find((id) => root.querySelector(`#${id}_controlnet_enable_checkbox`)) || null;
+    }
+
     /**
      * Send `file` (the map the tab wrote: a gradio file value or a URL) to ControlNet unit `unit`
      * (a number) of `tab` ("txt2img" | "img2img"); `kind` "depth" or "normal". Resolves to a note.
@@ -159,9 +168,9 @@
         if (!url) return 'Nothing to send yet: make the maps first.';
         const root = app().querySelector(`#${tab}_controlnet`);
         if (!root) return `ControlNet is not in ${tab}.`;
-        const unitId = `${tab}_controlnet_ControlNet-${unit}`;
+        const unitId = findUnit(root, tab, unit);
+        if (!unitId) return `ControlNet has no unit ${unit} in ${tab}.`;
         const enable = root.querySelector(`#${unitId}_controlnet_enable_checkbox`);
-        if (!enable) return `ControlNet has no unit ${unit} in ${tab}.`;
         const png = new File([await fetchPng(url)], fileName(file, kind), {type: 'image/png'});
 
         switchTo(tab);
