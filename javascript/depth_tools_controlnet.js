@@ -5,7 +5,7 @@
 // the tab, open the ControlNet accordion and the unit, drop the PNG on the unit's file input (the
 // exact bytes, fetched from the file the tab wrote), tick Enable, choose the Control Type, then the
 // preprocessor `none` (the map already is one) and a model of that kind when one is listed.
-// The ids and classes are those of ControlNet's own trees (see HOST_API.md); the same
+// The ids and classes are those of ControlNet's own trees (see docs/hosts.md); the same
 // DataTransfer + change event is how ControlNet's photopea and openpose editors set images.
 
 (function () {

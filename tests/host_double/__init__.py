@@ -1,4 +1,4 @@
-"""A small WebUI for tests: fake `modules.*` and the three ControlNet registries (HOST_API.md).
+"""A small WebUI for tests: fake `modules.*` and the three ControlNet registries (docs/hosts.md).
 
 `webui_double(root, flavour)` puts the stand-ins into `sys.modules` the way a running WebUI has
 them, loads extension scripts the way A1111 does (`load_scripts`), runs the callbacks on demand,

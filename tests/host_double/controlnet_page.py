@@ -1,7 +1,7 @@
 """A WebUI page with ControlNet units, built with gradio, for the Send-to-ControlNet browser tests.
 
 Reproduces only what `javascript/depth_tools_controlnet.js` touches, with the ids and classes of
-the real trees (HOST_API.md; read from their source):
+the real trees (docs/hosts.md; read from their source):
 
 - "mikubill": sd-webui-controlnet 1.1.455 (`scripts/controlnet.py` `ui()`, `controlnet_ui_group.py`
   `render()`): `gr.Group(elem_id="{tab}_controlnet")` > `gr.Accordion(elem_id="controlnet")` >
