@@ -169,6 +169,18 @@ def open_webui(page, url: str, flavour: str) -> None:
     page.click("#tabs button:has-text('Depth Tools')")
 
 
+def make_exr_map(page, exr: Path) -> bytes:
+    """Upload `exr` to the EXR sub-tab, make the maps: the depth PNG it offers, as served."""
+    from playwright.sync_api import expect
+
+    page.set_input_files("#depth_tools_exr_files input[type=file]", str(exr))
+    expect(page.locator("#depth_tools_exr_cut_0")).to_be_visible()
+    page.click("#depth_tools_make")
+    link = page.locator("#depth_tools_exr_downloads a").first
+    expect(link).to_be_visible()
+    return page.request.get(link.get_attribute("href")).body()
+
+
 def downloaded(page, prefix: str) -> dict[str, bytes]:
     """The depth and normal PNGs a sub-tab offers, as served."""
     links = {kind: page.locator(f"#{prefix}_downloads a[href*='.{kind}.png']").first for kind in ("depth", "normal")}
@@ -206,12 +218,7 @@ def test_send_to_controlnet_in_chromium(
 
             assert "Nothing to send" in send(page, "depth_tools_exr", "txt2img", 0)  # no map made yet
 
-            page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
-            expect(page.locator("#depth_tools_exr_cut_0")).to_be_visible()
-            page.click("#depth_tools_make")
-            link = page.locator("#depth_tools_exr_downloads a").first
-            expect(link).to_be_visible()
-            png = page.request.get(link.get_attribute("href")).body()
+            png = make_exr_map(page, sample_exr)
             shown = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
             full_size = make_depth_map(read_depth(sample_exr).depth).levels
             np.testing.assert_array_equal(shown, full_size)  # the full-size map
@@ -251,12 +258,7 @@ def test_send_to_the_only_unit_in_chromium(midas_checkpoint: Path, chromium, sam
             browser_page(chromium, 1280, 1100, WAIT_MS) as (page, errors):
         try:
             open_webui(page, url, flavour)
-            page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
-            expect(page.locator("#depth_tools_exr_cut_0")).to_be_visible()
-            page.click("#depth_tools_make")
-            link = page.locator("#depth_tools_exr_downloads a").first
-            expect(link).to_be_visible()
-            png = page.request.get(link.get_attribute("href")).body()
+            png = make_exr_map(page, sample_exr)
             for tab in ("txt2img", "img2img"):
                 note = send(page, "depth_tools_exr", tab, 0)
                 assert f"Sent the depth map to {tab} ControlNet unit 0" in note, note
