@@ -144,7 +144,7 @@ def measure_cpu_precision(net: torch.nn.Module, key_extra: str = "") -> str:
     """fp32 or bf16 on this CPU, by `choose_cpu_precision` from a probe (docs/architecture.md).
 
     A CPU without native bf16 (no AVX-512 BF16 or AMX; on ARM no BF16) runs bf16 autocast ~20x
-    slower than fp32: fp32, without measuring. Otherwise measured once on a 128x128 probe (~1 s);
+    slower than fp32: fp32, without measuring. Otherwise measured once on a 128x128 probe (a few seconds);
     the measurements are remembered per CPU, torch version, thread count, weights and probe
     version, and the choice is made from them again at every start.
     """
