@@ -5,7 +5,7 @@
 // the tab, open the ControlNet accordion and the unit, drop the PNG on the unit's file input (the
 // exact bytes, fetched from the file the tab wrote), tick Enable, choose the Control Type, then the
 // preprocessor `none` (the map already is one) and a model of that kind when one is listed.
-// The ids and classes are those of ControlNet's own trees (see HOST_API.md); the same
+// The ids and classes are those of ControlNet's own trees (see docs/hosts.md); the same
 // DataTransfer + change event is how ControlNet's photopea and openpose editors set images.
 
 (function () {
@@ -150,6 +150,15 @@
         return (await choose(group, (v) => v === controlType)) !== null;
     }
 
+    // A unit's ids begin `{tab}_controlnet_ControlNet-{unit}`, but sd-webui-controlnet set to one
+    // unit names it plain `ControlNet` (scripts/controlnet.py ui(): no unit tabs then); Forge's
+    // built-in one keeps `ControlNet-0`.
+    function findUnit(root, tab, unit) {
+        const names = unit === 0 ? ['ControlNet-0', 'ControlNet'] : [`ControlNet-${unit}`];
+        return names.map((name) => `${tab}_controlnet_${name}`)
+            .find((id) => root.querySelector(`#${id}_controlnet_enable_checkbox`)) || null;
+    }
+
     /**
      * Send `file` (the map the tab wrote: a gradio file value or a URL) to ControlNet unit `unit`
      * (a number) of `tab` ("txt2img" | "img2img"); `kind` "depth" or "normal". Resolves to a note.
@@ -159,9 +168,9 @@
         if (!url) return 'Nothing to send yet: make the maps first.';
         const root = app().querySelector(`#${tab}_controlnet`);
         if (!root) return `ControlNet is not in ${tab}.`;
-        const unitId = `${tab}_controlnet_ControlNet-${unit}`;
+        const unitId = findUnit(root, tab, unit);
+        if (!unitId) return `ControlNet has no unit ${unit} in ${tab}.`;
         const enable = root.querySelector(`#${unitId}_controlnet_enable_checkbox`);
-        if (!enable) return `ControlNet has no unit ${unit} in ${tab}.`;
         const png = new File([await fetchPng(url)], fileName(file, kind), {type: 'image/png'});
 
         switchTo(tab);

@@ -208,12 +208,12 @@ def test_http_detect_without_weights_is_a_clear_error(
 
 
 @pytest.mark.parametrize("flavour", ["controlnet", "forge"])
-def test_webui_safe_loader_rejection_is_a_clear_error(
+def test_webui_safe_loader_does_not_refuse_a_current_checkpoint(
     make_webui: Callable[..., WebUI], midas_checkpoint: Path, tmp_path: Path, flavour: str, capsys
 ) -> None:
-    """Inside the WebUI torch.load is its checking loader: a checkpoint saved by a recent torch
-    (entries like `.format_version`) is refused with a printed report and `None` returned. The
-    preprocessor must answer with the weights message, in the UI path and over HTTP."""
+    """Inside A1111 torch.load is its checking loader, which refuses a checkpoint saved by a current
+    torch (entries like `.format_version`) and returns None. The MiDaS weights are read through the
+    unwrapped loader (weights only), so the preprocessor works, in the UI path and over HTTP."""
     from fastapi.testclient import TestClient
 
     folder = tmp_path / "weights"  # a path of its own: the estimator cache must not already hold it
@@ -223,13 +223,9 @@ def test_webui_safe_loader_rejection_is_a_clear_error(
         flavour, depth_tools_weights_dir=str(folder), depth_tools_device="cpu", depth_tools_precision="fp32"
     )
     webui.install_safe_loader()
-    with pytest.raises(preprocessors.PreprocessorError) as caught:
-        webui.call(DEPTH, scene(), RES)
-    message = str(caught.value)
-    assert str(folder / midas.WEIGHTS_NAME) in message and "weights unusable" in message
-    assert "safe loader refused" in message and "replace it" in message
-    assert caught.value.status_code == 503
-    assert "may be malicious" in capsys.readouterr().err  # the WebUI's own report, as it prints it
+    first = webui.call(DEPTH, scene(), RES)
+    assert first.dtype == np.uint8 and first.ndim == 3 and np.ptp(first) > 0
+    assert "Error verifying pickled file" not in capsys.readouterr().err
     client = TestClient(webui.app(), raise_server_exceptions=False)
     reply = client.post(
         "/controlnet/detect",
@@ -239,8 +235,7 @@ def test_webui_safe_loader_rejection_is_a_clear_error(
             "controlnet_processor_res": RES,
         },
     )
-    assert reply.status_code == 503 and "TypeError" not in reply.text
-    assert reply.json()["errors"] == message
+    assert reply.status_code == 200, reply.text
 
 
 def test_unload_keeps_the_model_for_the_next_call(webui_with_model) -> None:

@@ -272,14 +272,22 @@ def test_input_kinds(midas_estimator: MidasEstimator) -> None:
 
 
 @cpu_only("the CPU's precision probe")
-def test_cpu_precision_is_measured_once(midas_estimator: MidasEstimator, midas_cache: Path) -> None:
+def test_cpu_precision_is_measured_once(midas_estimator: MidasEstimator, midas_cache: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real network, probed in fp32 and bf16 (whatever this CPU's flags say): the measurements
+    are remembered, the choice follows from them, and a later start reads them instead of measuring."""
+    monkeypatch.setattr(device, "cpu_bf16_support", lambda: None)
     first = device.measure_cpu_precision(midas_estimator.model, "test-key")
     assert first in ("fp32", "bf16")
-    state = weights.read_state()["cpu_precision"]
-    (key,) = [k for k in state if k.endswith("|test-key")]
-    assert state[key] == first
+    key = device.precision_state_key("test-key")
+    record = weights.read_state()["cpu_precision"][key]
+    assert record["probe"] == device.PROBE_VERSION and record["fp32_seconds"] > 0 and record["bf16_seconds"] > 0
+    measured = device.PrecisionProbe(**{k: v for k, v in record.items() if k != "probe"})
+    assert device.choose_cpu_precision(measured) == first
     other = "fp32" if first == "bf16" else "bf16"
-    weights.update_state("cpu_precision", key, other)  # as if measured so on an earlier start
+    earlier = {"fp32_seconds": 2.0, "bf16_seconds": 1.0 if other == "bf16" else 3.0, "max_levels": 0,
+               "mean_levels": 0.0}
+    weights.update_state("cpu_precision", key, {"probe": device.PROBE_VERSION, **earlier})  # as an earlier start
     assert device.measure_cpu_precision(midas_estimator.model, "test-key") == other  # read, not re-measured
 
 

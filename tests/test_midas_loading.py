@@ -18,7 +18,7 @@ import pytest
 
 from lib_depth.depth.dependencies import INSTALL_SPECS, MissingDependency
 from lib_depth.depth.errors import DepthError, internal_error
-from lib_depth.midas import device, network
+from lib_depth.midas import device, network, weights
 from tests.python_without import WITHOUT_PACKAGE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -180,10 +180,11 @@ def test_cpu_flags_tell_native_bf16() -> None:
 
 class TimedNet:
     """Stands in for the network in the precision probe: bf16 autocast costs `bf16_cost` x fp32, on
-    a clock of its own (`perf_counter`), so a loaded machine cannot change the outcome."""
+    a clock of its own (`perf_counter`), so a loaded machine cannot change the outcome; under bf16
+    a band of columns comes out `bf16_shift` 8-bit levels higher (the extremes stay put)."""
 
-    def __init__(self, bf16_cost: float) -> None:
-        self.bf16_cost, self.calls, self.now = bf16_cost, [], 0.0
+    def __init__(self, bf16_cost: float, bf16_shift: float = 0.0) -> None:
+        self.bf16_cost, self.bf16_shift, self.calls, self.now = bf16_cost, bf16_shift, [], 0.0
 
     def perf_counter(self) -> float:
         return self.now
@@ -194,22 +195,63 @@ class TimedNet:
         bf16 = torch.is_autocast_cpu_enabled()
         self.calls.append("bf16" if bf16 else "fp32")
         self.now += 0.1 * (self.bf16_cost if bf16 else 1.0)
-        return torch.ones(x.shape[0], x.shape[2], x.shape[3]) * torch.arange(x.shape[3])
+        width = x.shape[3]
+        out = torch.ones(x.shape[0], x.shape[2], width) * torch.arange(width, dtype=torch.float32)
+        if bf16:
+            out[..., 5:16] += self.bf16_shift * (width - 1) / 255
+        return out
 
 
-@pytest.mark.parametrize(("flags", "bf16_cost", "expected"), [
-    (False, 0.5, "fp32"),  # no native bf16: fp32 without measuring, however the probe would come out
-    (True, 0.5, "bf16"),   # native bf16 and measured faster: bf16
-    (True, 20.0, "fp32"),  # flags say yes but the probe measures it 20x slower: fp32
-    (None, 0.5, "bf16"),   # flags unknown (not Linux): the probe decides
+@pytest.mark.parametrize(("flags", "bf16_cost", "bf16_shift", "expected"), [
+    (False, 0.5, 0, "fp32"),   # no native bf16: fp32 without measuring, however the probe would come out
+    (True, 0.5, 0, "bf16"),    # native bf16, measured 2x faster, the same map: bf16
+    (True, 20.0, 0, "fp32"),   # flags say yes but the probe measures it 20x slower: fp32
+    (True, 0.78, 0, "fp32"),   # 1.28x faster: not worth it
+    (True, 0.5, 3, "fp32"),    # 2x faster, but 3 levels off in places: fp32
+    (None, 0.5, 0, "bf16"),    # flags unknown (not Linux): the probe decides
 ])
-def test_auto_precision_on_the_cpu(flags: bool | None, bf16_cost: float, expected: str, midas_cache: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_precision_on_the_cpu(flags: bool | None, bf16_cost: float, bf16_shift: float, expected: str,
+                                   midas_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(device, "cpu_bf16_support", lambda: flags)
-    net = TimedNet(bf16_cost)
+    net = TimedNet(bf16_cost, bf16_shift)
     monkeypatch.setattr(device, "time", net)  # the probe's clock
-    assert device.measure_cpu_precision(net, f"test-{flags}-{bf16_cost}") == expected
+    assert device.measure_cpu_precision(net, f"test-{flags}-{bf16_cost}-{bf16_shift}") == expected
     assert ("bf16" in net.calls) is (flags is not False)  # never probed where the CPU has no bf16
+
+
+def probe(fp32: float, bf16: float, max_levels: int, mean_levels: float = 0.0) -> device.PrecisionProbe:
+    return device.PrecisionProbe(fp32_seconds=fp32, bf16_seconds=bf16, max_levels=max_levels,
+                                 mean_levels=mean_levels)
+
+
+@pytest.mark.parametrize(("measured", "expected"), [
+    (probe(12.2, 11.3, 6, 0.92), "fp32"),  # Depth Anything ViT-S in a real Forge on an AMX CPU (issue 22)
+    (probe(7.5, 4.2, 1, 0.3), "bf16"),     # 1.8x faster and within one level everywhere
+    (probe(7.5, 4.2, 2, 0.3), "fp32"),     # as fast, but two levels off somewhere
+    (probe(1.29, 1.0, 0), "fp32"),         # just under 1.3x
+    (probe(1.3, 1.0, 0), "bf16"),          # 1.3x
+    (probe(1.0, 20.0, 0), "fp32"),         # a CPU emulating bf16
+    (probe(1.0, 0.0, 0), "fp32"),          # a timer that saw nothing decides nothing
+])
+def test_the_choice_from_the_measurements(measured: device.PrecisionProbe, expected: str) -> None:
+    assert device.choose_cpu_precision(measured) == expected
+
+
+def test_a_choice_remembered_by_an_older_release_is_measured_again(midas_cache: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Releases before the probe version stored a bare "bf16" under the same key: not reused."""
+    monkeypatch.setattr(device, "cpu_bf16_support", lambda: True)
+    net = TimedNet(bf16_cost=0.92)  # 1.09x: the old rule's "bf16" would no longer be chosen
+    monkeypatch.setattr(device, "time", net)
+    key = device.precision_state_key("test-old-choice")
+    weights.update_state("cpu_precision", key, "bf16")
+    assert device.measure_cpu_precision(net, "test-old-choice") == "fp32"
+    assert "bf16" in net.calls  # measured
+    record = weights.read_state()["cpu_precision"][key]
+    assert record["probe"] == device.PROBE_VERSION and record["max_levels"] == 0
+    calls = len(net.calls)
+    assert device.measure_cpu_precision(net, "test-old-choice") == "fp32"
+    assert len(net.calls) == calls  # the new record is reused: measured once
 
 
 def test_missing_dependency_is_a_depth_error() -> None:

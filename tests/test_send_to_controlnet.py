@@ -29,7 +29,7 @@ from lib_depth.ui import controlnet_send, hosting
 from lib_depth.ui.app import build_ui
 from lib_depth.ui.compat import GRADIO_MAJOR
 from tests.fixtures_ui import browser_page, free_port
-from tests.host_double.controlnet_page import build_page, init_scripts
+from tests.host_double.controlnet_page import build_page, init_scripts, unit_name
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "javascript" / "depth_tools_controlnet.js"
@@ -83,14 +83,14 @@ def test_unit_count_from_controlnets_setting(make_webui, flavour: str, option: i
 
 
 @contextlib.contextmanager
-def serving(flavour: str, midas_checkpoint: Path, **page: Any) -> Iterator[tuple[str, str]]:
+def serving(flavour: str, midas_checkpoint: Path, units: int = 3, **page: Any) -> Iterator[tuple[str, str]]:
     """The page double with the real Depth Tools tab inside (3 units), served in this process."""
     from lib_depth.ui import midas as midas_work
 
     saved, previous_host = midas_work.standalone, hosting.current()
     midas_work.standalone = midas_work.StandaloneOptions(str(midas_checkpoint), False, "cpu", "fp32")
-    host = hosting.TabHost(controlnet_units=lambda: 3)
-    built = build_page(flavour, units=3, extra_tabs=[("Depth Tools", "depth_tools", lambda: build_ui(host).blocks)],
+    host = hosting.TabHost(controlnet_units=lambda: units)
+    built = build_page(flavour, units=units, extra_tabs=[("Depth Tools", "depth_tools", lambda: build_ui(host).blocks)],
                        **page)
     built.blocks.queue()
     port = free_port()
@@ -146,8 +146,8 @@ def send(page, prefix: str, tab: str, unit: int, kind: str | None = None) -> str
     return note.inner_text()
 
 
-def check_unit(page, flavour: str, tab: str, unit: int, png: bytes, control_type: str) -> None:
-    unit_id = f"{tab}_controlnet_ControlNet-{unit}"
+def check_unit(page, flavour: str, tab: str, unit: int, png: bytes, control_type: str, units: int = 3) -> None:
+    unit_id = f"{tab}_controlnet_{unit_name(flavour, unit, units)}"
     assert file_input_bytes(page, unit_id) == png
     assert page.is_checked(f"#{unit_id}_controlnet_enable_checkbox input")
     assert page.is_checked(f"#{unit_id}_controlnet_type_filter_radio input[value='{control_type}']")
@@ -167,6 +167,18 @@ def open_webui(page, url: str, flavour: str) -> None:
     page.add_script_tag(content=init_scripts(flavour))  # A1111's own scripts (and Forge's canvas)
     page.add_script_tag(path=str(SCRIPT))  # as the WebUI loads javascript/*.js
     page.click("#tabs button:has-text('Depth Tools')")
+
+
+def make_exr_map(page, exr: Path) -> bytes:
+    """Upload `exr` to the EXR sub-tab, make the maps: the depth PNG it offers, as served."""
+    from playwright.sync_api import expect
+
+    page.set_input_files("#depth_tools_exr_files input[type=file]", str(exr))
+    expect(page.locator("#depth_tools_exr_cut_0")).to_be_visible()
+    page.click("#depth_tools_make")
+    link = page.locator("#depth_tools_exr_downloads a").first
+    expect(link).to_be_visible()
+    return page.request.get(link.get_attribute("href")).body()
 
 
 def downloaded(page, prefix: str) -> dict[str, bytes]:
@@ -206,12 +218,7 @@ def test_send_to_controlnet_in_chromium(
 
             assert "Nothing to send" in send(page, "depth_tools_exr", "txt2img", 0)  # no map made yet
 
-            page.set_input_files("#depth_tools_exr_files input[type=file]", str(sample_exr))
-            expect(page.locator("#depth_tools_exr_cut_0")).to_be_visible()
-            page.click("#depth_tools_make")
-            link = page.locator("#depth_tools_exr_downloads a").first
-            expect(link).to_be_visible()
-            png = page.request.get(link.get_attribute("href")).body()
+            png = make_exr_map(page, sample_exr)
             shown = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
             full_size = make_depth_map(read_depth(sample_exr).depth).levels
             np.testing.assert_array_equal(shown, full_size)  # the full-size map
@@ -237,6 +244,28 @@ def test_send_to_controlnet_in_chromium(
             assert errors == []
         except Exception:
             page.screenshot(path=str(artifacts_dir / f"send_to_controlnet_failure_{flavour}.png"), full_page=True)
+            raise
+
+
+def test_send_to_the_only_unit_in_chromium(midas_checkpoint: Path, chromium, sample_exr: Path,
+                                           artifacts_dir: Path) -> None:
+    """ControlNet set to one unit: Mikubill's ids are then `{tab}_controlnet_ControlNet_...` (no
+    `-0`, no unit tabs), Forge's still `ControlNet-0`; the map arrives in that unit all the same."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    with serving(FLAVOURS[0], midas_checkpoint, units=1) as (flavour, url), \
+            browser_page(chromium, 1280, 1100, WAIT_MS) as (page, errors):
+        try:
+            open_webui(page, url, flavour)
+            png = make_exr_map(page, sample_exr)
+            for tab in ("txt2img", "img2img"):
+                note = send(page, "depth_tools_exr", tab, 0)
+                assert f"Sent the depth map to {tab} ControlNet unit 0" in note, note
+                check_unit(page, flavour, tab, 0, png, "Depth", units=1)
+            assert errors == []
+        except Exception:
+            page.screenshot(path=str(artifacts_dir / f"send_one_unit_failure_{flavour}.png"), full_page=True)
             raise
 
 

@@ -59,7 +59,7 @@ def compare(encoder: str, folder: Path) -> float:
 def main() -> int:
     from lib_depth.midas.network import _ensure_torchvision
 
-    _ensure_torchvision()  # the reference imports torchvision.transforms (Compose); see HOST_API.md
+    _ensure_torchvision()  # the reference imports torchvision.transforms (Compose); see docs/hosts.md
     with tempfile.TemporaryDirectory() as scratch:
         worst = max(compare(encoder, Path(scratch)) for encoder in sys.argv[1:] or ["vits"])
     print(f"worst: {worst:.2e} of the range (target < 1e-4)")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..depth.dependencies import MissingDependency, require
 from ..midas.network import _can_assign, _first_line, _size
+from ..midas.torch_load import load_tensors
 from ..midas.weights import WeightsError
 from .config import AnythingConfig, LayoutError
 from .network import build
@@ -46,14 +47,10 @@ def _damaged(path: Path, exc: BaseException, what: str) -> WeightsError:
 
 
 def _read_pth(path: Path) -> Any:
-    import torch
 
     is_zip = zipfile.is_zipfile(path)
     try:
-        try:
-            return torch.load(str(path), map_location="cpu", weights_only=True, mmap=is_zip)
-        except TypeError:  # torch < 2.1 has no mmap
-            return torch.load(str(path), map_location="cpu", weights_only=True)
+        return load_tensors(path, mmap=is_zip)
     except pickle.UnpicklingError as exc:
         if "Unsupported global" in str(exc) or (is_zip and "Weights only load failed" in str(exc)):
             named = re.search(r"GLOBAL (\S+)", str(exc))
@@ -131,7 +128,7 @@ def read_state_dict(path: Path) -> Mapping[str, Any]:
     if isinstance(state, Mapping) and "model" in state and isinstance(state["model"], Mapping):
         state = state["model"]  # a training checkpoint
     if state is None:  # only the WebUI's checking loader (modules/safe.py) answers None
-        raise WeightsError("torch.load returned None: inside the WebUI that means its safe loader refused the file "
+        raise WeightsError("torch.load returned None: the file holds None, or a WebUI's safe loader refused it "
                            "(see 'Error verifying pickled file' in the console)", path)
     if not isinstance(state, Mapping) or not state:
         what = "an empty dict" if isinstance(state, Mapping) else f"a {type(state).__name__}"

@@ -1,6 +1,6 @@
 """8- and 16-bit grayscale PNG output, written atomically.
 
-cv2's encoder is ~6x faster than Pillow's for 8-bit and ~20x for 16-bit (HOST_API.md; bench/).
+cv2's encoder is ~6x faster than Pillow's for 8-bit and ~20x for 16-bit (docs/hosts.md; bench/).
 Atomic: the bytes go to a temporary file in the target folder (unnamed until complete, where
 Linux allows), then one rename, so a crash, a kill or a full disk never leaves a half-written PNG
 under the final name, nor a temporary file beside it.

@@ -7,6 +7,8 @@ on first use. Modules by job:
 
 - `weights`: find the weights file where users keep it, verify it, download it when allowed.
 - `network`: weights file -> controlnet_aux's DPT-hybrid network (every damaged file a clear error).
+- `torch_load`: a checkpoint's tensors, weights only, through the loader the host hands over
+  (`use_loader`: inside A1111 its unwrapped `torch.load`; Depth Anything's loading shares it).
 - `settings`, `device`, `geometry`: what to load and where to run it; the image's own aspect ratio.
 - `estimator`: `MidasEstimator` (`from_pretrained(settings)`, then call it; `estimate` also gives the
   notes for the user, e.g. the long-side cap of `geometry.MAX_NETWORK_SIDE`) and the per-process cache.

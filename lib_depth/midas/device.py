@@ -1,7 +1,9 @@
-"""Device and precision policy: where MiDaS runs and in which float format.
+"""Device and precision policy: where a depth network runs and in which float format.
 
-bf16 autocast is only chosen on a CPU where a one-off probe measures it faster and close enough
-to fp32 (CPUs without native bf16 run it ~20x slower): a speed-up measured elsewhere means nothing.
+On a CPU, bf16 autocast is chosen only where a one-off probe, on this CPU, measures it clearly
+faster than fp32 and its map within one 8-bit level of fp32's (CPUs without native bf16 run it
+~20x slower; on some with it, Depth Anything ViT-S gained 8% for 0.92 levels of error on average):
+a speed-up measured elsewhere means nothing, and a small one is not worth a different map.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 import platform
 import time
 import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,11 +29,37 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: bf16 is used on a CPU only if the probe runs at most this fraction of the fp32 time ...
-BF16_MIN_SPEEDUP = 0.8
-#: ... and its min-max normalised output differs from fp32 by at most this much on average (about
-#: 2.5 of 255 levels).
-BF16_MAX_ERROR = 0.01
+#: bf16 is used on a CPU only if the probe runs at least this many times faster than in fp32 ...
+MIN_SPEEDUP = 1.3
+#: ... and its 8-bit map (min-max normalised, as the maps are made) is within this many levels of
+#: fp32's at every pixel.
+MAX_LEVEL_DIFFERENCE = 1
+#: The probe's method and what it records: part of what is remembered, so that a choice made by
+#: another method (releases before this one stored only "bf16" or "fp32") is measured again.
+PROBE_VERSION = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrecisionProbe:
+    """fp32 and bf16 on one input on this CPU: the best time of each, and how far apart their 8-bit
+    maps are (the largest and the mean difference, in levels of 255)."""
+
+    fp32_seconds: float
+    bf16_seconds: float
+    max_levels: int
+    mean_levels: float
+
+    @property
+    def speedup(self) -> float:
+        return self.fp32_seconds / self.bf16_seconds if self.bf16_seconds > 0 else 0.0
+
+
+def choose_cpu_precision(probe: PrecisionProbe) -> str:
+    """bf16 where it is clearly faster (>= MIN_SPEEDUP) and its map stays within MAX_LEVEL_DIFFERENCE
+    levels of fp32's everywhere; otherwise fp32: accuracy is given up only for a real gain."""
+    if probe.speedup >= MIN_SPEEDUP and probe.max_levels <= MAX_LEVEL_DIFFERENCE:
+        return "bf16"
+    return "fp32"
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -112,51 +141,83 @@ def cpu_bf16_support(cpuinfo: str | None = None) -> bool | None:
 
 
 def measure_cpu_precision(net: torch.nn.Module, key_extra: str = "") -> str:
-    """fp32 or bf16 on this CPU: bf16 when it is clearly faster and close enough (docs/architecture.md).
+    """fp32 or bf16 on this CPU, by `choose_cpu_precision` from a probe (docs/architecture.md).
 
     A CPU without native bf16 (no AVX-512 BF16 or AMX; on ARM no BF16) runs bf16 autocast ~20x
-    slower than fp32: fp32, without measuring. Otherwise measured once on a 128x128 probe (~1 s)
-    and remembered per CPU, torch version, thread count and weights, so later starts skip it.
+    slower than fp32: fp32, without measuring. Otherwise measured once on a 128x128 probe (a few seconds);
+    the measurements are remembered per CPU, torch version, thread count, weights and probe
+    version, and the choice is made from them again at every start.
     """
-    import torch
 
     if cpu_bf16_support() is False:
         log.info("CPU precision: fp32 (this CPU has no native bf16: bf16 would be many times slower)")
         return "fp32"
+    key = precision_state_key(key_extra)
+    probe = _remembered(read_state().get("cpu_precision", {}).get(key))
+    if probe is None:
+        probe = _probe(net)
+        if probe is None:
+            return "fp32"
+        update_state("cpu_precision", key, {"probe": PROBE_VERSION, **asdict(probe)})
+    choice = choose_cpu_precision(probe)
+    log.info("CPU precision: fp32 %.3f s, bf16 %.3f s (%.2fx), 8-bit maps up to %d levels apart (mean %.2f) -> %s",
+             probe.fp32_seconds, probe.bf16_seconds, probe.speedup, probe.max_levels, probe.mean_levels, choice)
+    return choice
+
+
+def precision_state_key(key_extra: str = "") -> str:
+    """Where a probe is remembered: this CPU, torch version, thread count and `key_extra` (the weights)."""
+    import torch
 
     capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")()
-    key = "|".join([torch.__version__, platform.processor() or platform.machine(), capability,
-                    str(torch.get_num_threads()), key_extra])
-    remembered = read_state().get("cpu_precision", {}).get(key)
-    if remembered in ("fp32", "bf16"):
-        return remembered
+    return "|".join([torch.__version__, platform.processor() or platform.machine(), capability,
+                     str(torch.get_num_threads()), key_extra])
+
+
+def _remembered(record: object) -> PrecisionProbe | None:
+    """A probe remembered by this probe version; None for anything else (an older release's bare choice)."""
+    if not isinstance(record, dict) or record.get("probe") != PROBE_VERSION:
+        return None
+    try:
+        return PrecisionProbe(fp32_seconds=float(record["fp32_seconds"]), bf16_seconds=float(record["bf16_seconds"]),
+                              max_levels=int(record["max_levels"]), mean_levels=float(record["mean_levels"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _probe(net: torch.nn.Module) -> PrecisionProbe | None:
+    """Time fp32 and bf16 on the same input and compare their 8-bit maps; None where bf16 autocast
+    is not available on the CPU."""
+    import torch
+
     cpu = torch.device("cpu")
     x = to_network_input(_probe_input()[None], cpu)
-    timings, outputs = {}, {}
+    timings, maps = {}, {}
     try:
         for precision in ("fp32", "bf16"):
             check_precision(cpu, precision)
             with INFERENCE_LOCK, torch.inference_mode(), autocast(cpu, precision):
                 net(x)  # warm-up
                 best = math.inf
-                for _ in range(2):
+                for _ in range(3):  # the best of three: a busy machine only slows some
                     start = time.perf_counter()
                     y = net(x).float()
                     best = min(best, time.perf_counter() - start)
-            timings[precision], outputs[precision] = best, _minmax(y[0])
+            timings[precision], maps[precision] = best, _levels8(y[0])
     except DepthError:
-        return "fp32"
-    error = float((outputs["bf16"] - outputs["fp32"]).abs().mean())
-    choice = "bf16" if timings["bf16"] <= BF16_MIN_SPEEDUP * timings["fp32"] and error <= BF16_MAX_ERROR else "fp32"
-    log.info("CPU precision: fp32 %.3f s, bf16 %.3f s (mean error %.4f) -> %s",
-             timings["fp32"], timings["bf16"], error, choice)
-    update_state("cpu_precision", key, choice)
-    return choice
+        return None
+    difference = (maps["bf16"] - maps["fp32"]).abs()
+    return PrecisionProbe(fp32_seconds=timings["fp32"], bf16_seconds=timings["bf16"],
+                          max_levels=int(difference.max()), mean_levels=float(difference.float().mean()))
 
 
-def _minmax(t: torch.Tensor) -> torch.Tensor:
+def _levels8(t: torch.Tensor) -> torch.Tensor:
+    """The 8-bit map of an output: min-max normalised to 0..255 and rounded, as the maps are made."""
+    import torch
+
     lo, hi = t.min(), t.max()
-    return (t - lo) / (hi - lo) if hi > lo else t * 0
+    normalised = (t - lo) / (hi - lo) if hi > lo else t * 0
+    return torch.round(normalised * 255).to(torch.int16)
 
 
 def empty_device_cache() -> None:

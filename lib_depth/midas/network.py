@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..depth.dependencies import MissingDependency, require
+from .torch_load import load_tensors
 from .weights import WEIGHTS_MIB, WEIGHTS_NAME, WeightsError, expected_sha256_prefix, sha256_file
 
 if TYPE_CHECKING:
@@ -194,10 +195,7 @@ def read_state_dict(path: Path, verified: bool) -> Mapping[str, Any]:
         raise WeightsError(f"the MiDaS weights file is empty (0 bytes); replace it with {WEIGHTS_NAME}", path)
     is_zip = zipfile.is_zipfile(path)
     try:
-        try:
-            state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=is_zip)
-        except TypeError:  # torch < 2.1 has no mmap
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
+        state = load_tensors(path, mmap=is_zip)
     except pickle.UnpicklingError as exc:
         objects = "Unsupported global" in str(exc) or (is_zip and "Weights only load failed" in str(exc))
         if not objects:
@@ -214,9 +212,8 @@ def read_state_dict(path: Path, verified: bool) -> Mapping[str, Any]:
         state = state["model"]  # training checkpoints, as controlnet_aux accepts them
     if state is None:  # only the WebUI's checking loader (modules/safe.py) answers None
         raise WeightsError(
-            "MiDaS weights unusable: torch.load returned None, which inside the WebUI means its safe loader "
-            "refused the file (see 'Error verifying pickled file' in the console); checkpoints re-saved by a "
-            "recent torch (zip entries like .format_version) are refused, the published file is not: replace it "
+            "MiDaS weights unusable: torch.load returned None: the file holds None, or a WebUI's safe loader "
+            "refused it (see 'Error verifying pickled file' in the console): replace it "
             f"with the published {WEIGHTS_NAME}",
             path,
         )

@@ -1,6 +1,6 @@
 """The few places where gradio 3.41 (A1111, reForge) and 4.40 (Forge) disagree, handled once.
 
-HOST_API.md lists the differences; everything else in the tab is written against the API both
+docs/hosts.md lists the differences; everything else in the tab is written against the API both
 versions share (constructor sizes, `gr.update`, no `.style()`).
 """
 

@@ -1,7 +1,7 @@
 """Depth Tools' preprocessors in ControlNet's dropdown, for every ControlNet a WebUI may have.
 
 One implementation per preprocessor (`preprocessors.implementation`: image -> uint8 HxWx3 map) and a
-thin registration per flavour (HOST_API.md): Mikubill's ControlNet >= 1.1.444 (`Preprocessor` classes), <= 1.1.443
+thin registration per flavour (docs/hosts.md): Mikubill's ControlNet >= 1.1.444 (`Preprocessor` classes), <= 1.1.443
 (`global_state` dicts and slider configs) and Forge/reForge's built-in ControlNet
 (`modules_forge`). Registration runs in `on_before_ui`, is idempotent (a UI reload re-runs it) and
 silently does nothing when no ControlNet is present.

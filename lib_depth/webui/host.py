@@ -2,14 +2,15 @@
 
 This is the ONLY module that imports the WebUI's `modules.*` (`tests/test_layers.py` checks it).
 Every such import is guarded, so the library, the command line, the standalone tab and the tests
-run with no WebUI at all. Host facts (option storage, command-line flags, paths, devices) are in
-HOST_API.md.
+run with no WebUI at all. Host facts (option storage, command-line flags, paths, devices, the
+safe loader) are in docs/hosts.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -112,6 +113,21 @@ def extension_dirs() -> list[Path]:
         if value and Path(value) not in dirs:
             dirs.append(Path(value))
     return dirs
+
+
+def torch_loader() -> Callable[..., Any] | None:
+    """The WebUI's own, unwrapped `torch.load` when its checking wrapper is in place, else None.
+
+    A1111's `modules/safe.py` replaces `torch.load` on import and keeps the original as
+    `unsafe_torch_load`; its wrapper refuses checkpoints saved by a current torch (docs/hosts.md).
+    Read from `sys.modules`, never imported here: importing it would install the wrapper.
+    """
+    safe = sys.modules.get("modules.safe")
+    torch = sys.modules.get("torch")
+    original = getattr(safe, "unsafe_torch_load", None)
+    if original is None or torch is None or getattr(torch, "load", None) is original:
+        return None
+    return original
 
 
 def torch_gc() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..images import registry
 from ..midas import MidasSettings
+from ..midas.torch_load import use_loader
 from ..midas.weights import WEIGHTS_NAME
 from .host import (
     ProgressTracker,
@@ -23,6 +24,7 @@ from .host import (
     models_path,
     progress_tracker,
     torch_gc,
+    torch_loader,
 )
 from .settings import (
     OPT_ALLOW_DOWNLOAD,
@@ -33,6 +35,9 @@ from .settings import (
     keep_model_loaded,
     setting,
 )
+
+# every checkpoint is read through the WebUI's unwrapped torch.load, weights only (midas/torch_load.py)
+use_loader(torch_loader)
 
 
 def controlnet_annotator_dirs() -> list[Path]:

@@ -1,4 +1,4 @@
-"""A small WebUI for tests: fake `modules.*` and the three ControlNet registries (HOST_API.md).
+"""A small WebUI for tests: fake `modules.*` and the three ControlNet registries (docs/hosts.md).
 
 `webui_double(root, flavour)` puts the stand-ins into `sys.modules` the way a running WebUI has
 them, loads extension scripts the way A1111 does (`load_scripts`), runs the callbacks on demand,
@@ -101,8 +101,13 @@ class WebUI:
         return app
 
     def install_safe_loader(self) -> ModuleType:
-        """`import modules.safe`: from now on `torch.load` is the WebUI's checking loader."""
-        return self.module("modules.safe")
+        """`import modules.safe`, as A1111's `modules/paths.py` does at start-up: from now on
+        `torch.load` is the WebUI's checking loader. Forge's copy of safe.py leaves `torch.load`
+        alone (its `torch.load = load` is commented out), so the forge flavour puts it back."""
+        safe = self.module("modules.safe")
+        if self.flavour == "forge":
+            sys.modules["torch"].load = safe.unsafe_torch_load
+        return safe
 
     @property
     def errors(self) -> list[str]:

@@ -1,19 +1,24 @@
 """A WebUI page with ControlNet units, built with gradio, for the Send-to-ControlNet browser tests.
 
 Reproduces only what `javascript/depth_tools_controlnet.js` touches, with the ids and classes of
-the real trees (HOST_API.md; read from their source):
+the real trees (docs/hosts.md; read from their source):
 
 - "mikubill": sd-webui-controlnet 1.1.455 (`scripts/controlnet.py` `ui()`, `controlnet_ui_group.py`
   `render()`): `gr.Group(elem_id="{tab}_controlnet")` > `gr.Accordion(elem_id="controlnet")` >
-  `gr.Tabs(elem_id="{tab}_controlnet_tabs")` > `gr.Tab("ControlNet Unit {i}", elem_classes="cnet-unit-tab")`;
-  the unit image a `gr.Image(source="upload", tool="sketch")` (gradio 3 only, as in A1111). In img2img
+  `gr.Tabs(elem_id="{tab}_controlnet_tabs")` > `gr.Tab("ControlNet Unit {i}", elem_classes="cnet-unit-tab")`,
+  each unit's ids starting `{tab}_controlnet_ControlNet-{i}_`; with one unit (`control_net_unit_count`
+  1) there are no tabs: a `gr.Column()` holds the unit, named `ControlNet`, so its ids start
+  `{tab}_controlnet_ControlNet_` (`scripts/controlnet.py` `ui()`: `if max_models > 1: ... else:
+  self.uigroup("ControlNet", ...)`); the unit image a `gr.Image(source="upload", tool="sketch")`
+  (gradio 3 only, as in A1111). In img2img
   the image panel is hidden until "Upload independent control image" is ticked, whose change
   event clears the image and shows the panel (`register_img2img_same_input`).
 - "forge": Forge's built-in ControlNet (dfdcbab6): the same group and accordion, then one
-  InputAccordion per unit (`.input-accordion`), the unit image a ForgeCanvas: a gr.HTML holding
-  `input[type=file].forge-file-upload` and two hidden LogicalImage textboxes. The stand-in for
-  canvas.min.js does what it does with an upload: read the file as a data URL, show it, and put a
-  PNG data URL in the `logical_image_background` textbox (Forge re-draws it through a canvas).
+  InputAccordion per unit (`.input-accordion`), `ControlNet-{i}` even for one unit, the unit image
+  a ForgeCanvas: a gr.HTML holding `input[type=file].forge-file-upload` and two hidden LogicalImage
+  textboxes. The stand-in for canvas.min.js does what it does with an upload: read the file as a
+  data URL, show it, and put a PNG data URL in the `logical_image_background` textbox (Forge
+  re-draws it through a canvas).
 
 Both: Enable (`.cnet-unit-enabled`), a Control Type radio whose change sets the preprocessor and
 model to the type's defaults on the server (`select_control_type`), the preprocessor and model
@@ -118,8 +123,13 @@ def _canvas_html(uuid: str) -> str:
     )
 
 
-def _unit(flavour: str, tab: str, index: int, models: Sequence[str]) -> Unit:
-    prefix = f"{tab}_controlnet_ControlNet-{index}"
+def unit_name(flavour: str, index: int, units: int) -> str:
+    """The name in a unit's ids: `ControlNet-{index}`, but Mikubill's lone unit is `ControlNet`."""
+    return "ControlNet" if flavour == "mikubill" and units == 1 else f"ControlNet-{index}"
+
+
+def _unit(flavour: str, tab: str, index: int, models: Sequence[str], units: int) -> Unit:
+    prefix = f"{tab}_controlnet_{unit_name(flavour, index, units)}"
     img2img = tab == "img2img"
     with (
         gr.Group(visible=not img2img) as panel,
@@ -189,17 +199,20 @@ def _controlnet(flavour: str, tab: str, units: int, models: Sequence[str]) -> li
     with gr.Group(elem_id=f"{tab}_controlnet"):
         label = "ControlNet v1.1.455" if flavour == "mikubill" else "ControlNet Integrated"
         with gr.Accordion(label, open=False, elem_id="controlnet"):
-            if flavour == "mikubill":
+            if flavour == "mikubill" and units == 1:
+                with gr.Column():
+                    made.append(_unit(flavour, tab, 0, models, units))
+            elif flavour == "mikubill":
                 with gr.Tabs(elem_id=f"{tab}_controlnet_tabs"):
                     for i in range(units):
                         with gr.Tab(f"ControlNet Unit {i}", elem_classes=["cnet-unit-tab"]):
-                            made.append(_unit(flavour, tab, i, models))
+                            made.append(_unit(flavour, tab, i, models, units))
             else:
                 with gr.Row(elem_id=f"{tab}_controlnet_accordions", elem_classes="accordions"):
                     for i in range(units):
                         with gr.Accordion(f"ControlNet Unit {i}", open=False, elem_id=f"input-accordion-{tab}-{i}",
                                           elem_classes=["input-accordion", "cnet-unit-enabled-accordion"]):
-                            made.append(_unit(flavour, tab, i, models))
+                            made.append(_unit(flavour, tab, i, models, units))
     return made
 
 

@@ -1,13 +1,19 @@
-"""Stand-in for A1111's `modules/safe.py`: importing it replaces `torch.load` with a checking loader.
+"""Stand-in for A1111's `modules/safe.py` (v1.10.1, commit 82a973c0): importing it wraps `torch.load`.
 
-Behaviour reproduced (the WebUI's, as read from its source): before loading, the file is verified.
-A zip checkpoint may only hold `<dir>/data.pkl`, `<dir>/version` and `<dir>/data/<n>` — so files
-saved by recent torch, which add `.format_version`, `byteorder`, `.data/serialization_id`, are
-rejected — and its pickle may only name a short list of globals. An old-style (non-zip) file must
-hold five pickles with those globals. On rejection the loader prints a report and returns None
-(it does not raise); `--disable-safe-unpickle` skips the check. `unsafe_torch_load` is the original.
+What it reproduces, as the source does it: `unsafe_torch_load = torch.load; torch.load = load` at
+the end of the module. `load` -> `load_with_extra`: unless `--disable-safe-unpickle`, `check_pt`
+verifies the file first, and on any failure prints a report through `errors.report` and returns
+None (it does not raise). `check_pt`: a zip checkpoint may hold only the member names matched by
+`allowed_zip_names_re` (copied below: `<dir>/data/<n>`, `version`, `byteorder`,
+`.data/serialization_id`, `data.pkl`), so the `<dir>/.format_version` and `<dir>/.storage_alignment`
+that torch 2.13's `torch.save` writes make a valid file "bad file inside ..."; then its one
+`data.pkl` is walked by `RestrictedUnpickler`, which allows a short list of globals. A non-zip file
+must be five pickles with those globals. Left out: `extra_handler`/`Extra` and the
+pytorch_lightning names, which nothing of ours uses. Forge keeps this module but leaves
+`torch.load` alone (`# torch.load = load  <- Forge do not need it!`).
 """
 
+import _codecs
 import collections
 import pickle
 import re
@@ -38,16 +44,19 @@ _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"): lambda: numpy.core.multiarray._reconstruct,
     ("numpy", "dtype"): lambda: numpy.dtype,
     ("numpy", "ndarray"): lambda: numpy.ndarray,
+    ("_codecs", "encode"): lambda: _codecs.encode,
     ("__builtin__", "set"): lambda: set,
 }
-_ZIP_ENTRY = re.compile(r"^[^/]+/(data\.pkl|version|data/\d+)$")
-_DATA_PKL = re.compile(r"^[^/]+/data\.pkl$")
+# the WebUI's own expression, character for character (its unescaped "." matches any character)
+allowed_zip_names_re = re.compile(r"^([^/]+)/((data/\d+)|version|byteorder|.data/serialization_id|(data\.pkl))$")
+data_pkl_re = re.compile(r"^([^/]+)/data\.pkl$")
 
 
-class _Checker(pickle.Unpickler):
+class RestrictedUnpickler(pickle.Unpickler):
     """Walks a pickle without building tensors; any global outside the list is refused."""
 
-    def persistent_load(self, pid):
+    def persistent_load(self, saved_id):
+        assert saved_id[0] == "storage"
         return torch.storage.TypedStorage(_internal=True)
 
     def find_class(self, module, name):
@@ -59,23 +68,28 @@ class _Checker(pickle.Unpickler):
         raise Exception(f"global '{module}/{name}' is forbidden")
 
 
+def check_zip_filenames(filename, names):
+    for name in names:
+        if not allowed_zip_names_re.match(name):
+            raise Exception(f"bad file inside {filename}: {name}")
+
+
 def check_pt(filename):
     try:
         with zipfile.ZipFile(filename) as archive:
-            names = archive.namelist()
-            for name in names:
-                if not _ZIP_ENTRY.match(name):
-                    raise Exception(f"bad file inside {filename}: {name}")
-            pickles = [n for n in names if _DATA_PKL.match(n)]
-            if len(pickles) != 1:
-                raise Exception(f"expected one data.pkl in {filename}, found {len(pickles)}")
+            check_zip_filenames(filename, archive.namelist())
+            pickles = [n for n in archive.namelist() if data_pkl_re.match(n)]
+            if len(pickles) == 0:
+                raise Exception(f"data.pkl not found in {filename}")
+            if len(pickles) > 1:
+                raise Exception(f"Multiple data.pkl found in {filename}")
             with archive.open(pickles[0]) as file:
-                _Checker(file).load()
-    except zipfile.BadZipFile:
+                RestrictedUnpickler(file).load()
+    except zipfile.BadZipfile:
         with open(filename, "rb") as file:
-            checker = _Checker(file)
+            unpickler = RestrictedUnpickler(file)
             for _ in range(5):
-                checker.load()
+                unpickler.load()
 
 
 def load(filename, *args, **kwargs):
