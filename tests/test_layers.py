@@ -30,7 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"depth", "midas", "images", "top"},
     "ui": {"depth", "midas", "images", "api", "top"},  # the standalone server mounts the API
     "webui": {"depth", "midas", "images", "ui", "api", "top", "cli"},
-    "top": {"depth", "midas", "cli"},
+    "farm": {"depth", "cli"},  # render-farm tasks: the command line run on a farm's chunks
+    "top": {"depth", "midas", "cli", "farm"},  # __main__ dispatches `farm ...` to farm/, the rest to cli/
 }
 HOST_PACKAGES = ("modules", "modules_forge", "scripts", "internal_controlnet", "launch", "lib_controlnet")
 HEAVY = ("torch", "torchvision", "controlnet_aux", "timm", "gradio")
@@ -43,7 +44,7 @@ def layer_of(module: str) -> str:
         return "top"
     if (LIB / parts[1]).is_dir():
         return parts[1]
-    return "cli" if parts[1] in ("cli", "__main__") or parts[1].startswith("cli_") else "top"
+    return "cli" if parts[1] == "cli" or parts[1].startswith("cli_") else "top"
 
 
 def module_name(path: Path) -> str:
