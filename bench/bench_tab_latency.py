@@ -19,6 +19,8 @@ capture-phase listener stamps the click (or, for a typed cutoff, the moment befo
 and `img.decode()` the moment it can be painted ("shown": what a user sees, the number in the
 table). Three kinds of cut, as users make them: a suggested-cut button, a click on the histogram,
 a typed cutoff + Enter; each alternates between two cuts so that every action changes the preview.
+Since issue 22 the tab's own script answers all three through its route (`ui/fast_preview.py`),
+with no gradio event: the "response" column is then that route's.
 Renders: the sample (768x512) and a synthetic 3840x2160 one. Prints markdown tables.
 """
 
@@ -72,16 +74,16 @@ PROBE_JS = """() => {
   check();
 }""".replace("__DEPTH__", DEPTH)
 
-#: Resolves with [ms to new src, ms to decoded, ms to the end of the last direct (queue=False) predict
-#: request's response, or null when the event went through the queue] for the first change after
-#: the last action (null: none within 20 s).
+#: Resolves with [ms to new src, ms to decoded, ms to the end of the last direct request's response
+#: (a queue=False predict, or the tab's own preview route), or null when the event went through the
+#: queue] for the first change after the last action (null: none within 20 s).
 WAIT_JS = r"""async () => {
   const dt = window.__dt;
   while (performance.now() - dt.action < 20000) {
     const c = dt.changes.find((c) => c.src > dt.action);
     if (c && c.shown !== null) {
       const calls = performance.getEntriesByType('resource').filter(
-        (r) => /\/(run|api)\/predict/.test(r.name) && r.startTime >= dt.action);
+        (r) => /\/(run|api)\/predict|\/depth-tools\/tab\//.test(r.name) && r.startTime >= dt.action);
       const end = calls.length ? Math.max(...calls.map((r) => r.responseEnd)) - dt.action : null;
       performance.clearResourceTimings();
       return [c.src - dt.action, c.shown - dt.action, end];
@@ -310,7 +312,8 @@ def print_table(rows: list[tuple[str, str, str, list, list]], load: str) -> None
         print(f"| {host} | {render} | {kind} | {statistics.median(b):.0f} | {p90(b):.0f} | "
               f"{statistics.median(a):.0f} | {p90(a):.0f} | {ratio:.2f} |")
     print("\nwhere it went (medians, ms from the click): response = a direct request's response has arrived "
-          "(queued events have none); src = the page has the new image; shown = decoded\n")
+          "(a queue=False event's or the tab's route's; queued events have none); src = the page has the new "
+          "image; shown = decoded\n")
     print("| host | render | action | before src | before shown | after response | after src | after shown |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for host, render, kind, before, after in rows:
