@@ -56,8 +56,9 @@ PROBE_JS = """() => {
   if (window.__dt) return;
   const dt = window.__dt = {action: 0, manual: false, changes: []};
   const stamp = () => { if (!dt.manual) dt.action = performance.now(); };
-  document.addEventListener('click', stamp, true);
-  document.addEventListener('keydown', (e) => { if (e.key === 'Enter') stamp(); }, true);
+  // on window: its capture listeners run before the document's, where the tab's own script listens
+  window.addEventListener('click', stamp, true);
+  window.addEventListener('keydown', (e) => { if (e.key === 'Enter') stamp(); }, true);
   let last = null;
   const check = () => {
     const root = document.querySelector('__DEPTH__');

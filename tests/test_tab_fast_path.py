@@ -221,3 +221,35 @@ def test_cuts_go_to_the_tabs_route_without_a_gradio_event(exr_server: UiServer, 
         except Exception:
             page.screenshot(path=str(artifacts_dir / "fast_path_failure.png"), full_page=True)
             raise
+
+
+def test_a_cut_previews_with_the_controls_the_page_shows(exr_server: UiServer, chromium, sample_exr: Path) -> None:
+    """The script sends the ticks and choices as the page shows them (gradio 3 and 4 draw them
+    differently): inverted, 16-bit (its high byte shown), noise with a typed seed, and the mask."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    depth = read_depth(sample_exr).depth
+    with browser_page(chromium, 1360, 980, WAIT_MS) as (page, errors):
+        requests = Requests(page)
+        open_sample(page, exr_server, sample_exr)
+        page.check("#depth_tools_exr_invert input")
+        page.locator("#depth_tools_exr_bits label", has_text="16-bit").click()
+        page.check("#depth_tools_exr_noise input")
+        page.check("#depth_tools_exr_mask input")
+        expect(page.locator("#depth_tools_exr_seed input")).to_be_visible()
+        page.fill("#depth_tools_exr_seed input", "7")
+        page.press("#depth_tools_exr_seed input", "Enter")
+        page.wait_for_selector("#depth_tools_exr_mask_preview img")
+        settle(page, requests)
+        requests.clear()
+        old = src_of(page, DEPTH)
+        page.click("#depth_tools_exr_cut_1")
+        wait_for_new_image(page, DEPTH, old)
+        settle(page, requests)
+        assert (len(requests.fast), requests.gradio) == (1, []), (requests.fast, requests.gradio)
+        options = DepthOptions(cutoff=340.5, invert=True, bits=16, noise=True, seed=7)
+        expected = make_depth_map(depth, options)
+        np.testing.assert_array_equal(gray(image_pixels(page, DEPTH)), (expected.levels >> 8).astype(np.uint8))
+        np.testing.assert_array_equal(gray(image_pixels(page, "#depth_tools_exr_mask_preview")), expected.mask_image())
+        assert errors == []
