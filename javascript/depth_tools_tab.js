@@ -7,7 +7,8 @@
 // and cutoff are set in the page. A typed number is sent once per change (Enter, or leaving the
 // box). Where gradio's own values must follow (downloads made with another cutoff, an image gradio
 // has not drawn yet) the hidden `sync` button runs the tab's gradio event afterwards: the preview
-// is already on screen. The WebUI loads every file in javascript/; the standalone tab loads this
+// is already on screen. *Make* clicked while a request is on its way waits for its answer. The
+// Image sub-tab's typed seed clicks that tab's hidden commit button, once per change. The WebUI loads every file in javascript/; the standalone tab loads this
 // one itself (lib_depth/ui/app.py).
 
 (function () {
@@ -16,9 +17,13 @@
     if (window.depthToolsTab) return;
     const PREFIX = 'depth_tools_exr_';
     const TYPED = {cutoff: 'typed', fov: 'controls', seed: 'controls'};
+    // Boxes of other sub-tabs whose typed value is entered by clicking their hidden commit button
+    // (lib_depth/ui/controls.py commit_button): one gradio event per change, not two.
+    const COMMITS = {depth_tools_midas_seed: 'depth_tools_midas_commit'};
     const IMAGES = {chart: 'chart', depth: 'depth', normal: 'normal_preview', mask: 'mask_preview'};
     const committed = new WeakMap(); // number input -> the value last sent (or shown) for it
     let sent = 0; // the latest request: older answers are dropped
+    let inflight = null; // settles once the server has answered the latest request
 
     function app() {
         return typeof gradioApp === 'function' ? gradioApp() : document;
@@ -64,13 +69,14 @@
         return box && box.querySelector('input[type=number]');
     }
 
+    // Resolves when the new picture can be painted; null when gradio has not drawn it (gradio does it).
     function setImage(name, src) {
-        if (!src) return true; // nothing new (an error keeps the last good preview)
+        if (!src) return Promise.resolve(true); // nothing new (an error keeps the last good preview)
         const box = part(name);
         const img = box && box.querySelector('img');
-        if (!img || box.offsetParent === null) return false; // gradio has not drawn it: let gradio do it
+        if (!img || box.offsetParent === null) return null;
         img.src = src;
-        return true;
+        return img.decode().then(() => true, () => true);
     }
 
     function setStatus(html) {
@@ -103,39 +109,61 @@
         if (button) button.click();
     }
 
+    async function post(body) {
+        const response = await fetch(route(), {
+            method: 'POST',
+            headers: {'Content-Type': 'application/json'},
+            body: JSON.stringify(body),
+        });
+        const answer = await response.json();
+        if (!response.ok) throw new Error(answer.detail || response.statusText);
+        return answer;
+    }
+
     async function preview(action, extra) {
         const view = viewKey();
         if (!view) return;
         const ticket = ++sent;
+        const request = post({view, action, controls: controls(), ...extra});
+        const pending = inflight = request.then(() => null, () => null);
         let answer;
         try {
-            const response = await fetch(route(), {
-                method: 'POST',
-                headers: {'Content-Type': 'application/json'},
-                body: JSON.stringify({view, action, controls: controls(), ...extra}),
-            });
-            answer = await response.json();
-            if (!response.ok) throw new Error(answer.detail || response.statusText);
+            answer = await request;
         } catch (error) {
             console.warn('Depth Tools: preview through the tab\'s route failed, using gradio:', error);
             if (ticket === sent) sync();
             return;
+        } finally {
+            if (inflight === pending) inflight = null;
         }
         if (ticket !== sent || !answer.changed) return;
-        let drawn = true;
-        for (const [name, id] of Object.entries(IMAGES)) drawn = setImage(id, answer[name]) && drawn;
-        drawn = setStatus(answer.status) && drawn;
+        const images = Object.entries(IMAGES).map(([name, id]) => setImage(id, answer[name]));
+        // The rest once the pictures are decoded: the status's new nodes and the box's input event
+        // set a WebUI's page-wide update callbacks and gradio's re-render going, which would hold
+        // the new preview back (Forge: ~70 ms).
+        await Promise.all(images.filter((shown) => shown !== null));
+        if (ticket !== sent) return;
+        const drawn = setStatus(answer.status) && !images.includes(null);
         if (action !== 'controls' && !(action === 'typed' && answer.cutoff === null)) setCutoff(answer.cutoff);
-        if (!drawn || (answer.stale && downloadsShown())) {
-            // after the new preview is painted: gradio's re-renders must not delay it
-            requestAnimationFrame(() => setTimeout(sync, 0));
-        }
+        if (!drawn || (answer.stale && downloadsShown())) setTimeout(sync, 0);
+    }
+
+    // *Make* after a cut or a typed value (leaving the box enters it): gradio's event waits until
+    // the server has that cutoff, so the maps are made with it.
+    function holdMake(event, button) {
+        if (!inflight) return false;
+        event.stopImmediatePropagation();
+        event.preventDefault();
+        const go = () => (inflight ? inflight.then(go) : button.click());
+        inflight.then(go);
+        return true;
     }
 
     function onClick(event) {
         const path = event.composedPath ? event.composedPath() : [event.target];
         for (const node of path) {
             if (!node || !node.id) continue;
+            if (node.id === 'depth_tools_make') return holdMake(event, node);
             const cut = node.id.match(/^depth_tools_exr_cut_(\d+)$/);
             if (cut) return preview('cut', {index: Number(cut[1])});
             if (node.id === PREFIX + 'no_cut') return preview('no_cut', {});
@@ -158,6 +186,7 @@
     function typedName(input) {
         if (!input || input.tagName !== 'INPUT') return null;
         for (const name of Object.keys(TYPED)) if (numberInput(name) === input) return name;
+        for (const id of Object.keys(COMMITS)) if (input.closest('#' + id)) return id;
         return null;
     }
 
@@ -168,6 +197,11 @@
         if (!name || (event.type === 'keydown' && event.key !== 'Enter')) return;
         if (committed.get(input) === input.value) return;
         committed.set(input, input.value);
+        if (name in COMMITS) {
+            const button = app().querySelector('#' + COMMITS[name]);
+            if (button) button.click();
+            return;
+        }
         preview(TYPED[name], name === 'cutoff' ? {cutoff: input.value} : {});
     }
 

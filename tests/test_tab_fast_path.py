@@ -253,3 +253,56 @@ def test_a_cut_previews_with_the_controls_the_page_shows(exr_server: UiServer, c
         np.testing.assert_array_equal(gray(image_pixels(page, DEPTH)), (expected.levels >> 8).astype(np.uint8))
         np.testing.assert_array_equal(gray(image_pixels(page, "#depth_tools_exr_mask_preview")), expected.mask_image())
         assert errors == []
+
+
+def test_a_typed_seed_in_the_image_tab_previews_once(exr_server: UiServer, chromium) -> None:
+    """The Image sub-tab's seed has a gradio event: one per change too (its hidden commit button)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    with browser_page(chromium, 1360, 980, WAIT_MS) as (page, errors):
+        requests = Requests(page)
+        page.goto(exr_server.url)
+        page.click("#depth_tools_tabs button:text-is('Image')")
+        page.check("#depth_tools_midas_noise input")
+        seed = "#depth_tools_midas_seed input"
+        expect(page.locator(seed)).to_be_visible()
+        settle(page, requests)
+        requests.clear()
+        page.fill(seed, "7")
+        page.press(seed, "Enter")
+        page.press(seed, "Tab")
+        settle(page, requests)
+        assert len(requests.gradio) == 1, requests.gradio
+        page.press(seed, "Enter")
+        settle(page, requests)
+        assert len(requests.gradio) == 1, requests.gradio
+        assert errors == []
+
+
+def test_make_waits_for_a_cut_on_its_way(exr_server: UiServer, chromium, sample_exr: Path) -> None:
+    """A slow answer from the tab's route (held back here for 1 s): *Make* clicked meanwhile makes
+    the maps with the cutoff just typed (leaving the box sent it), and they stay offered."""
+    import time
+
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    depth = read_depth(sample_exr).depth
+    with browser_page(chromium, 1360, 980, WAIT_MS) as (page, errors):
+        requests = Requests(page)
+        open_sample(page, exr_server, sample_exr)
+
+        def slowly(route) -> None:
+            time.sleep(1.0)
+            route.continue_()
+
+        page.route(f"**{FAST_ROUTE}**", slowly)
+        page.fill(CUTOFF, "300")
+        page.click("#depth_tools_make")
+        links = page.locator("#depth_tools_exr_downloads a")
+        expect(links).to_have_count(1)
+        settle(page, requests)
+        expect(links).to_have_count(1)
+        np.testing.assert_array_equal(written(page, "depth"), make_depth_map(depth, DepthOptions(cutoff=300)).levels)
+        assert errors == []
