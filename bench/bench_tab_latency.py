@@ -19,6 +19,8 @@ capture-phase listener stamps the click (or, for a typed cutoff, the moment befo
 and `img.decode()` the moment it can be painted ("shown": what a user sees, the number in the
 table). Three kinds of cut, as users make them: a suggested-cut button, a click on the histogram,
 a typed cutoff + Enter; each alternates between two cuts so that every action changes the preview.
+Since issue 22 the tab's own script answers all three through its route (`ui/fast_preview.py`),
+with no gradio event: the "response" column is then that route's.
 Renders: the sample (768x512) and a synthetic 3840x2160 one. Prints markdown tables.
 """
 
@@ -52,10 +54,13 @@ KINDS = ("button", "chart", "typed")
 #: Installed once per page: stamps of the last user action and of every change of the preview.
 PROBE_JS = """() => {
   if (window.__dt) return;
-  const dt = window.__dt = {action: 0, manual: false, changes: []};
+  const dt = window.__dt = {action: 0, enter: 0, manual: false, changes: []};
   const stamp = () => { if (!dt.manual) dt.action = performance.now(); };
-  document.addEventListener('click', stamp, true);
-  document.addEventListener('keydown', (e) => { if (e.key === 'Enter') stamp(); }, true);
+  // on window: its capture listeners run before the document's, where the tab's own script listens
+  window.addEventListener('click', stamp, true);
+  window.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') { dt.enter = performance.now(); stamp(); }
+  }, true);
   let last = null;
   const check = () => {
     const root = document.querySelector('__DEPTH__');
@@ -72,19 +77,20 @@ PROBE_JS = """() => {
   check();
 }""".replace("__DEPTH__", DEPTH)
 
-#: Resolves with [ms to new src, ms to decoded, ms to the end of the last direct (queue=False) predict
-#: request's response, or null when the event went through the queue] for the first change after
-#: the last action (null: none within 20 s).
+#: Resolves with [ms to new src, ms to decoded, ms to the end of the last direct request's response
+#: (a queue=False predict, or the tab's own preview route), or null when the event went through the
+#: queue, and ms from the Enter to decoded, or null without one] for the first change after the last
+#: action (null: none within 20 s).
 WAIT_JS = r"""async () => {
   const dt = window.__dt;
   while (performance.now() - dt.action < 20000) {
     const c = dt.changes.find((c) => c.src > dt.action);
     if (c && c.shown !== null) {
       const calls = performance.getEntriesByType('resource').filter(
-        (r) => /\/(run|api)\/predict/.test(r.name) && r.startTime >= dt.action);
+        (r) => /\/(run|api)\/predict|\/depth-tools\/tab\//.test(r.name) && r.startTime >= dt.action);
       const end = calls.length ? Math.max(...calls.map((r) => r.responseEnd)) - dt.action : null;
       performance.clearResourceTimings();
-      return [c.src - dt.action, c.shown - dt.action, end];
+      return [c.src - dt.action, c.shown - dt.action, end, dt.enter >= dt.action ? c.shown - dt.enter : null];
     }
     await new Promise((r) => setTimeout(r, 2));
   }
@@ -219,7 +225,7 @@ def act(page, kind: str, i: int, cuts: tuple[str, str]) -> None:
         page.mouse.click(shown["x"] + x, shown["y"] + shown["height"] / 2)
 
 
-def click_once(page, kind: str, i: int) -> tuple[float, float, float | None]:
+def click_once(page, kind: str, i: int) -> tuple[float, float, float | None, float | None]:
     """One action and the milliseconds until the preview's new src is set and decoded (and until
     the response of a direct request, when the event skips the queue)."""
     act(page, kind, i, ("250", "330"))
@@ -228,7 +234,8 @@ def click_once(page, kind: str, i: int) -> tuple[float, float, float | None]:
     if result is None:
         raise RuntimeError(f"{kind} action {i}: the preview did not change")
     page.wait_for_timeout(150)  # a user does not click every frame; lets stray updates land
-    return float(result[0]), float(result[1]), None if result[2] is None else float(result[2])
+    return (float(result[0]), float(result[1]), None if result[2] is None else float(result[2]),
+            None if result[3] is None else float(result[3]))
 
 
 def synthetic_4k(folder: Path) -> Path:
@@ -275,9 +282,9 @@ def tab_page(browser, host: Host, url: str, render: Path) -> Iterator[object]:
 
 
 def run_host(browser, host: Host, rev: str, renders: dict[str, Path], clicks: int,
-             logs: Path) -> dict[tuple[str, str, str], list[tuple[float, float]]]:
+             logs: Path) -> dict[tuple[str, str, str], list[tuple[float, float, float | None, float | None]]]:
     """Every render and kind of click, alternating between the before and after instances."""
-    results: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+    results: dict[tuple[str, str, str], list[tuple[float, float, float | None, float | None]]] = {}
     with both_versions(host, rev, logs) as urls:
         for render, path in renders.items():
             with contextlib.ExitStack() as stack:
@@ -294,9 +301,9 @@ def run_host(browser, host: Host, rev: str, renders: dict[str, Path], clicks: in
     return results
 
 
-def _median_of(values: list[float | None]) -> str:
+def _median_of(values: list[float | None], none: str = "queued") -> str:
     known = [v for v in values if v is not None]
-    return f"{statistics.median(known):.0f}" if known else "queued"
+    return f"{statistics.median(known):.0f}" if known else none
 
 
 def print_table(rows: list[tuple[str, str, str, list, list]], load: str) -> None:
@@ -310,13 +317,16 @@ def print_table(rows: list[tuple[str, str, str, list, list]], load: str) -> None
         print(f"| {host} | {render} | {kind} | {statistics.median(b):.0f} | {p90(b):.0f} | "
               f"{statistics.median(a):.0f} | {p90(a):.0f} | {ratio:.2f} |")
     print("\nwhere it went (medians, ms from the click): response = a direct request's response has arrived "
-          "(queued events have none); src = the page has the new image; shown = decoded\n")
-    print("| host | render | action | before src | before shown | after response | after src | after shown |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+          "(a queue=False event's or the tab's route's; queued events have none); src = the page has the new "
+          "image; shown = decoded; Enter = from the Enter of a typed cutoff to decoded (the rest is the typing)\n")
+    print("| host | render | action | before src | before shown | before Enter | after response | after src | "
+          "after shown | after Enter |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for host, render, kind, before, after in rows:
         print(f"| {host} | {render} | {kind} | {statistics.median(t[0] for t in before):.0f} | "
-              f"{statistics.median(t[1] for t in before):.0f} | {_median_of([t[2] for t in after])} | "
-              f"{statistics.median(t[0] for t in after):.0f} | {statistics.median(t[1] for t in after):.0f} |")
+              f"{statistics.median(t[1] for t in before):.0f} | {_median_of([t[3] for t in before], '-')} | "
+              f"{_median_of([t[2] for t in after])} | {statistics.median(t[0] for t in after):.0f} | "
+              f"{statistics.median(t[1] for t in after):.0f} | {_median_of([t[3] for t in after], '-')} |")
 
 
 def main() -> int:

@@ -23,7 +23,8 @@ import pytest
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "UiServer", "artifacts_dir", "browser_page", "chromium", "ui_server"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "UiServer", "artifacts_dir", "browser_page", "chromium", "standalone_ui",
+           "ui_server"]
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,7 +47,7 @@ SERVER_START_LIMIT = 120.0
 class UiServer:
     url: str
     log: Path
-    weights: Path  # the MiDaS checkpoint the server runs (random weights, see fixtures_midas)
+    weights: Path  # the MiDaS checkpoint the server runs (random weights, see fixtures_midas); Path() if none
 
 
 def free_port() -> int:
@@ -69,11 +70,10 @@ def _wait_until_serving(url: str, proc: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"the standalone UI did not answer on {url}:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def ui_server(tmp_path_factory: pytest.TempPathFactory, midas_checkpoint: Path) -> Iterator[UiServer]:
-    """`python -m lib_depth.ui` on a free port, as a user would start it, for the whole session,
-    with MiDaS on the session's random checkpoint (CPU, fp32: the same numbers as in-process)."""
-    root = tmp_path_factory.mktemp("ui_server")
+@contextlib.contextmanager
+def standalone_ui(root: Path, *args: str) -> Iterator[UiServer]:
+    """`python -m lib_depth.ui <args>` on a free port, as a user would start it, until the block ends;
+    its temporary files, caches and log under `root`."""
     log = root / "server.log"
     port = free_port()
     env = {
@@ -86,16 +86,13 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, midas_checkpoint: Path) 
         "no_proxy": "127.0.0.1,localhost",
         "TMPDIR": str(root),
     }
-    command = [
-        sys.executable, "-m", "lib_depth.ui", "--port", str(port),
-        "--weights", str(midas_checkpoint), "--device", "cpu", "--precision", "fp32",
-    ]
+    command = [sys.executable, "-m", "lib_depth.ui", "--port", str(port), *args]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_until_serving(url, proc, log)
-        yield UiServer(url, log, midas_checkpoint)
+        yield UiServer(url, log, Path(args[args.index("--weights") + 1]) if "--weights" in args else Path())
     finally:
         proc.terminate()
         try:
@@ -103,6 +100,15 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, midas_checkpoint: Path) 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory, midas_checkpoint: Path) -> Iterator[UiServer]:
+    """The standalone tab for the whole session, with MiDaS on the session's random checkpoint
+    (CPU, fp32: the same numbers as in-process)."""
+    args = ("--weights", str(midas_checkpoint), "--device", "cpu", "--precision", "fp32")
+    with standalone_ui(tmp_path_factory.mktemp("ui_server"), *args) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -112,9 +112,9 @@ def test_wiring_translates_names_and_components() -> None:
         wiring.load(trigger, handler, {"box": box, "again": box}, {"shown": shown})
 
 
-def test_long_work_gets_the_progress_bar_and_clicks_their_select_data() -> None:
+def test_long_work_gets_the_progress_bar() -> None:
     """gradio's own look at the adapted functions (`special_args`, 3.41 and 4.x alike) finds
-    where to hand over its progress bar and a click's SelectData."""
+    where to hand over its progress bar."""
     from gradio.helpers import special_args
 
     with gr.Blocks():
@@ -124,7 +124,3 @@ def test_long_work_gets_the_progress_bar_and_clicks_their_select_data() -> None:
     inputs, progress_index, _ = special_args(trigger.fn, [{box: 1}])
     assert progress_index == 1 and isinstance(inputs[1], gr.Progress)
     assert trigger.fn({box: 1}, progress="bar") == {shown: "bar"}
-    wiring.preview(trigger, lambda values, evt: {"shown": evt.index}, {"box": box}, {"shown": shown}, select=True)
-    click = gr.SelectData(None, {"index": [3, 4], "value": None})
-    inputs, _, event_index = special_args(trigger.fn, [{box: 1}], None, click)
-    assert event_index == 1 and trigger.fn(*inputs) == {shown: [3, 4]}

@@ -142,7 +142,7 @@ def test_wired_handlers_read_their_inputs_and_answer_their_outputs(with_weights)
     from lib_depth.ui import build_ui
 
     tab = build_ui().midas
-    assert len(tab.wired) == 13  # run, image upload and clear, the model, 2 sliders, 5 boxes, the seed's 2
+    assert len(tab.wired) == 12  # run, image upload and clear, the model, 2 sliders, 5 boxes, the typed seed's commit
     assert set(tab.controls) == set(controls())  # every control of MidasControls, and only those
     estimate = on_run(run(photo()))[EST]
     known = {**run(photo(), mask=True), "nearness": estimate}

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -19,8 +21,12 @@ from ..api import API_PREFIX, DEFAULT_MAX_UPLOAD, ApiLimits, make_router
 from ..depth.dependencies import MissingDependency, is_installed, missing_message, require
 from . import exr_tab, hosting, midas_tab, status
 from . import midas as midas_work
-from .compat import gradio3_queue_read_timeout
+from .compat import gradio3_queue_read_timeout, js_kwargs
+from .fast_preview import make_tab_router
 
+#: The browser-side code the WebUI loads from javascript/ (the standalone page loads it itself).
+PAGE_SCRIPTS = ("depth_tools_tab.js",)
+JAVASCRIPT = Path(__file__).resolve().parents[2] / "javascript"
 TITLE = "Depth Tools"
 SUBTITLE = "EXR depth renders and images to ControlNet depth maps (near = white)"
 
@@ -114,6 +120,20 @@ def standalone_host(address: str) -> hosting.TabHost:
     return hosting.TabHost(server_folders=lambda: message)
 
 
+def load_page_scripts(blocks: gr.Blocks) -> None:
+    """Run `PAGE_SCRIPTS` in the page when it loads, as the WebUI does with javascript/*.js
+    (gradio 3.41 has no `head=`): a load event with only a client-side function."""
+    code = "\n".join((JAVASCRIPT / name).read_text(encoding="utf-8") for name in PAGE_SCRIPTS)
+    with blocks:
+        blocks.load(None, None, None, **js_kwargs(f"() => {{\n{code}\n}}"))
+
+
+def standalone_routes(max_upload_bytes: int = DEFAULT_MAX_UPLOAD) -> list[Any]:
+    """The routes the standalone server adds to gradio's app: the HTTP API and the tab's own."""
+    router = make_router(settings_fn=midas_work.model_settings, limits=ApiLimits(max_upload_bytes=max_upload_bytes))
+    return [*router.routes, *make_tab_router().routes]
+
+
 def lift_queue_timeout(blocks: gr.Blocks) -> bool:
     """Let gradio 3's queue wait for long tasks (see `compat.gradio3_queue_read_timeout`): its
     client to itself exists once launched. True when a timeout was lifted."""
@@ -130,13 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.weights, True if args.download else None, args.device, args.precision
     )
     tab = build_tab(standalone_host(args.host))
+    load_page_scripts(tab)
     tab.queue(api_open=False)  # progress bars, one job at a time; gradio's own REST API stays closed
     print(f"Depth Tools {__version__} (gradio {gr.__version__}) on http://{args.host}:{args.port}, "
           f"HTTP API on {API_PREFIX}", flush=True)
-    router = make_router(settings_fn=midas_work.model_settings,
-                         limits=ApiLimits(max_upload_bytes=int(args.max_upload_mib * (1 << 20))))
-    tab.launch(
-        app_kwargs={"routes": router.routes},  # in gradio's FastAPI app before it serves (3.41 and 4.x)
+    tab.launch(  # the routes go in gradio's FastAPI app before it serves (3.41 and 4.x)
+        app_kwargs={"routes": standalone_routes(int(args.max_upload_mib * (1 << 20)))},
         server_name=args.host,
         server_port=args.port,
         inbrowser=args.browser,

@@ -130,14 +130,28 @@ def post_controls(prefix: str) -> dict[str, Any]:
     return lay_out(controls_of(PostControls), prefix, per_row=2)
 
 
-def edit_events(specs: Mapping[str, Control], components: Mapping[str, Any]) -> Iterator[Callable[..., Any]]:
-    """The event listeners that mean "the user changed a control", one or more per control."""
+def edit_events(specs: Mapping[str, Control], components: Mapping[str, Any],
+                commit: Any = None) -> Iterator[Callable[..., Any]]:
+    """The event listeners that mean "the user changed a control", one or more per control.
+    `commit`: the tab's hidden commit button (`commit_button`), whose click stands for every typed
+    number of the tab; without one, each box's own events (`compat.commit_events`)."""
+    committed = False
     for name, spec in specs.items():
         component = components[name]
-        if spec.listen == "commit":
-            yield from commit_events(component)
-        else:
+        if spec.listen != "commit":
             yield getattr(component, spec.listen)
+        elif commit is None:
+            yield from commit_events(component)
+        elif not committed:
+            committed = True
+            yield commit.click
+
+
+def commit_button(prefix: str) -> Any:
+    """`<prefix>_commit`, hidden (status.STYLE): `javascript/depth_tools_tab.js` clicks it once per
+    number typed and entered (Enter, or leaving the box). A box's own events fire twice for one
+    value (gradio 3: Enter and leaving; gradio 4: the typing and Enter): two previews (issue 22)."""
+    return gr.Button("Commit", elem_id=f"{prefix}_commit")
 
 
 def send_buttons(result: gr.Image, prefix: str) -> None:

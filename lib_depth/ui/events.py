@@ -44,12 +44,11 @@ class Wiring:
     preview_options: dict[str, Any] | None = None
     wired: list[Wired] = field(default_factory=list)
 
-    def preview(self, trigger: Callable[..., Any], handler: Callable[..., Updates], inputs: Named, outputs: Named,
-                select: bool = False) -> None:
-        """Cheap re-renders of what is loaded: a control edited, a cut, a frame. `select`: the
-        handler also gets gradio's `SelectData` (a click on a picture)."""
+    def preview(self, trigger: Callable[..., Any], handler: Callable[..., Updates], inputs: Named,
+                outputs: Named) -> None:
+        """Cheap re-renders of what is loaded: a control edited, a frame."""
         options = self.options if self.preview_options is None else self.preview_options
-        self._listen(trigger, handler, inputs, outputs, _with_select if select else _plain, options)
+        self._listen(trigger, handler, inputs, outputs, _plain, options)
 
     def load(self, trigger: Callable[..., Any], handler: Callable[..., Updates], inputs: Named,
              outputs: Named) -> None:
@@ -84,19 +83,12 @@ class Wiring:
         self.wired.append(Wired(handler, tuple(inputs), tuple(targets)))
 
 
-# Gradio hands a function its extras by looking at its signature (a parameter annotated
-# SelectData, one whose default is a Progress), so each kind of handler has its own adapter.
+# Gradio hands a function its extras by looking at its signature (one whose default is a
+# Progress), so each kind of handler has its own adapter.
 
 def _plain(handler: Callable[..., Updates], named: Callable, keyed: Callable) -> Callable[..., Any]:
     def event(values: dict) -> dict:
         return keyed(handler(named(values)))
-
-    return event
-
-
-def _with_select(handler: Callable[..., Updates], named: Callable, keyed: Callable) -> Callable[..., Any]:
-    def event(values: dict, evt: gr.SelectData) -> dict:
-        return keyed(handler(named(values), evt))
 
     return event
 

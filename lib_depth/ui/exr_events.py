@@ -34,14 +34,15 @@ from .exr import (
     new_run_dir,
     render_preview,
 )
+from .shown import SHOWN, cutoff_in_force, tag
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scene.exr"
 #: What follows the controls: `preview_outputs`.
 PREVIEW = ("chart", "depth_image", "normal_image", "mask_image", "status", "downloads", "result")
 CUT_BUTTONS = tuple(f"cut_{i}" for i in range(MAX_CUT_BUTTONS))
 #: A (re)loaded file: `view_outputs`.
-LOADED = ("view", "sample", "cut_panel", "file_choice", "channel", "view_choice", *CUT_BUTTONS, "cutoff_state",
-          "cutoff", *PREVIEW)
+LOADED = ("view", "view_key", "view_tag", "sample", "cut_panel", "file_choice", "channel", "view_choice",
+          *CUT_BUTTONS, "cutoff_state", "cutoff", *PREVIEW)
 #: A button or a click set the cutoff: the state, the box and the preview.
 WITH_CUTOFF = ("cutoff_state", "cutoff", *PREVIEW)
 #: *Make depth maps*.
@@ -78,15 +79,29 @@ def describe_preview(view: ExrView, preview: Preview, controls: MapControls) -> 
 
 
 def controls_in(values: Values) -> MapControls:
-    """The controls in force: the cutoff is the state's (the box may hold a number being typed)."""
-    return MapControls.from_values({**values, "cutoff": values["cutoff_state"]})
+    """The controls in force: the cutoff is the one the server keeps for the render (`shown`: a
+    click on the tab's own route may have set it a moment ago), else the state's (the box may
+    hold a number being typed)."""
+    return MapControls.from_values({**values, "cutoff": cutoff_in_force(values)})
 
 
-def preview_outputs(view: ExrView | None, controls: MapControls) -> Updates:
-    """`PREVIEW`: everything that follows the controls. Downloads are cleared: they no longer
-    match what the preview shows."""
+def made_with(values: Values, controls: MapControls) -> bool:
+    """Whether the downloads offered were made with `controls` (then a preview keeps them)."""
+    shown = SHOWN.get(values.get("view_key"))
+    return shown is not None and shown.made == controls
+
+
+def previewed(values: Values, view: ExrView | None, controls: MapControls) -> Updates:
+    """`preview_outputs`, keeping the downloads when they were made with these very controls (a
+    value entered again, or entered while *Make* ran, takes nothing away)."""
+    return preview_outputs(view, controls, keep_downloads=made_with(values, controls))
+
+
+def preview_outputs(view: ExrView | None, controls: MapControls, keep_downloads: bool = False) -> Updates:
+    """`PREVIEW`: everything that follows the controls. Downloads are cleared (unless
+    `keep_downloads`): they no longer match what the preview shows."""
     mask_update, normal_update = {"visible": bool(controls.mask)}, {"visible": bool(controls.normal)}
-    cleared = {"downloads": None, "result": None}
+    cleared = {} if keep_downloads else {"downloads": None, "result": None}
     if view is None:
         return {"chart": None, "depth_image": None, "normal_image": gr.update(value=None, **normal_update),
                 "mask_image": gr.update(value=None, **mask_update), "status": status.hint(UPLOAD_HINT), **cleared}
@@ -127,8 +142,10 @@ def _choice_index(choice: str | None) -> int:
 def _loaded(view: ExrView | None, controls: MapControls, **updates: Any) -> Updates:
     """`LOADED` from `updates` (sample button, cut panel, the dropdowns) and what every load resets:
     the cutoff starts empty ("no cutoff"), since a cut in one render's units means nothing in another."""
-    return {"view": view, **updates, **_cut_button_updates(view), "cutoff_state": None,
-            "cutoff": gr.update(value=None), **preview_outputs(view, replace(controls, cutoff=None))}
+    key = SHOWN.add(view) if view is not None else None
+    return {"view": view, "view_key": key, "view_tag": tag(key), **updates, **_cut_button_updates(view),
+            "cutoff_state": None, "cutoff": gr.update(value=None),
+            **preview_outputs(view, replace(controls, cutoff=None))}
 
 
 def view_outputs(
@@ -185,18 +202,24 @@ def on_file_choice(values: Values) -> Updates:
 
 
 def on_controls(values: Values) -> Updates:
-    return preview_outputs(values["view"], controls_in(values))
+    return previewed(values, values["view"], controls_in(values))
 
 
 def on_cutoff_typed(values: Values) -> Updates:
     """The box's value (empty = no cutoff) comes into force: the state and the preview."""
     typed = values["cutoff"]
-    return {"cutoff_state": typed, **preview_outputs(values["view"], replace(controls_in(values), cutoff=typed))}
+    return {"cutoff_state": typed, **previewed(values, values["view"], replace(controls_in(values), cutoff=typed))}
 
 
-def _with_cutoff(view: ExrView | None, cutoff: float | None, controls: MapControls) -> Updates:
+def on_synced(values: Values) -> Updates:
+    """`WITH_CUTOFF` as the server keeps it: gradio's values catch up with a cut the tab's own
+    route answered (`fast_preview`), where the page needs gradio (downloads to take away)."""
+    return _with_cutoff(values, values["view"], cutoff_in_force(values), controls_in(values))
+
+
+def _with_cutoff(values: Values, view: ExrView | None, cutoff: float | None, controls: MapControls) -> Updates:
     """`WITH_CUTOFF`: a button or a click set the cutoff."""
-    return {"cutoff_state": cutoff, "cutoff": cutoff, **preview_outputs(view, replace(controls, cutoff=cutoff))}
+    return {"cutoff_state": cutoff, "cutoff": cutoff, **previewed(values, view, replace(controls, cutoff=cutoff))}
 
 
 def on_cut(index: int) -> Callable[[Values], Updates]:
@@ -206,13 +229,13 @@ def on_cut(index: int) -> Callable[[Values], Updates]:
         view = values["view"]
         if view is None:
             return preview_outputs(view, controls_in(values))
-        return _with_cutoff(view, view.cut_value(index), controls_in(values))
+        return _with_cutoff(values, view, view.cut_value(index), controls_in(values))
 
     return pick
 
 
 def on_no_cut(values: Values) -> Updates:
-    return _with_cutoff(values["view"], None, controls_in(values))
+    return _with_cutoff(values, values["view"], None, controls_in(values))
 
 
 def on_chart_click(values: Values, evt: gr.SelectData) -> Updates:
@@ -224,7 +247,7 @@ def on_chart_click(values: Values, evt: gr.SelectData) -> Updates:
     click = cutoff_at(view, float(index[0]), float(index[1]) if len(index) > 1 else None)
     if not click.changed:
         return {}
-    return _with_cutoff(view, click.cutoff, controls_in(values))
+    return _with_cutoff(values, view, click.cutoff, controls_in(values))
 
 
 def on_make(values: Values, progress: Any = gr.Progress()) -> Updates:  # noqa: B008 - gradio's progress bar

@@ -34,6 +34,7 @@ from .exr_events import (
     view_outputs,
 )
 from .exr_sequence import SequenceView, link_uploads, load_sequence, make_sequence, server_frames
+from .shown import SHOWN
 
 #: A source (re)loaded: `exr_events.LOADED`, the frame slider and the server folders panel.
 SOURCE = (*LOADED, "frame", "folders")
@@ -131,13 +132,16 @@ def on_frame(values: Values) -> Updates:
         out = preview_outputs(view, controls_in(values))
         out["status"] = status.error(exc)
         return out
+    SHOWN.update(values.get("view_key"), view=moved)  # the tab's own route previews this frame now
     return {"view": moved, **preview_outputs(moved, controls_in(values))}
 
 
 def on_make_any(values: Values, progress: Any = gr.Progress()) -> Updates:  # noqa: B008 - gradio's progress bar
     """`MADE`: *Make depth maps*, each upload on its own (`exr_events.on_make`), or the sequence with
     its one mapping into a zip or the server's output folder. A multi-view file's chosen view
-    applies to uploads made one by one."""
+    applies to uploads made one by one. The controls are kept with the render shown, so that a
+    preview with the same ones leaves these downloads offered (`exr_events.made_with`)."""
+    SHOWN.update(values.get("view_key"), made=controls_in(values))
     if not values["sequence"]:
         return on_make(values, progress=progress)
     view = values["view"]

@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 from . import hosting, status
-from .compat import commit_events, image, quick, sequential
+from .compat import image, quick, sequential
 from .controlnet_send import BOTH, KINDS, send_controls
 from .controls import controls_of, edit_events, lay_out, own_controls, post_controls, send_buttons
 from .events import Wired, Wiring
@@ -20,15 +20,13 @@ from .exr_events import (
     SAMPLE,
     UPLOAD_HINT,
     WITH_CUTOFF,
-    on_chart_click,
     on_controls,
-    on_cut,
-    on_cutoff_typed,
     on_file_choice,
-    on_no_cut,
     on_sample,
+    on_synced,
 )
 from .exr_sequence_events import FRAME, SOURCE, folders_note, on_channel, on_frame, on_make_any, on_source
+from .shown import tag
 
 
 @dataclass
@@ -64,6 +62,12 @@ class ExrTab:
     #: The cutoff in force. A State, read on the server when an event runs: the box's value is
     #: captured by the browser when an event starts, before a button's new cutoff has come back.
     cutoff_state: Any
+    #: The key the server keeps the render under (`shown`), a State; and the same key in the page
+    #: (a hidden HTML block) for the tab's JavaScript, which answers cuts through the tab's own route.
+    view_key: Any
+    view_tag: Any
+    #: A hidden button the JavaScript clicks when gradio's values must catch up with such a cut.
+    sync: Any
     wired: list[Wired] = field(default_factory=list)  # every event, as `wire` made it (for the tests)
 
     def named(self, *names: str) -> dict[str, Any]:
@@ -74,8 +78,8 @@ class ExrTab:
 
     @property
     def control_inputs(self) -> dict[str, Any]:
-        """What `exr_events.controls_in` reads: the cutoff in force and the controls."""
-        return self.named("cutoff_state", *self.controls)
+        """What `exr_events.controls_in` reads: the render's key, the cutoff in force and the controls."""
+        return self.named("view_key", "cutoff_state", *self.controls)
 
 
 # ---------------------------------------------------------------- layout
@@ -99,7 +103,7 @@ def build() -> ExrTab:
         with gr.Column(scale=5, min_width=320):
             results = _results()
     tab = ExrTab(**sources, **choices, sample=sample, **cuts, controls=controls, **results, view=gr.State(None),
-                 cutoff_state=gr.State(None))
+                 cutoff_state=gr.State(None), view_key=gr.State(None))
     tab.wired = wire(tab).wired
     return tab
 
@@ -144,6 +148,7 @@ def _cut_panel() -> dict[str, Any]:
                       elem_id=_id("chart"))
         with gr.Row(elem_id="depth_tools_cut_row"):
             cutoff = gr.Number(label="Cutoff (empty: none)", value=None, info="scene units; all beyond is far",
+                               interactive=True,  # no gradio event reads it (the tab's script does)
                                elem_id=_id("cutoff"), scale=2, min_width=160)
             cut_buttons = [
                 gr.Button(visible=False, size="sm", elem_id=_id(f"cut_{i}"), min_width=100)
@@ -169,9 +174,11 @@ def _results() -> dict[str, Any]:
     result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
     send_buttons(result, PREFIX)
     send_controls(PREFIX, downloads, (*KINDS, BOTH))
+    view_tag = gr.HTML(tag(None), elem_id=_id("view_tag"))  # hidden by status.STYLE, as is the button
+    sync = gr.Button("Sync", elem_id=_id("sync"))
     return {"status": status_box, "depth_image": depth_image, "normal_image": normal_image, "mask_image": mask_image,
             "frame": frame,
-            "make": make, "downloads": downloads, "result": result}
+            "make": make, "downloads": downloads, "result": result, "view_tag": view_tag, "sync": sync}
 
 
 def wire(tab: ExrTab) -> Wiring:
@@ -193,15 +200,12 @@ def wire(tab: ExrTab) -> Wiring:
 
 
 def _wire_preview(tab: ExrTab, wiring: Wiring, inputs: dict[str, Any]) -> None:
-    """The events that re-render what is loaded. Typed cutoffs count when entered; buttons and
-    chart clicks set the cutoff (state and box) and update the preview themselves."""
-    preview, with_cutoff = tab.named(*PREVIEW), tab.named(*WITH_CUTOFF)
+    """The events that re-render what is loaded: ticks and choices. Cut buttons, chart clicks and
+    typed numbers (cutoff, field of view, seed) have no gradio event: the tab's JavaScript sends
+    them to the tab's own route (`fast_preview`), one request per change, and clicks `sync` when
+    gradio's values must follow (downloads made with another cutoff)."""
     wiring.load(tab.frame.change, on_frame, {**inputs, "frame": tab.frame}, tab.named(*FRAME))  # reads a frame
-    for event in commit_events(tab.cutoff):
-        wiring.preview(event, on_cutoff_typed, {**inputs, "cutoff": tab.cutoff}, tab.named("cutoff_state", *PREVIEW))
-    for event in edit_events(controls_of(MapControls), tab.controls):
-        wiring.preview(event, on_controls, inputs, preview)
-    for i, button in enumerate(tab.cut_buttons):
-        wiring.preview(button.click, on_cut(i), inputs, with_cutoff)
-    wiring.preview(tab.no_cut.click, on_no_cut, inputs, with_cutoff)
-    wiring.preview(tab.chart.select, on_chart_click, inputs, with_cutoff, select=True)
+    ticked = {name: spec for name, spec in controls_of(MapControls).items() if spec.listen != "commit"}
+    for event in edit_events(ticked, tab.controls):
+        wiring.preview(event, on_controls, inputs, tab.named(*PREVIEW))
+    wiring.preview(tab.sync.click, on_synced, inputs, tab.named(*WITH_CUTOFF))

@@ -22,7 +22,16 @@ from ..depth.errors import DepthError, internal_error
 from . import hosting, status
 from .compat import image, sequential
 from .controlnet_send import BOTH, KINDS, send_controls
-from .controls import controls_of, edit_events, lay_out, own_controls, post_controls, send_buttons, slider
+from .controls import (
+    commit_button,
+    controls_of,
+    edit_events,
+    lay_out,
+    own_controls,
+    post_controls,
+    send_buttons,
+    slider,
+)
 from .events import Updates, Values, Wired, Wiring
 from .exr import new_run_dir
 from .midas import (
@@ -65,6 +74,7 @@ class MidasTab:
     downloads: Any
     result: Any
     nearness: Any
+    commit: Any  # hidden: the tab's script clicks it for a number typed and entered (`controls.commit_button`)
     wired: list[Wired] = field(default_factory=list)  # every event, as `wire` made it (for the tests)
 
     def named(self, *names: str) -> dict[str, Any]:
@@ -211,9 +221,10 @@ def build() -> MidasTab:
             result = image(type="pil", visible=False, elem_id=_id("result"))  # PNG on gradio 4 too
             send_buttons(result, PREFIX)
             send_controls(PREFIX, downloads, (*KINDS, BOTH))
+            commit = commit_button(PREFIX)
     tab = MidasTab(image=picture, model=choice, weights=weights, resolution=resolution, controls=controls, run=run,
                    status=status_box, depth_image=depth_image, normal_image=normal_image, mask_image=mask_image,
-                   downloads=downloads, result=result, nearness=gr.State(None))
+                   downloads=downloads, result=result, nearness=gr.State(None), commit=commit)
     tab.wired = wire(tab).wired
     return tab
 
@@ -227,6 +238,6 @@ def wire(tab: MidasTab) -> Wiring:
     for event in (tab.image.upload, tab.image.clear):
         wiring.load(event, on_image, controls, estimated)
     wiring.load(tab.model.input, on_model, {**tab.named("model"), **controls}, tab.named(*MODEL_CHOSEN))
-    for event in edit_events(controls_of(MidasControls), tab.controls):
+    for event in edit_events(controls_of(MidasControls), tab.controls, tab.commit):
         wiring.preview(event, on_controls, {"nearness": tab.nearness, **controls}, maps)
     return wiring

@@ -27,6 +27,9 @@ STYLE = """
 #depth_tools_cut_row { align-items: flex-end; }
 #depth_tools_cut_row button { min-width: 0; }
 #depth_tools_make, #depth_tools_midas_run { min-height: 42px; }
+#depth_tools_exr_view_tag, #depth_tools_exr_sync, #depth_tools_midas_commit { display: none !important; }
+/* gradio 3 grows an HTML block to 96 px while its event runs: the buttons below moved under the pointer */
+#depth_tools_exr_status .min, #depth_tools_midas_status .min { min-height: 0; }
 </style>
 """
 

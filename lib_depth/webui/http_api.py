@@ -1,6 +1,7 @@
-"""The HTTP API in the WebUI: `/depth-tools/v1/...` on the WebUI's own FastAPI app, only when it
-serves its API (`--api`, or `--nowebui`), as A1111 adds `/sdapi` (webui.py) — with the WebUI's
-MiDaS settings, its model unloading after each MiDaS request, and its `--api-auth` credentials."""
+"""The tab's own route (always), and the HTTP API in the WebUI: `/depth-tools/v1/...` on the
+WebUI's own FastAPI app, only when it serves its API (`--api`, or `--nowebui`), as A1111 adds
+`/sdapi` (webui.py), with the WebUI's MiDaS settings, its model unloading after each MiDaS
+request, and its `--api-auth` credentials."""
 
 from __future__ import annotations
 
@@ -60,7 +61,11 @@ def auth_dependencies() -> list[Any]:
 
 
 def app_started(demo: Any, app: Any) -> None:
-    """on_app_started: include the routes when the WebUI serves its API."""
+    """on_app_started: the tab's own route (its previews, `ui.fast_preview`) always; the HTTP API
+    when the WebUI serves its API."""
+    from ..ui.fast_preview import make_tab_router  # gradio: imported in a WebUI only
+
+    app.include_router(make_tab_router())
     if not api_enabled():
         return
     app.include_router(make_router(settings_fn=models.model_settings, after_midas=models.after_run,
