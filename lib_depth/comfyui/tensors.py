@@ -43,6 +43,7 @@ def image_to_levels(image: torch.Tensor, bits: int) -> list[np.ndarray]:
 
 
 def image_to_rgb8(image: torch.Tensor) -> list[np.ndarray]:
-    """IMAGE batch -> uint8 HxWx3 frames, rounded as ComfyUI's own nodes round them."""
-    frames = np.clip(image.detach().cpu().float().numpy()[..., :3] * 255.0, 0, 255)
+    """IMAGE batch -> uint8 HxWx3 frames, rounded (an 8-bit picture loaded by LoadImage comes back
+    exactly: v / 255 * 255 can fall a hair below v, which truncation would turn into v - 1)."""
+    frames = np.rint(np.clip(image.detach().cpu().float().numpy()[..., :3] * 255.0, 0, 255))
     return [np.ascontiguousarray(f.astype(np.uint8)) for f in frames]

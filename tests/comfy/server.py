@@ -43,8 +43,10 @@ def clone_pack(into: Path) -> Path:
     it (what a developer is testing); ignored files (environments, caches) never travel."""
     dest = into / PACK
     subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(dest)], check=True)
-    changed = subprocess.run(["git", "ls-files", "-mo", "--exclude-standard", "-z"], cwd=REPO, check=True,
-                             capture_output=True).stdout.decode().split("\0")
+    changed = []
+    for listing in (["diff", "--name-only", "-z", "HEAD"], ["ls-files", "-o", "--exclude-standard", "-z"]):
+        done = subprocess.run(["git", *listing], cwd=REPO, check=True, capture_output=True)
+        changed += done.stdout.decode().split("\0")
     for name in filter(None, changed):
         source = REPO / name
         if source.is_file():
