@@ -1,4 +1,9 @@
-"""WebUI installer hook (A1111 1.10, Forge, reForge): installs what Depth Tools needs and the WebUI lacks.
+"""Installer hook of the WebUI (A1111 1.10, Forge, reForge) and of ComfyUI-Manager: installs what Depth
+Tools needs and the host lacks.
+
+ComfyUI-Manager (and `comfy node install`) pip-installs requirements.txt, then runs this file with
+ComfyUI's python and the pack folder as cwd: there is no WebUI `launch` module there, so pip is run
+directly (`PipRunner`), with the same constraints.
 
 The WebUI runs this file in a subprocess at every start-up and after "Install from URL", with its
 own root on PYTHONPATH (`import launch` works). It must be quiet and fast when everything is
@@ -13,6 +18,8 @@ import importlib.metadata
 import importlib.util
 import os
 import re
+import shlex
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -151,9 +158,25 @@ def install(launch: ModuleType, version_of: VersionOf = installed_version, strea
     return skipped
 
 
-def main() -> None:
-    import launch  # the WebUI's, on PYTHONPATH when it runs this file
+class PipRunner:
+    """`launch.run_pip` for a host without the WebUI's `launch` (ComfyUI): pip of this python."""
 
+    def run_pip(self, command: str, desc: str | None = None) -> str:
+        if desc:
+            print(f"Installing {desc}", flush=True)
+        done = subprocess.run([sys.executable, "-m", "pip", *shlex.split(command), "--disable-pip-version-check"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"pip failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
+        return done.stdout
+
+
+def main() -> None:
+    try:
+        import launch  # the WebUI's, on PYTHONPATH when it runs this file
+    except ModuleNotFoundError:  # ComfyUI-Manager, comfy-cli: ComfyUI's own python
+        install(PipRunner())
+        return
     install(launch)
 
 

@@ -134,3 +134,20 @@ def test_stand_in_launch_records_calls() -> None:
 )
 def test_version_ranges(version: str, ok: bool) -> None:
     assert install.satisfied(install.REQUIREMENTS[0], version) is ok
+
+
+def test_runs_as_comfyui_manager_runs_it_without_the_webuis_launch() -> None:
+    """ComfyUI-Manager runs `python install.py` with ComfyUI's python and the pack folder as cwd:
+    no `launch` module there. With everything installed it must be quiet and succeed (it failed with
+    `No module named 'launch'`)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "install.py"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "launch" not in done.stderr and done.stdout == ""
+
+
+def test_the_comfyui_pip_runner_reports_a_failed_install() -> None:
+    """Without `launch`, pip itself runs; a requirement pip cannot find is an error naming pip's reason."""
+    with pytest.raises(RuntimeError, match="pip failed"):
+        install.PipRunner().run_pip("install --no-index --no-deps --find-links /nonexistent depth-tools-no-such-dist")

@@ -31,9 +31,13 @@ ALLOWED: dict[str, set[str]] = {
     "ui": {"depth", "midas", "images", "api", "top"},  # the standalone server mounts the API
     "webui": {"depth", "midas", "images", "ui", "api", "top", "cli"},
     "farm": {"depth", "cli"},  # render-farm tasks: the command line run on a farm's chunks
+    "comfyui": {"depth", "midas", "anything", "images", "top"},  # ComfyUI's floor: never webui/ or ui/
     "top": {"depth", "midas", "cli", "farm"},  # __main__ dispatches `farm ...` to farm/, the rest to cli/
 }
 HOST_PACKAGES = ("modules", "modules_forge", "scripts", "internal_controlnet", "launch", "lib_controlnet")
+#: ComfyUI's own top-level modules: only lib_depth/comfyui/host.py imports them.
+COMFY_PACKAGES = ("comfy", "comfy_api", "comfy_execution", "comfy_extras", "folder_paths", "server", "nodes",
+                  "node_helpers", "execution", "latent_preview")
 HEAVY = ("torch", "torchvision", "controlnet_aux", "timm", "gradio")
 
 
@@ -100,7 +104,7 @@ MODULES = sorted(LIB.rglob("*.py"))
 
 def test_the_tree_has_the_layers() -> None:
     packages = {p.name for p in LIB.iterdir() if (p / "__init__.py").is_file()}
-    assert {"depth", "midas", "anything", "images", "cli", "api", "ui", "webui"} <= packages
+    assert {"depth", "midas", "anything", "images", "cli", "api", "ui", "webui", "comfyui"} <= packages
     for package in packages:
         doc = ast.get_docstring(ast.parse((LIB / package / "__init__.py").read_text(encoding="utf8")))
         assert doc and len(doc) > 80, f"lib_depth/{package}/__init__.py needs a docstring naming its modules"
@@ -141,6 +145,33 @@ def test_only_the_host_adapter_touches_the_webui(path: Path) -> None:
     text = path.read_text(encoding="utf8")
     assert not touched, f"{path.relative_to(REPO)} imports {touched}"
     assert 'import_module("modules' not in text and "import_module('modules" not in text
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(LIB)))
+def test_only_the_comfyui_host_adapter_touches_comfyui(path: Path) -> None:
+    if path == LIB / "comfyui" / "host.py":
+        return
+    touched = [(t, line) for t, line, _ in imports(path) if t.split(".")[0] in COMFY_PACKAGES]
+    assert not touched, f"{path.relative_to(REPO)} imports {touched}"
+
+
+def test_only_the_pack_entry_imports_the_comfyui_floor() -> None:
+    """ComfyUI imports the repository's root `__init__.py`; it imports `lib_depth.comfyui`, relatively
+    (a top-level `lib_depth` could be another pack's), and nothing else does."""
+    entry = REPO / "__init__.py"
+    tree = ast.parse(entry.read_text(encoding="utf8"))
+    found: list[tuple[int, str | None]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            found.append((node.level, node.module))
+        elif isinstance(node, ast.Import):
+            found += [(0, alias.name) for alias in node.names]
+    assert found == [(1, "lib_depth.comfyui")], found
+    for path in MODULES:
+        if layer_of(module_name(path)) == "comfyui":
+            continue
+        users = [(t, line) for t, line, _ in imports(path) if t.startswith("lib_depth.comfyui")]
+        assert not users, f"{path.relative_to(REPO)} imports {users}"
 
 
 def command_line_modules() -> list[Path]:

@@ -2,7 +2,9 @@
 # Everything CI runs: set-up (idempotent), lint, then the whole test suite in each environment that
 # mirrors a real host: webui (A1111 + ControlNet's pins: timm 0.9.5, pydantic 1.10, Pillow 9.5,
 # gradio 3.41.2), forge (gradio 4.40, pydantic 2.8, mediapipe 1.2.3) and newest (numpy 2, opencv 5).
-# The three runs share one random MiDaS checkpoint. Arguments go to every pytest run.
+# Then tests/comfy alone in the comfyui environment (ComfyUI 0.3.64's requirements): they start one real
+# ComfyUI server (from ../shared/hosts/ComfyUI) for the session; the other environments leave them out.
+# The runs share one random MiDaS checkpoint. Arguments go to every pytest run.
 #
 # `tools/test.sh --quick [pytest arguments]`: lint and the unit tests of the webui environment only
 # (-m "not browser and not slow": no MiDaS network, no chromium; tests/conftest.py says what is slow),
@@ -17,6 +19,7 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 bash tools/setup.sh forge
 bash tools/setup.sh newest
+bash tools/setup.sh comfyui
 bash tools/setup.sh browser
 .venv/bin/ruff check .
 
@@ -30,8 +33,10 @@ for env in webui forge newest; do
   versions=$("$venv/bin/python" -c 'from importlib.metadata import version as v
 print(", ".join(f"{d} {v(d)}" for d in ("timm", "torch", "gradio", "pydantic", "numpy", "Pillow")))')
   echo "== tests in the $env environment ($versions)"
-  DEPTH_TOOLS_TEST_ENV=$env "$venv/bin/python" -m pytest "$@" || failed+=("$env")
+  DEPTH_TOOLS_TEST_ENV=$env "$venv/bin/python" -m pytest --ignore=tests/comfy "$@" || failed+=("$env")
 done
+echo "== ComfyUI tests in the comfyui environment"
+DEPTH_TOOLS_TEST_ENV=comfyui .venv-comfyui/bin/python -m pytest tests/comfy "$@" || failed+=(comfyui)
 if [ ${#failed[@]} -gt 0 ]; then
   echo "tests failed in: ${failed[*]}" >&2
   exit 1

@@ -43,6 +43,9 @@ from .uploads import ApiError, ApiLimits, Upload, receive_upload
 from .work import SettingsFn, default_settings, exr_answer, histogram_answer, info_answer, midas_answer
 
 API_PREFIX = "/depth-tools/v1"
+#: The limits a router has unless given others (a name, not a call in the signature: ruff's
+#: immutable-call list cannot name the class since the repository root is also a package, ComfyUI's).
+DEFAULT_LIMITS = ApiLimits()
 TITLE = "Depth Tools API"
 
 _ERRORS = {
@@ -165,7 +168,7 @@ def add_doc_routes(router: APIRouter) -> None:
 
 def make_router(
     settings_fn: SettingsFn = default_settings,
-    limits: ApiLimits = ApiLimits(),
+    limits: ApiLimits = DEFAULT_LIMITS,
     after_midas: Callable[[], None] | None = None,
     dependencies: Sequence[Any] = (),
 ) -> APIRouter:

@@ -189,10 +189,16 @@ def flat_pixels(depth: np.ndarray, scan: Scan, depth_map: DepthMap, options: Dep
     (NaN, inf, beyond the background limit) and whatever lies beyond the cutoff."""
     if mask:
         return depth_map.background
+    return unmapped_pixels(depth, scan, options.cutoff)
+
+
+def unmapped_pixels(depth: np.ndarray, scan: Scan, cutoff: float | None) -> np.ndarray:
+    """The background (NaN, inf, beyond the background limit) and whatever lies beyond the cutoff:
+    where a normal map is flat when no mask says so (a host's normal node without a mask)."""
     flat = ~scan.valid
-    if options.cutoff is not None:
+    if cutoff is not None:
         with np.errstate(invalid="ignore"):
-            flat |= depth > options.cutoff
+            flat |= depth > cutoff
     return flat
 
 

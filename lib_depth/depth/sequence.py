@@ -305,3 +305,25 @@ def run_sequence(frames: list[Frame], job: SequenceJob, jobs: int = 1, want_tabl
     failed = {r.frame.path for r in run.bad}
     run.converted = convert_frames([f for f in frames if f.path not in failed], job, run.summary, jobs, on_result)
     return run
+
+
+def summarise_depths(depths: list[np.ndarray], channel: str | None, job: SequenceJob,
+                     want_table: bool = False) -> tuple[Summary, list[Scan]]:
+    """The summary `run_sequence` makes of its frames, for frames a host already holds in memory
+    (ComfyUI's nodes pass depths between them, not files), and each frame's scan for `map_frame`.
+
+    The same stages as `scan_frames`: each frame's stage 1 merged, then (compress, or a histogram
+    wanted) stage 2 counted on the merged range; so the maps are the command line's bytes."""
+    background = job.options.background_above
+    scans = [scan_depth(d, background, allow_empty=True) for d in depths]
+    merged = levels.empty(None, None, background)
+    for depth, scan in zip(depths, scans, strict=True):
+        merged = levels.merge(merged, levels.frame_summary(depth, channel, scan, background))
+    if (want_table or job.options.compress) and merged.has_depth:
+        counted = levels.empty(None, None, background)
+        for depth, scan in zip(depths, scans, strict=True):
+            table = levels.frame_table(depth, scan.valid, merged, job.options.cutoff)
+            counted = levels.merge(counted, replace(levels.frame_summary(depth, channel, scan, background),
+                                                    table=table))
+        merged = replace(merged, table=counted.table)
+    return replace(merged, source=f"the {len(depths)} frames"), scans

@@ -33,6 +33,9 @@ __all__ = ["Estimation", "MidasEstimator", "get_estimator", "loaded_estimator", 
 log = logging.getLogger(__name__)
 
 
+#: Settings when none are given (a name, not a call in the signatures: see api/routes.DEFAULT_LIMITS).
+DEFAULT_SETTINGS = MidasSettings()
+
 class MidasEstimator(NetworkEstimator):
     """DPT-hybrid depth, in the shape of controlnet_aux's detectors (`from_pretrained`, `to`, `__call__`).
 
@@ -46,7 +49,7 @@ class MidasEstimator(NetworkEstimator):
 
     @classmethod
     def from_pretrained(
-        cls, settings: MidasSettings = MidasSettings(), progress: ProgressFn | None = None
+        cls, settings: MidasSettings = DEFAULT_SETTINGS, progress: ProgressFn | None = None
     ) -> MidasEstimator:
         """Find (or download, when allowed), verify and load the weights; place them on the device."""
         start = time.perf_counter()
@@ -85,7 +88,7 @@ class MidasEstimator(NetworkEstimator):
 _cache: EstimatorCache[MidasSettings, MidasEstimator] = EstimatorCache(MidasEstimator.from_pretrained)
 
 
-def get_estimator(settings: MidasSettings = MidasSettings(), progress: ProgressFn | None = None) -> MidasEstimator:
+def get_estimator(settings: MidasSettings = DEFAULT_SETTINGS, progress: ProgressFn | None = None) -> MidasEstimator:
     """The estimator for `settings`, loaded on first use and kept for the life of the process.
 
     Two threads asking at once wait for one load.
