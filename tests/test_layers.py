@@ -25,6 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "depth": set(),
     "midas": {"depth"},
     "anything": {"depth", "midas"},  # Depth Anything V2 shares MiDaS's device and weights places
+    "video": {"depth", "midas", "anything"},  # Video Depth Anything: V2's encoder and head, a temporal head
     "images": {"depth", "midas", "anything"},  # the image route over the model packages
     "cli": {"depth", "midas", "images", "top"},
     "api": {"depth", "midas", "images", "top"},
