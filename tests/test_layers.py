@@ -158,7 +158,8 @@ def test_only_the_comfyui_host_adapter_touches_comfyui(path: Path) -> None:
 
 def test_only_the_pack_entry_imports_the_comfyui_floor() -> None:
     """ComfyUI imports the repository's root `__init__.py`; it imports `lib_depth.comfyui`, relatively
-    (a top-level `lib_depth` could be another pack's), and nothing else does."""
+    (a top-level `lib_depth` could be another pack's), and nothing else does. `sys` is the guard's: it
+    looks for ComfyUI's `folder_paths` among the loaded modules."""
     entry = REPO / "__init__.py"
     tree = ast.parse(entry.read_text(encoding="utf8"))
     found: list[tuple[int, str | None]] = []
@@ -167,7 +168,7 @@ def test_only_the_pack_entry_imports_the_comfyui_floor() -> None:
             found.append((node.level, node.module))
         elif isinstance(node, ast.Import):
             found += [(0, alias.name) for alias in node.names]
-    assert found == [(1, "lib_depth.comfyui")], found
+    assert found == [(0, "sys"), (1, "lib_depth.comfyui")], found
     for path in MODULES:
         if layer_of(module_name(path)) == "comfyui":
             continue
