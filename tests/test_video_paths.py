@@ -92,3 +92,74 @@ def test_large_is_found_where_the_user_has_it_and_never_downloaded(tmp_path: Pat
     with pytest.raises(Exception, match="not found"):
         entry.load(settings, None)
     assert not any((tmp_path / "own").rglob("*"))  # nothing fetched
+
+
+# --- video files in and out ----------------------------------------------------------------------
+
+
+def write_video(path: Path, count: int = COUNT, fps: int = 12) -> Path:
+    import av
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for rgb in frames(count, H, W):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_a_video_file_in_and_a_depth_video_out(
+        small_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("av")
+    from lib_depth.images.video_file import read_video_frames
+
+    clip = write_video(tmp_path / "clip.mp4")
+    out = tmp_path / "depth.mp4"
+    assert cli.main([str(clip), *COMMON, "--weights", str(small_weights), "--video-out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"{COUNT} converted" in printed and f"wrote {out} ({COUNT} frames)" in printed
+    pngs = [cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in sorted((tmp_path / "clip_depth").glob("*.depth.png"))]
+    assert len(pngs) == COUNT
+    video = read_video_frames(out)
+    assert len(video) == COUNT and all(v.shape == (H, W, 3) and v.dtype == np.uint8 for v in video)
+    for shown, png in zip(video, pngs, strict=True):
+        assert np.abs(shown[:, :, 0].astype(int) - shown[:, :, 2].astype(int)).max() <= 2  # gray in 3 channels
+        # near = white: the video's levels are the map's (H.264 rounds a few levels at most)
+        assert np.abs(shown[:, :, 1].astype(int) - png.astype(int)).mean() < 3
+    assert max(int(v.max()) for v in video) >= 250
+    # a rerun after a kill decodes nothing again and converts nothing, and still writes the video
+    out.unlink()
+    assert cli.main([str(clip), *COMMON, "--weights", str(small_weights), "--video-out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "0 converted" in printed and out.is_file()
+
+
+def test_a_damaged_video_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("av")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all")
+    assert cli.main([str(bad), *COMMON]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.mp4" in err and "cannot decode this video" in err
+    assert bad.read_bytes() == b"not a video at all" and sorted(tmp_path.iterdir()) == [bad]  # nothing written
+
+
+def test_without_pyav_a_video_is_one_line_naming_the_package(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.python_without import WITHOUT_PACKAGE
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\0" * 64)
+    code = WITHOUT_PACKAGE + "from lib_depth.cli import main\nsys.exit(main(sys.argv[2:]))\n"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", code, "av", str(clip), "--model", "video-depth-anything"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    assert "reading video files needs the Python package av" in done.stderr and '"av>=14,<20"' in done.stderr
