@@ -23,9 +23,10 @@ LIB = REPO / "lib_depth"
 #: layer -> the lib_depth layers it may import (itself always allowed). "top" is lib_depth/*.py.
 ALLOWED: dict[str, set[str]] = {
     "depth": set(),
-    "midas": {"depth"},
-    "anything": {"depth", "midas"},  # Depth Anything V2 shares MiDaS's device and weights places
-    "video": {"depth", "midas", "anything"},  # Video Depth Anything: V2's encoder and head, a temporal head
+    "network_base": {"depth"},  # what every network shares (issue 24, item 1)
+    "midas": {"depth", "network_base"},
+    "anything": {"depth", "network_base", "midas"},  # Depth Anything V2 shares MiDaS's device and weights places
+    "video": {"depth", "network_base", "midas", "anything"},  # V2's encoder and head, a temporal head
     "images": {"depth", "midas", "anything", "video"},  # the image route over the model packages
     "cli": {"depth", "midas", "images", "top"},
     "api": {"depth", "midas", "images", "top"},

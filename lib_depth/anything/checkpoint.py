@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..depth.dependencies import MissingDependency, require
 from ..midas.network import _can_assign, _first_line, _size
-from ..midas.torch_load import load_tensors
 from ..midas.weights import WeightsError
+from ..network_base.torch_load import load_tensors
 from .config import AnythingConfig, LayoutError
 from .network import build
 

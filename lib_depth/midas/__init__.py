@@ -20,9 +20,9 @@ Public: `MidasSettings`, `MidasEstimator`, `Estimation`, `get_estimator`, `loade
 `WeightsError`, `network_class`, `load_count`.
 """
 
+from ..network_base.maps import nearness_to_depth, normal_map, normalised_nearness
 from .estimator import Estimation, MidasEstimator, get_estimator, loaded_estimator, release_estimators
 from .geometry import as_rgb8, network_shape
-from .maps import nearness_to_depth, normal_map, normalised_nearness
 from .network import load_count, network_class
 from .settings import MidasSettings, find_weights
 from .weights import WEIGHTS_NAME, WeightsError

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..network_base.maps import DEFAULT_RESOLUTION
 from .device import measure_cpu_precision, pick_device
 from .estimating import Estimation, EstimatorCache, NetworkEstimator
 from .geometry import check_resolution, prepare, restore, to_network_input
-from .maps import DEFAULT_RESOLUTION
 from .network import INFERENCE_LOCK, load_network
 from .settings import MidasSettings
 from .weights import ProgressFn, resolve

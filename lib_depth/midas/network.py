@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..depth.dependencies import MissingDependency, require
-from .torch_load import load_tensors
+from ..network_base.torch_load import load_tensors
 from .weights import WEIGHTS_MIB, WEIGHTS_NAME, WeightsError, expected_sha256_prefix, sha256_file
 
 if TYPE_CHECKING:
