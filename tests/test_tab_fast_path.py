@@ -93,6 +93,21 @@ def settle(page, requests: Requests, quiet_ms: int = 600) -> None:
         page.wait_for_timeout(quiet_ms)
 
 
+def type_300_and_make(page, requests: Requests, depth: np.ndarray):
+    """Type 300 into the cutoff without Enter and click *Make*: one download, still one once every
+    request the page sent has settled, and it is the map of cutoff 300. Returns the downloads' links."""
+    from playwright.sync_api import expect
+
+    page.fill(CUTOFF, "300")
+    page.click("#depth_tools_make")
+    links = page.locator("#depth_tools_exr_downloads a")
+    expect(links).to_have_count(1)
+    settle(page, requests)
+    expect(links).to_have_count(1)
+    np.testing.assert_array_equal(written(page, "depth"), make_depth_map(depth, DepthOptions(cutoff=300)).levels)
+    return links
+
+
 def test_typed_values_then_make_keep_their_downloads(exr_server: UiServer, chromium, sample_exr: Path,
                                                      artifacts_dir: Path) -> None:
     """A cutoff typed without Enter, then *Make*: the PNG is made with it and stays offered once
@@ -105,14 +120,7 @@ def test_typed_values_then_make_keep_their_downloads(exr_server: UiServer, chrom
         try:
             requests = Requests(page)
             open_sample(page, exr_server, sample_exr)
-            page.fill(CUTOFF, "300")
-            page.click("#depth_tools_make")
-            links = page.locator("#depth_tools_exr_downloads a")
-            expect(links).to_have_count(1)
-            settle(page, requests)
-            expect(links).to_have_count(1)
-            np.testing.assert_array_equal(written(page, "depth"),
-                                          make_depth_map(depth, DepthOptions(cutoff=300)).levels)
+            links = type_300_and_make(page, requests, depth)
 
             page.click("#depth_tools_exr_no_cut")
             page.locator("#depth_tools_exr_normal input[type=checkbox]").check()
@@ -298,11 +306,5 @@ def test_make_waits_for_a_cut_on_its_way(exr_server: UiServer, chromium, sample_
             route.continue_()
 
         page.route(f"**{FAST_ROUTE}**", slowly)
-        page.fill(CUTOFF, "300")
-        page.click("#depth_tools_make")
-        links = page.locator("#depth_tools_exr_downloads a")
-        expect(links).to_have_count(1)
-        settle(page, requests)
-        expect(links).to_have_count(1)
-        np.testing.assert_array_equal(written(page, "depth"), make_depth_map(depth, DepthOptions(cutoff=300)).levels)
+        type_300_and_make(page, requests, depth)
         assert errors == []
