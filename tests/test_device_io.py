@@ -86,3 +86,21 @@ def test_output_resize_is_the_cpu_restore(model: str) -> None:
     got = device_io.resize_output(out, shape, recipe).numpy()
     for row in range(2):
         np.testing.assert_allclose(got[row], geometry.restore(out[row], shape), atol=1e-6)
+
+
+def test_whole_estimate_batch_on_the_device_path_matches_the_cpu_maps(tmp_path) -> None:
+    """Depth Anything V2 Small (random weights, official layout): the device path's estimate_batch, run
+    here on the CPU, against the estimator's own cv2 path, in levels of the 8-bit map (max-normalised)."""
+    from lib_depth.anything import AnythingSettings
+    from lib_depth.anything.estimator import AnythingEstimator as Estimator
+    from tests.anything_support import random_state_dict, save_pth
+
+    weights = save_pth(tmp_path / "depth_anything_v2_vits.pth", random_state_dict("vits"))
+    est = Estimator.from_pretrained(AnythingSettings(weights=str(weights), device="cpu", precision="fp32"))
+    images = [picture(90, 160, 1), picture(90, 160, 2), picture(120, 100, 3)]
+    want = est.estimate_batch(images, 70)
+    got = device_io.estimate_batch(est, images, 70, mg.as_rgb8)
+    for (nearness, shape), done in zip(got, want, strict=True):
+        assert shape == done.shape and nearness.shape == done.nearness.shape
+        levels = np.abs(nearness - done.nearness) / done.nearness.max() * 255
+        assert float(levels.max()) < 0.05

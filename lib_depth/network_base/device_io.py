@@ -72,8 +72,8 @@ def resize_input(frames: torch.Tensor, shape: Any, recipe: Recipe) -> torch.Tens
             x = x.round_().clamp_(0, 255)
     if (ph, pw) != (h, w):
         x = F.pad(x, (0, pw - w, 0, ph - h), mode="replicate")
-    mean = torch.tensor(recipe.mean, device=x.device).view(1, 3, 1, 1) * 255.0
-    std = torch.tensor(recipe.std, device=x.device).view(1, 3, 1, 1) * 255.0
+    mean = torch.tensor(recipe.mean, dtype=torch.float32, device=x.device).view(1, 3, 1, 1) * 255.0
+    std = torch.tensor(recipe.std, dtype=torch.float32, device=x.device).view(1, 3, 1, 1) * 255.0
     x = (x - mean) / std
     return x.contiguous(memory_format=torch.channels_last) if recipe.channels_last else x.contiguous()
 
