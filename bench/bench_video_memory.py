@@ -62,14 +62,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--input-size", type=int, nargs="+", default=[126])
+    parser.add_argument("--encoder", choices=["vits", "vitl"], default="vits", help="Small or Large (random weights)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     from tests.anything_support import save_pth
     from tests.video_support import video_state_dict
 
     with tempfile.TemporaryDirectory() as folder:
-        weights = save_pth(Path(folder) / "video_depth_anything_vits.pth", video_state_dict("vits"))
-        print("Video Depth Anything Small, 640x360 frames streamed in, maps streamed to disk (fp32, CPU)\n")
+        weights = save_pth(Path(folder) / f"video_depth_anything_{args.encoder}.pth", video_state_dict(args.encoder))
+        name = {"vits": "Small", "vitl": "Large"}[args.encoder]
+        print(f"Video Depth Anything {name}, 640x360 frames streamed in, maps streamed to disk (fp32, CPU)\n")
         print("| frames | network size | peak RSS | held maps (not held) | time | per frame |")
         print("|---:|---|---:|---:|---:|---:|")
         for size in args.input_size:

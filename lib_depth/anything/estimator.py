@@ -19,9 +19,10 @@ from ..depth.dependencies import require
 from ..midas.device import measure_cpu_precision, pick_device
 from ..midas.estimating import Estimation, EstimatorCache, NetworkEstimator
 from ..midas.weights import ProgressFn
+from ..network_base.device_io import Recipe
 from .checkpoint import load_network
 from .config import AnythingConfig
-from .geometry import DEFAULT_RESOLUTION, check, prepare, restore
+from .geometry import DEFAULT_RESOLUTION, MEAN, STD, check, network_shape, prepare, restore
 from .settings import AnythingSettings
 from .weights import resolve
 
@@ -86,6 +87,9 @@ class AnythingEstimator(NetworkEstimator):
     _check_resolution = staticmethod(check)
     _prepare = staticmethod(prepare)  # the reference's lower-bound resize to multiples of 14, normalised
     _restore = staticmethod(restore)  # bilinear back to the picture's size, as the reference
+    #: the same geometry on the device, for estimators not on the CPU (network_base/device_io.py)
+    device_recipe = Recipe(shape=network_shape, shrink="bicubic", mean=tuple(MEAN), std=tuple(STD),
+                           back="bilinear", align_corners=True)
 
     def _network_input(self, batch: np.ndarray) -> torch.Tensor:
         """float32 Nx3xHxW (normalised, sides multiples of 14) on the device."""

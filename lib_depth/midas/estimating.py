@@ -21,7 +21,7 @@ import numpy as np
 
 from ..depth.errors import DepthError
 from .device import autocast, check_precision, empty_device_cache, pick_device
-from .geometry import NetworkShape
+from .geometry import NetworkShape, as_rgb8
 from .weights import ProgressFn
 
 if TYPE_CHECKING:
@@ -159,6 +159,10 @@ class NetworkEstimator:
     def estimate_batch(self, images: Sequence[np.ndarray], resolution: int | None = None) -> list[Estimation]:
         """`estimate` for each image; images with the same network shape share forward passes."""
         resolution = self._check_resolution(self.default_resolution if resolution is None else resolution)
+        if self.device.type != "cpu" and getattr(self, "device_recipe", None) is not None:  # resized on the device
+            from ..network_base.device_io import estimate_batch
+
+            return [Estimation(r, s) for r, s in estimate_batch(self, images, resolution, as_rgb8)]
         prepared = [self._prepare(image, resolution) for image in images]
         groups: dict[Any, list[int]] = {}
         for index, (_, shape) in enumerate(prepared):
@@ -178,7 +182,7 @@ class NetworkEstimator:
 
         with self.lock:
             self._place()
-            x = self._network_input(batch)
+            x = batch if isinstance(batch, torch.Tensor) else self._network_input(batch)
             with torch.inference_mode(), autocast(self.device, self.precision):
                 y = self.model(x)  # type: ignore[misc]
             if self.precision == "fp16" and not bool(torch.isfinite(y).all()):

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..network_base.device_io import Recipe
 from ..network_base.maps import DEFAULT_RESOLUTION
 from .device import measure_cpu_precision, pick_device
 from .estimating import Estimation, EstimatorCache, NetworkEstimator
-from .geometry import check_resolution, prepare, restore, to_network_input
+from .geometry import check_resolution, network_shape, prepare, restore, to_network_input
 from .network import INFERENCE_LOCK, load_network
 from .settings import MidasSettings
 from .weights import ProgressFn, resolve
@@ -79,6 +80,9 @@ class MidasEstimator(NetworkEstimator):
     _check_resolution = staticmethod(check_resolution)
     _prepare = staticmethod(prepare)  # padded to multiples of 32, the aspect ratio kept
     _restore = staticmethod(restore)  # the padding removed, bicubic back to the input's size
+    #: the same geometry on the device, for estimators not on the CPU (network_base/device_io.py)
+    device_recipe = Recipe(shape=network_shape, shrink="area", mean=(0.5,) * 3, std=(0.5,) * 3, quantise=True,
+                           back="bicubic", align_corners=False, channels_last=True)
 
     def _network_input(self, batch: np.ndarray) -> torch.Tensor:
         """uint8 NxHxWx3 (sides multiples of 32) -> the normalised channels-last tensor on the device."""
