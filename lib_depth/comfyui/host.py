@@ -105,7 +105,9 @@ class ReleasingPatcher(comfy.model_patcher.ModelPatcher):
 
     def detach(self, unpatch_all: bool = True) -> torch.nn.Module:
         holder = super().detach(unpatch_all)
-        if "network" in self.model._modules:  # ComfyUI may detach a patcher more than once
+        # `unpatch_all=False` is no unload: `load_models_gpu` detaches a model it already holds that
+        # way before loading it again (it is a "clone" of itself), and so does a patcher's `__del__`.
+        if unpatch_all and "network" in self.model._modules:  # ComfyUI may detach more than once
             del self.model.network
             self.on_unload()
             return_freed_memory()
