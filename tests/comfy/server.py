@@ -122,13 +122,17 @@ def error_of(entry: dict) -> str | None:
     return None
 
 
-def start(base: Path) -> Comfy:
+def start(base: Path, *, extra_packs: tuple[Path, ...] = ()) -> Comfy:
+    """A copy of the snapshot with this pack cloned into custom_nodes/ (and copies of `extra_packs`:
+    the benchmark's other node pack), started on a free port of 127.0.0.1."""
     root = base / "ComfyUI"
     shutil.copytree(SNAPSHOT, root, ignore=shutil.ignore_patterns("tests", "tests-unit", ".git"))
     for path in [root, *root.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)  # the snapshot is read-only; the copy is ours
     (root / "custom_nodes").mkdir(exist_ok=True)
     clone_pack(root / "custom_nodes")
+    for pack in extra_packs:
+        shutil.copytree(pack, root / "custom_nodes" / pack.name, ignore=shutil.ignore_patterns(".git"))
     port = free_port()
     log = base / "comfyui.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", "PYTHONPATH": ""}
