@@ -5,6 +5,7 @@ command line's own functions, so the nodes give its bytes."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -60,8 +61,8 @@ class LoadExrDepth:
 
 
 def _frames(exr: str, path: str) -> tuple[list[Frame], bool]:
-    if path.strip():
-        return frames_of(path)
+    if path.strip():  # a relative path is under ComfyUI's input folder, so a shipped workflow finds its frames
+        return frames_of(path if Path(path.strip()).expanduser().is_absolute() else str(host.input_file(path.strip())))
     if not exr:
         raise DepthError("choose an EXR file of the input folder, or name a path on the server")
     return [Frame(host.input_file(exr), None, 0)], False

@@ -52,12 +52,18 @@ def place_weights(comfy: Comfy, checkpoint: Path) -> None:
         (folder / WEIGHTS).symlink_to(checkpoint)
 
 
+#: The seed node's inputs as it declares them (comfyui_controlnet_aux's MIDAS_Depth_Map_Preprocessor
+#: through its utils.create_node_input_types; ComfyUI's nodes.MAX_RESOLUTION is 16384).
+SEED_INPUTS = {"a": ["FLOAT", {"default": np.pi * 2.0, "min": 0.0, "max": np.pi * 5.0, "step": 0.05}],
+               "bg_threshold": ["FLOAT", {"default": 0.1, "min": 0, "max": 1, "step": 0.05}],
+               "resolution": ["INT", {"default": 512, "min": 64, "max": 16384, "step": 64}]}
+
+
 def test_the_midas_node_takes_the_seed_nodes_inputs(comfy: Comfy) -> None:
     info = comfy.object_info()["DepthTools_MiDaS"]
-    inputs = {**info["input"]["required"], **info["input"].get("optional", {})}
-    assert inputs["image"] == ["IMAGE"]
-    assert inputs["a"][1]["default"] == np.pi * 2.0 and inputs["a"][1]["max"] == np.pi * 5.0
-    assert inputs["bg_threshold"][1]["default"] == 0.1 and inputs["resolution"][1]["default"] == 512
+    assert info["input"]["required"] == {"image": ["IMAGE"]}
+    optional = info["input"]["optional"]
+    assert {name: optional[name] for name in SEED_INPUTS} == SEED_INPUTS
     assert info["output"][:2] == ["IMAGE", comfy.object_info()["DepthTools_LoadExrDepth"]["output"][0]]
 
 

@@ -1,0 +1,66 @@
+"""The pack's example workflows in a real ComfyUI: listed by `/api/workflow_templates` (ComfyUI serves
+a pack's `example_workflows/` there; `examples/` holds no .json, so it lists nothing of it), and each
+run as shipped — the UI (litegraph) file turned into the API prompt as the page does it, with its
+inputs placed in the input folder — gives the command line's pixels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tests.comfy.server import PACK, REPO, Comfy, error_of
+from tests.comfy.test_exr_nodes import cli, png, saved, scene
+
+WORKFLOWS = REPO / "example_workflows"
+#: Widgets the page adds after an input of these kinds, serialised in widgets_values but no input.
+EXTRA_WIDGET = ("control_after_generate", "image_upload")
+
+
+def widget_inputs(info: dict) -> list[tuple[str, dict]]:
+    """The node's widget inputs in the order the page lays them out (sockets carry no widget)."""
+    declared = {**info["input"]["required"], **info["input"].get("optional", {})}
+    return [(name, spec[1] if len(spec) > 1 else {}) for name, spec in declared.items()
+            if isinstance(spec[0], list) or spec[0] in ("INT", "FLOAT", "STRING", "BOOLEAN")]
+
+
+def to_prompt(workflow: dict, object_info: dict) -> dict:
+    """The API prompt for a UI workflow: widgets_values in widget order, links as [node, slot]."""
+    links = {link[0]: link for link in workflow["links"]}
+    prompt = {}
+    for node in workflow["nodes"]:
+        info = object_info[node["type"]]
+        values, inputs = iter(node["widgets_values"]), {}
+        for name, options in widget_inputs(info):
+            inputs[name] = next(values)
+            if name == "seed" or options.get("control_after_generate") or options.get("image_upload"):
+                next(values)
+        for socket in node["inputs"]:
+            if socket.get("link") is not None:
+                link = links[socket["link"]]
+                inputs[socket["name"]] = [str(link[1]), link[2]]
+        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
+    return prompt
+
+
+def test_the_example_workflows_are_listed(comfy: Comfy) -> None:
+    listed = json.loads(comfy.get("/api/workflow_templates"))
+    assert sorted(listed[PACK]) == sorted(p.stem for p in WORKFLOWS.glob("*.json"))
+    for path in WORKFLOWS.glob("*.json"):
+        assert json.loads(comfy.get(f"/api/workflow_templates/{PACK}/{path.name}")) == json.loads(path.read_text())
+
+
+def test_the_sequence_workflow_gives_the_command_lines_frames(comfy: Comfy, tmp_path: Path) -> None:
+    folder = comfy.root / "input" / "depth_tools_example"
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, shift in ((1, 0.0), (2, 25.0)):
+        scene(folder / f"shot_{number:04d}.exr", shift=shift)
+    workflow = json.loads((WORKFLOWS / "exr_sequence_to_16bit_frames.json").read_text())
+    entry = comfy.run(to_prompt(workflow, comfy.object_info()))
+    assert error_of(entry) is None, error_of(entry)
+    cli("--sequence", folder / "shot_####.exr", "--bits", 16, "--compress_map", "--noise", "--seed", 3, "-o", tmp_path)
+    got = saved(comfy, entry, node="3")
+    assert len(got) == 2 and all(image.dtype == np.uint16 for image in got)
+    for number, image in enumerate(got, start=1):
+        assert np.array_equal(image, png((tmp_path / f"shot_{number:04d}.depth.png").read_bytes())), number
