@@ -22,6 +22,7 @@ from ..midas import estimator as midas_estimator
 from ..midas import weights as midas_weights
 from ..midas.maps import DEFAULT_RESOLUTION as MIDAS_RESOLUTION
 from ..midas.settings import MidasSettings, find_weights
+from . import video_model
 
 #: Where a model's weights are and how to run it: the same fields for every model (the name is
 #: historical: MiDaS was the first).
@@ -74,6 +75,8 @@ class EstimatorEntry:
     loaded: Callable[[ModelSettings], Estimator | None]
     #: Drop every estimator of this model held by the process (`free`: its memory too).
     release: Callable[[bool], None]
+    #: A video network: it estimates whole sequences (windows of frames), never one picture alone.
+    video: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,6 +132,12 @@ ESTIMATORS: dict[str, EstimatorEntry] = {
         load=lambda s, progress=None: anything.get_estimator(anything_settings(s), progress),
         loaded=lambda s: anything.loaded_estimator(anything_settings(s)),
         release=anything.release_estimators,
+    ),
+    "video-depth-anything": EstimatorEntry(
+        name="video-depth-anything", label="Video Depth Anything", licence=video_model.LICENCE,
+        default_resolution=video_model.DEFAULT_RESOLUTION, resolution_step=video_model.PATCH,
+        find_weights=video_model.find_weights, describe=video_model.describe, not_found=video_model.not_found,
+        load=video_model.load, loaded=video_model.loaded, release=video_model.release, video=True,
     ),
 }
 DEFAULT_MODEL = "midas"
