@@ -11,7 +11,7 @@ from ..depth.exr import DEFAULT_MAX_PIXELS, EXR_SUFFIX
 from ..depth.normals import BLENDER_DEFAULT_FOV, DEPTH_KINDS, STYLES, NormalOptions
 from ..depth.pipeline import ExrInput, InputKind, Unsupported
 from ..depth.process import DEFAULT_BACKGROUND_ABOVE, DepthOptions
-from ..images import ESTIMATORS, IMAGE_SUFFIXES, ImageInput
+from ..images import ALL_ESTIMATORS, IMAGE_SUFFIXES, ImageInput
 from ..images.registry import DEFAULT_MODEL
 from ..images.video_file import VIDEO_SUFFIXES
 from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD
@@ -165,8 +165,8 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
         "images (PNG, JPEG, WebP) through a depth model",
         "Estimated depth is relative: --depth_cutoff and the histogram use 0 (nearest) .. 1 (farthest).",
     )
-    defaults = ", ".join(f"{e.default_resolution} for {e.name}" for e in ESTIMATORS.values())
-    group.add_argument("--model", choices=sorted(ESTIMATORS), default=DEFAULT_MODEL,
+    defaults = ", ".join(f"{e.default_resolution} for {e.name}" for e in ALL_ESTIMATORS.values())
+    group.add_argument("--model", choices=sorted(ALL_ESTIMATORS), default=DEFAULT_MODEL,
                        help=f"the depth model (default {DEFAULT_MODEL}; see the README's 'Which model')")
     group.add_argument("--resolution", type=_resolution, metavar="PX",
                        help=f"short side the network sees; the map keeps the image's size and shape (default "
