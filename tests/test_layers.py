@@ -27,13 +27,13 @@ ALLOWED: dict[str, set[str]] = {
     "midas": {"depth", "network_base"},
     "anything": {"depth", "network_base", "midas"},  # Depth Anything V2 shares MiDaS's device and weights places
     "video": {"depth", "network_base", "midas", "anything"},  # V2's encoder and head, a temporal head
-    "images": {"depth", "midas", "anything"},  # the image route over the model packages
+    "images": {"depth", "midas", "anything", "video"},  # the image route over the model packages
     "cli": {"depth", "midas", "images", "top"},
     "api": {"depth", "midas", "images", "top"},
     "ui": {"depth", "midas", "images", "api", "top"},  # the standalone server mounts the API
     "webui": {"depth", "midas", "images", "ui", "api", "top", "cli"},
     "farm": {"depth", "cli"},  # render-farm tasks: the command line run on a farm's chunks
-    "comfyui": {"depth", "midas", "anything", "images", "top"},  # ComfyUI's floor: never webui/ or ui/
+    "comfyui": {"depth", "midas", "anything", "video", "images", "top"},  # ComfyUI's floor: never webui/ or ui/
     "top": {"depth", "midas", "cli", "farm"},  # __main__ dispatches `farm ...` to farm/, the rest to cli/
 }
 HOST_PACKAGES = ("modules", "modules_forge", "scripts", "internal_controlnet", "launch", "lib_controlnet")

@@ -11,12 +11,15 @@ from ..depth.exr import DEFAULT_MAX_PIXELS, EXR_SUFFIX
 from ..depth.normals import BLENDER_DEFAULT_FOV, DEPTH_KINDS, STYLES, NormalOptions
 from ..depth.pipeline import ExrInput, InputKind, Unsupported
 from ..depth.process import DEFAULT_BACKGROUND_ABOVE, DepthOptions
-from ..images import ESTIMATORS, IMAGE_SUFFIXES, ImageInput
+from ..images import ALL_ESTIMATORS, IMAGE_SUFFIXES, ImageInput
 from ..images.registry import DEFAULT_MODEL
+from ..images.video_file import VIDEO_SUFFIXES
 from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD
 
 HISTO = "histo"
 SUFFIXES = tuple(sorted((EXR_SUFFIX, *IMAGE_SUFFIXES)))
+#: what --sequence also takes: a video file, decoded into image frames
+SEQUENCE_SUFFIXES = tuple(sorted((*SUFFIXES, *VIDEO_SUFFIXES)))
 
 EPILOG = """\
 examples:
@@ -149,6 +152,11 @@ def add_sequence_arguments(parser: argparse.ArgumentParser) -> None:
                        help="merge these summaries (repeatable) and convert the frames with that mapping; "
                        "with --scan: count the frames on the merged range (stage 2)")
     group.add_argument("--force", action="store_true", help="convert every frame again, even those up to date")
+    group.add_argument("--video-out", type=Path, metavar="FILE",
+                       help="also write the sequence's depth maps as one video (H.264, 8-bit, 3 channels, near = "
+                       "white, one mapping for the whole clip), at the input video's frame rate or --fps")
+    group.add_argument("--fps", type=float, default=None, help="the depth video's frame rate for frames given as "
+                       "files (default 24; a video input keeps its own)")
 
 
 def add_image_arguments(parser: argparse.ArgumentParser) -> None:
@@ -157,8 +165,8 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
         "images (PNG, JPEG, WebP) through a depth model",
         "Estimated depth is relative: --depth_cutoff and the histogram use 0 (nearest) .. 1 (farthest).",
     )
-    defaults = ", ".join(f"{e.default_resolution} for {e.name}" for e in ESTIMATORS.values())
-    group.add_argument("--model", choices=sorted(ESTIMATORS), default=DEFAULT_MODEL,
+    defaults = ", ".join(f"{e.default_resolution} for {e.name}" for e in ALL_ESTIMATORS.values())
+    group.add_argument("--model", choices=sorted(ALL_ESTIMATORS), default=DEFAULT_MODEL,
                        help=f"the depth model (default {DEFAULT_MODEL}; see the README's 'Which model')")
     group.add_argument("--resolution", type=_resolution, metavar="PX",
                        help=f"short side the network sees; the map keeps the image's size and shape (default "

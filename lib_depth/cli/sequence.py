@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,13 +27,14 @@ from ..depth.pipeline import ExrInput
 from ..depth.png import write_bytes_atomic
 from ..depth.process import DepthOptions
 from ..depth.sequence import FrameResult, SequenceJob, SequenceRun, convert_frames, run_sequence, scan_frames
-from ..images import ImageInput, prepare_images
+from ..images import ImageInput, prepare_images, video_file
 from . import arguments
 from .report import print_histogram
 
 
 def wants_sequence(args: argparse.Namespace) -> bool:
-    return bool(args.sequence or args.scan or args.levels)
+    """A video file is a sequence by itself."""
+    return bool(args.sequence or args.scan or args.levels or any(video_file.is_video(f) for f in args.files))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,9 +121,25 @@ def _merged(paths: list[Path]) -> Summary:
     return levels.merge_all([levels.load(p) for p in paths])
 
 
+def _video_specs(args: argparse.Namespace) -> list[Path]:
+    """The inputs with each video file replaced by its decoded frames (the maps go to `-o`, by default
+    `<video>_depth/` beside it); remembers the video's frame rate for `--video-out`."""
+    specs: list[Path] = []
+    for spec in args.files:
+        if not (video_file.is_video(spec) and spec.is_file()):
+            specs.append(spec)
+            continue
+        if args.output_dir is None:
+            args.output_dir = spec.with_name(f"{spec.stem}_depth")
+        decoded, fps = video_file.decode_frames(spec, args.output_dir)
+        args.fps = args.fps or float(fps)
+        specs += decoded
+    return specs
+
+
 def _list_frames(args: argparse.Namespace) -> tuple[FrameList, bool]:
     """The frames, and True for a sequence of images; DepthError for a mix, or images in chunks."""
-    listing = expand_frames(list(args.files), arguments.SUFFIXES)
+    listing = expand_frames(_video_specs(args), arguments.SUFFIXES)
     kinds = {f.path.suffix.lower() == EXR_SUFFIX for f in listing.frames}
     if len(kinds) > 1:
         first = next(f.path for f in listing.frames if f.path.suffix.lower() != EXR_SUFFIX)
@@ -231,4 +249,21 @@ def main_sequence(args: argparse.Namespace, plan: Plan) -> int:
         run.out.write("\n")
     elif args.scan is None and not args.quiet:
         run.out.write(tally.line(len(listing.frames)) + "\n")
+    if args.video_out is not None and args.scan is None:
+        return _video_out(run) or (1 if tally.errors else 0)
     return 1 if tally.errors else 0
+
+
+def _video_out(run: Run) -> int:
+    """`--video-out`: the frames' depth maps, in order, as one video (0, or 1 with one line)."""
+    folder = run.args.output_dir
+    maps = [(folder or f.path.parent) / f"{f.path.stem}.depth.png" for f in run.frames]  # in frame order
+    fps = Fraction(run.args.fps or video_file.DEFAULT_FPS).limit_denominator(1001)
+    try:
+        count = video_file.write_depth_video([m for m in maps if m.is_file()], run.args.video_out, fps)
+    except DepthError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    if not run.args.quiet:
+        run.out.write(f"wrote {run.args.video_out} ({count} frames)\n")
+    return 0

@@ -22,6 +22,7 @@ INSTALL_SPECS = {
     "OpenEXR": "OpenEXR>=3.3,<4",
     "controlnet_aux": "controlnet_aux>=0.0.9,<0.1",
     "timm": "timm>=0.6.7",
+    "av": "av>=14,<20",  # video files in and out (PyAV)
 }
 #: import name -> distribution name
 DISTRIBUTIONS = {"OpenEXR": "OpenEXR", "controlnet_aux": "controlnet_aux", "timm": "timm", "torch": "torch"}

@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from ..depth.errors import DepthError
 from ..depth.pipeline import SourceDepth
 from ..midas.maps import DEFAULT_A, DEFAULT_BG_THRESHOLD, nearness_to_depth, normal_map
 from . import registry
 from .decode import read_image_noted
 from .registry import Estimator, ModelSettings
+from .video_model import SINGLE_PICTURE
 
 #: The fields of `ImageInput` that change the estimated depth (not the normal map's `a`, nor `download`).
 DEPTH_FIELDS = ("model", "resolution", "bg_threshold", "weights", "device", "precision")
@@ -50,6 +52,8 @@ class ImageInput:
 
     def load(self, path: Path, *, max_pixels: int) -> SourceDepth:
         """Image file -> nearness -> depth (larger = farther, NaN = background) for `depth.process`."""
+        if registry.entry(self.model).video:
+            raise DepthError(SINGLE_PICTURE, path)
         image, notes = read_image_noted(path, max_pixels)
         estimator = registry.get_estimator(self.model, self.model_settings())
         return estimate_depth(image, estimator, self, notes)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from ..depth.errors import DepthError
 from ..depth.frames import Frame
 from ..depth.pipeline import SourceDepth
 from ..depth.sequence import FrameResult, SequenceJob, guarded
-from . import registry
+from . import registry, video_model
 from .align import Aligner
 from .decode import read_image
 from .image_input import ImageInput
@@ -119,6 +119,7 @@ def prepare_images(frames: list[Frame], job: SequenceJob, settings: ImageInput, 
 
     A frame that cannot be read or estimated is reported (`on_failed`) and left out; the next one
     is aligned to the last good frame. `estimate` replaces the network (tests)."""
+    video = estimate is None and registry.entry(settings.model).video
     estimate = estimate or network_estimate(_check(settings))
     key = chain_key(frames, settings)
     base = job.output_dir if job.output_dir is not None else (frames[0].path.parent if frames else Path("."))
@@ -129,6 +130,9 @@ def prepare_images(frames: list[Frame], job: SequenceJob, settings: ImageInput, 
         raise DepthError(f"cannot create {folder} ({exc.strerror})") from None
     aligned = AlignedDepths(folder=str(folder), key=key)
     prepared = Prepared(replace(job, input=aligned), [])
+    if video:
+        _prepare_video(frames, aligned, job, settings, prepared, on_failed)
+        return prepared
     aligner = Aligner(settings.bg_threshold)
     for frame in frames:
         result = guarded(frame, lambda frame=frame: _prepare_frame(frame, aligned.stored(frame.path), job.force,
@@ -157,3 +161,45 @@ def _prepare_frame(frame: Frame, stored: Path, force: bool, estimate: Estimate, 
     except OSError as exc:
         raise DepthError(f"cannot write {stored} ({exc.strerror})", frame.path) from None
     return FrameResult(frame)
+
+
+def _prepare_video(frames: list[Frame], aligned: AlignedDepths, job: SequenceJob, settings: ImageInput,
+                   prepared: Prepared, on_failed: Callable[[FrameResult], None] | None) -> None:
+    """All frames through the video network in one stream, each map stored as it comes out (memory
+    does not grow with the length). A rerun with every depth stored runs nothing; a frame that cannot
+    be read, or has another size than the first, is reported and left out of the stream."""
+    if not job.force and all(aligned.stored(f.path).is_file() for f in frames):
+        prepared.frames.extend(frames)
+        return
+    size: list[tuple[int, int]] = []
+
+    def read(frame: Frame) -> np.ndarray:
+        image = read_image(frame.path)
+        size.append(size[0] if size else image.shape[:2])
+        if image.shape[:2] != size[0]:
+            raise DepthError(f"{image.shape[1]}x{image.shape[0]}, not the first frame's {size[0][1]}x{size[0][0]}",
+                             frame.path)
+        return image
+
+    def images() -> Iterator[np.ndarray]:
+        for frame in frames:
+            box: list[np.ndarray] = []
+            result = guarded(frame, lambda frame=frame, box=box: (box.append(read(frame)), FrameResult(frame))[1])
+            if not result.ok:
+                prepared.failed.append(result)
+                if on_failed is not None:
+                    on_failed(result)
+                continue
+            prepared.frames.append(frame)
+            yield box[0]
+
+    estimator = registry.get_estimator(settings.model, settings.model_settings())
+    to_depth = Aligner(settings.bg_threshold).to_depth
+    maps = video_model.aligned_stream(estimator.depths(images(), input_size=int(settings.resolution or 518)))
+    for index, nearness in enumerate(maps):
+        stored = aligned.stored(prepared.frames[index].path)
+        try:
+            _store(stored, to_depth(nearness))
+        except OSError as exc:
+            raise DepthError(f"cannot write {stored} ({exc.strerror})", prepared.frames[index].path) from None
+        prepared.estimated += 1

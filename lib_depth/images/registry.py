@@ -22,6 +22,7 @@ from ..midas import estimator as midas_estimator
 from ..midas import weights as midas_weights
 from ..midas.maps import DEFAULT_RESOLUTION as MIDAS_RESOLUTION
 from ..midas.settings import MidasSettings, find_weights
+from . import video_model
 
 #: Where a model's weights are and how to run it: the same fields for every model (the name is
 #: historical: MiDaS was the first).
@@ -74,6 +75,8 @@ class EstimatorEntry:
     loaded: Callable[[ModelSettings], Estimator | None]
     #: Drop every estimator of this model held by the process (`free`: its memory too).
     release: Callable[[bool], None]
+    #: A video network: it estimates whole sequences (windows of frames), never one picture alone.
+    video: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,14 +134,28 @@ ESTIMATORS: dict[str, EstimatorEntry] = {
         release=anything.release_estimators,
     ),
 }
+#: The sequence models: they estimate windows of frames, never one picture alone, so they stay out
+#: of `ESTIMATORS` (every picture dropdown, the WebUI setting, ControlNet's preprocessors and the
+#: HTTP API's picture models read that) and are reached by name through `entry` (the CLI's
+#: sequence path, `--model video-depth-anything`).
+SEQUENCE_ESTIMATORS: dict[str, EstimatorEntry] = {
+    "video-depth-anything": EstimatorEntry(
+        name="video-depth-anything", label="Video Depth Anything", licence=video_model.LICENCE,
+        default_resolution=video_model.DEFAULT_RESOLUTION, resolution_step=video_model.PATCH,
+        find_weights=video_model.find_weights, describe=video_model.describe, not_found=video_model.not_found,
+        load=video_model.load, loaded=video_model.loaded, release=video_model.release, video=True,
+    ),
+}
+#: Every model by name, pictures' and sequences'.
+ALL_ESTIMATORS: dict[str, EstimatorEntry] = {**ESTIMATORS, **SEQUENCE_ESTIMATORS}
 DEFAULT_MODEL = "midas"
 
 
 def entry(name: str) -> EstimatorEntry:
     """The registry entry of `name`; OptionsError naming the known ones for anything else."""
-    found = ESTIMATORS.get(str(name).strip().lower())
+    found = ALL_ESTIMATORS.get(str(name).strip().lower())
     if found is None:
-        raise OptionsError(f"unknown depth model {name!r}; choose one of {', '.join(sorted(ESTIMATORS))}")
+        raise OptionsError(f"unknown depth model {name!r}; choose one of {', '.join(sorted(ALL_ESTIMATORS))}")
     return found
 
 
@@ -146,7 +163,7 @@ def get_estimator(name: str, settings: ModelSettings, progress: DownloadProgress
     """The loaded model `name` for `settings`, after releasing every other model of the process
     (`progress` hears of a weights download)."""
     chosen = entry(name)
-    for other in ESTIMATORS.values():
+    for other in ALL_ESTIMATORS.values():
         if other.name != chosen.name:
             other.release(True)  # a no-op for a model that holds nothing
     return chosen.load(settings, progress)
@@ -175,5 +192,5 @@ def weights_report(name: str, settings: ModelSettings) -> WeightsReport:
 def release_all(free: bool = False) -> None:
     """Every model of the process off the GPU (`free`: forgotten entirely), as a host's memory
     settings ask after a generation or an API call."""
-    for known in ESTIMATORS.values():
+    for known in ALL_ESTIMATORS.values():
         known.release(free)
