@@ -161,3 +161,15 @@ def stop(comfy: Comfy) -> None:
     except subprocess.TimeoutExpired:
         comfy.process.kill()
         comfy.process.wait()
+
+
+def upload(comfy: Comfy, path: Path) -> str:
+    """`path` sent as the page sends a file (`POST /upload/image`, multipart): the name it got."""
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{path.name}\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    body += path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(comfy.url + "/upload/image", data=body,
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return str(json.loads(answer.read())["name"])

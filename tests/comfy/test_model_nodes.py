@@ -4,15 +4,13 @@ missing weights are one line and the server goes on."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 import uuid
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from tests.comfy.server import Comfy, error_of
+from tests.comfy.server import Comfy, error_of, upload
 from tests.comfy.test_exr_nodes import cli, png, saved
 
 WEIGHTS = "midas-random.pt"
@@ -24,16 +22,6 @@ def picture(path: Path, width: int = 160, height: int = 96) -> Path:
     cv2.circle(rgb, (width // 2, height // 2), height // 3, (250, 240, 230), -1)
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return path
-
-
-def upload(comfy: Comfy, path: Path) -> str:
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{path.name}\"\r\n"
-            "Content-Type: image/png\r\n\r\n").encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(comfy.url + "/upload/image", data=body,
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return str(json.loads(answer.read())["name"])
 
 
 def midas_graph(image: str, weights: str = WEIGHTS, resolution: int = 256) -> dict:
