@@ -122,7 +122,7 @@ def error_of(entry: dict) -> str | None:
     return None
 
 
-def start(base: Path, *, extra_packs: tuple[Path, ...] = ()) -> Comfy:
+def start(base: Path, *, extra_packs: tuple[Path, ...] = (), python: str = sys.executable) -> Comfy:
     """A copy of the snapshot with this pack cloned into custom_nodes/ (and copies of `extra_packs`:
     the benchmark's other node pack), started on a free port of 127.0.0.1."""
     root = base / "ComfyUI"
@@ -136,7 +136,7 @@ def start(base: Path, *, extra_packs: tuple[Path, ...] = ()) -> Comfy:
     port = free_port()
     log = base / "comfyui.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", "PYTHONPATH": ""}
-    command = [sys.executable, str(HERE / "launch_comfyui.py"), "--cpu", "--listen", "127.0.0.1", "--port",
+    command = [python, str(HERE / "launch_comfyui.py"), "--cpu", "--listen", "127.0.0.1", "--port",
                str(port), "--disable-auto-launch", "--disable-metadata", "--disable-api-nodes", "--verbose", "WARNING"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
