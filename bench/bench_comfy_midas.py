@@ -29,8 +29,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_midas import random_checkpoint
-from tests.comfy.server import Comfy, error_of, skip_reason, start, stop
-from tests.comfy.test_model_nodes import picture, upload
+from tests.comfy.server import Comfy, error_of, skip_reason, start, stop, upload
+from tests.comfy.test_model_nodes import picture
 
 SEED_CLASS = "MiDaS-DepthMapPreprocessor"
 SEED_WEIGHTS = Path("ckpts/lllyasviel/Annotators/dpt_hybrid-midas-501f0c75.pt")

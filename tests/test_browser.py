@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from lib_depth import midas
+from lib_depth.depth.chart import HEIGHT, SCALE, WIDTH, layout
 from lib_depth.depth.exr import read_depth
 from lib_depth.depth.png import read_png
 from lib_depth.depth.process import DepthOptions, histogram, make_depth_map
-from lib_depth.ui.chart import HEIGHT, SCALE, WIDTH, layout
 from tests.fixtures_ui import UiServer, browser_page
 
 pytestmark = pytest.mark.browser

@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 import pytest
 
+from lib_depth.depth.chart import SCALE, WIDTH, layout
 from lib_depth.depth.exr import read_depth
 from lib_depth.depth.normals import normal_map
 from lib_depth.depth.process import DepthOptions, histogram, make_depth_map
-from lib_depth.ui.chart import SCALE, WIDTH, layout
 from tests.fixtures_ui import UiServer, browser_page, standalone_ui
 from tests.test_browser import gray, image_pixels, src_of, wait_for_new_image
 

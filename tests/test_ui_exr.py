@@ -16,11 +16,11 @@ import gradio as gr
 import numpy as np
 import pytest
 
+from lib_depth.depth.chart import SCALE, SUGGESTION, draw_histogram, layout
 from lib_depth.depth.exr import read_depth, write_depth
 from lib_depth.depth.png import read_png
 from lib_depth.depth.process import DepthOptions, histogram, make_depth_map
 from lib_depth.depth.sample import synthetic_scene
-from lib_depth.ui.chart import SCALE, SUGGESTION, draw_histogram, layout
 from lib_depth.ui.compat import file_paths
 from lib_depth.ui.exr import (
     PREVIEW_MAX_SIDE,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lib_depth.ui import chart
+from lib_depth.depth import chart
 from lib_depth.ui.app import build_ui
 from lib_depth.ui.exr import load_view
 from lib_depth.ui.exr_events import SAMPLE

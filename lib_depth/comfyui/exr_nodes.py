@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..depth.chart import TITLE, draw_histogram
 from ..depth.errors import DepthError
 from ..depth.normals import BLENDER_DEFAULT_FOV, DEPTH_KINDS, STYLES, NormalOptions, normal_image
 from ..depth.pipeline import ExrInput, unmapped_pixels
@@ -114,13 +115,14 @@ class DepthToMap:
 
 
 class DepthHistogram:
-    """The 20-bucket advice of `--depth_cutoff histo` (of every frame together for a sequence) and
-    its first suggested cutoff, to wire into the map's cutoff (the farthest depth when none)."""
+    """The 20-bucket advice of `--depth_cutoff histo` (of every frame together for a sequence), its
+    first suggested cutoff, to wire into the map's cutoff (the farthest depth when none), and the
+    chart the WebUI tab draws (suggestions as amber lines) as an IMAGE."""
 
     CATEGORY = CATEGORY
     FUNCTION = "advise"
-    RETURN_TYPES = ("STRING", "FLOAT")
-    RETURN_NAMES = ("advice", "suggested_cutoff")
+    RETURN_TYPES = ("STRING", "FLOAT", "IMAGE")
+    RETURN_NAMES = ("advice", "suggested_cutoff", "chart")
     OUTPUT_NODE = True
 
     @classmethod
@@ -139,7 +141,8 @@ class DepthHistogram:
         suggested = hist.suggestions[0] if hist.suggestions else float(hist.edges[-1])
         lines.append("suggested cutoffs: " + (", ".join(f"{s:g}" for s in hist.suggestions) or "none"))
         text = "\n".join(lines)
-        return {"ui": {"text": [text]}, "result": (text, float(suggested))}
+        chart = torch.from_numpy(draw_histogram(hist, title=TITLE).astype(np.float32) / 255.0)[None]
+        return {"ui": {"text": [text]}, "result": (text, float(suggested), chart)}
 
 
 class NormalFromRender:

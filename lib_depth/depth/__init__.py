@@ -20,6 +20,8 @@ Imports nothing else of `lib_depth`. Modules by job:
   mergeable two-stage levels summary, exact and order-free: `Summary`, `merge`, `load`), `sequence`
   (scan / count / convert passes over streamed frames in processes: `scan_frames`, `convert_frames`,
   `run_sequence`, `map_frame`), `provenance` (what made each output, for resume).
+- `chart`: the depth histogram as a picture (Pillow; the tab and ComfyUI's histogram node), with
+  `glyph_cache` (its labels' glyphs drawn once).
 - `blocks`: row blocks on every core for the numpy passes; `workers`: the `--jobs` process pools
   (`process_pool`: forked only while no EXR decode thread runs); `errors`: `DepthError`; `sample`: a scene.
 

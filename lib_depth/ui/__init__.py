@@ -5,7 +5,7 @@ through `hosting.TabHost`, which the WebUI adapter hands to `build_tab` (never b
 
 - `app`: the whole tab (`build_ui`, `build_tab`) and the standalone server (`main`).
 - `exr_tab` (layout and wiring) and `exr_events` (its handlers) over `exr` (the work: views,
-  previews, cut clicks, making the PNGs), with `chart` drawing the histogram; `fast_preview` (the
+  previews, cut clicks, making the PNGs), with `depth.chart` drawing the histogram; `fast_preview` (the
   tab's own route, which `javascript/depth_tools_tab.js` sends cuts to, with no gradio event) and
   `shown` (each loaded render and its cutoff in force, kept on the server under a key).
 - `midas_tab` over `midas` (estimate once, re-render as the controls move).

@@ -21,15 +21,15 @@ import cv2
 import gradio as gr
 import numpy as np
 
+from ..depth.chart import SCALE as CHART_SCALE
+from ..depth.chart import decimals_for, format_depth
+from ..depth.chart import layout as chart_layout
 from ..depth.errors import DepthError
 from ..depth.exr import DEFAULT_MAX_PIXELS, list_views, read_depth
 from ..depth.normals import BLENDER_DEFAULT_FOV, DEPTH_KINDS, NormalOptions, normal_image
 from ..depth.pipeline import ExrInput, Job, flat_pixels, output_stem, run_job
 from ..depth.png import read_png
 from ..depth.process import DepthMap, DepthOptions, Histogram, histogram, make_depth_map, scan_depth
-from .chart import SCALE as CHART_SCALE
-from .chart import decimals_for, format_depth
-from .chart import layout as chart_layout
 from .controls import PostControls, checkbox, control
 
 #: Longest side of the preview: the tab shows it at about this size, and a 4K render would make

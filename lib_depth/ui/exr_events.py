@@ -17,9 +17,9 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from ..depth.chart import draw_histogram
 from ..depth.errors import DepthError
 from . import hosting, status
-from .chart import draw_histogram
 from .compat import file_paths
 from .events import Updates, Values
 from .exr import (

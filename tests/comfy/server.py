@@ -122,7 +122,7 @@ def error_of(entry: dict) -> str | None:
     return None
 
 
-def start(base: Path, *, extra_packs: tuple[Path, ...] = ()) -> Comfy:
+def start(base: Path, *, extra_packs: tuple[Path, ...] = (), python: str = sys.executable) -> Comfy:
     """A copy of the snapshot with this pack cloned into custom_nodes/ (and copies of `extra_packs`:
     the benchmark's other node pack), started on a free port of 127.0.0.1."""
     root = base / "ComfyUI"
@@ -136,7 +136,7 @@ def start(base: Path, *, extra_packs: tuple[Path, ...] = ()) -> Comfy:
     port = free_port()
     log = base / "comfyui.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", "PYTHONPATH": ""}
-    command = [sys.executable, str(HERE / "launch_comfyui.py"), "--cpu", "--listen", "127.0.0.1", "--port",
+    command = [python, str(HERE / "launch_comfyui.py"), "--cpu", "--listen", "127.0.0.1", "--port",
                str(port), "--disable-auto-launch", "--disable-metadata", "--disable-api-nodes", "--verbose", "WARNING"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -161,3 +161,15 @@ def stop(comfy: Comfy) -> None:
     except subprocess.TimeoutExpired:
         comfy.process.kill()
         comfy.process.wait()
+
+
+def upload(comfy: Comfy, path: Path) -> str:
+    """`path` sent as the page sends a file (`POST /upload/image`, multipart): the name it got."""
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{path.name}\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    body += path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(comfy.url + "/upload/image", data=body,
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return str(json.loads(answer.read())["name"])

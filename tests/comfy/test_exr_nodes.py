@@ -15,9 +15,11 @@ import cv2
 import numpy as np
 import pytest
 
-from lib_depth.depth.exr import write_depth
+from lib_depth.depth.chart import HEIGHT, SCALE, TITLE, WIDTH, draw_histogram
+from lib_depth.depth.exr import read_depth, write_depth
+from lib_depth.depth.process import histogram
 from lib_depth.depth.sample import synthetic_scene
-from tests.comfy.server import PACK, REPO, Comfy, error_of
+from tests.comfy.server import PACK, REPO, Comfy, error_of, upload
 
 NODES = ("DepthTools_LoadExrDepth", "DepthTools_DepthHistogram", "DepthTools_DepthToMap",
          "DepthTools_NormalFromRender", "DepthTools_SavePng16")
@@ -130,6 +132,28 @@ def test_the_histogram_advice_is_the_command_lines(comfy: Comfy, tmp_path: Path)
     assert len(buckets) == 20 and text.splitlines()[:20] == buckets
 
 
+def chart_of(comfy: Comfy, exr: Path) -> np.ndarray:
+    """The histogram node's chart IMAGE, saved by ComfyUI's own SaveImage and read back (RGB)."""
+    graph = {"load": load_node(path=str(exr)),
+             "histo": {"class_type": "DepthTools_DepthHistogram", "inputs": {"depth": ["load", 0]}},
+             "save": {"class_type": "SaveImage",
+                      "inputs": {"images": ["histo", 2], "filename_prefix": f"c/{uuid.uuid4().hex[:8]}"}}}
+    entry = comfy.run(graph)
+    assert error_of(entry) is None, error_of(entry)
+    return cv2.cvtColor(saved(comfy, entry)[0], cv2.COLOR_BGR2RGB)
+
+
+def test_the_histogram_chart_is_the_tabs_drawing_of_that_render(comfy: Comfy, tmp_path: Path) -> None:
+    exr = scene(tmp_path / "chart.exr")
+    got = chart_of(comfy, exr)
+    expected = draw_histogram(histogram(read_depth(exr).depth), title=TITLE)
+    assert got.shape == expected.shape == (HEIGHT * SCALE, WIDTH * SCALE, 3)
+    # SaveImage truncates 255 * (level / 255) in float32: a level may come back one lower
+    assert np.abs(got.astype(int) - expected).max() <= 1
+    other = chart_of(comfy, scene(tmp_path / "far.exr", shift=40.0))  # other depths: other bars and labels
+    assert np.abs(other.astype(int) - got).max() > 100
+
+
 @pytest.mark.parametrize("damage", ["truncated", "no depth channel", "wrong-sized frame"])
 def test_bad_input_is_one_line_and_the_next_prompt_runs(comfy: Comfy, tmp_path: Path, damage: str) -> None:
     folder = tmp_path / "bad"
@@ -177,3 +201,17 @@ def test_cancel_stops_between_frames_and_leaves_no_half_written_file(comfy: Comf
     assert list((comfy.root / "output" / Path(prefix).parent).glob(".*")) == []
     ok = comfy.run(map_graph(load_node(path=str(folder / "l_0001.exr"))))
     assert error_of(ok) is None
+
+
+def test_an_uploaded_render_is_listed_and_loads_as_its_path_does(comfy: Comfy, tmp_path: Path) -> None:
+    """Load EXR's file list is the input folder's renders with an upload button, as LoadImage's:
+    an EXR sent through /upload/image (the page's upload) is listed and gives the path's map."""
+    exr = scene(tmp_path / f"upload-{uuid.uuid4().hex[:6]}.exr", shift=3.0)
+    declared = comfy.object_info()["DepthTools_LoadExrDepth"]["input"]["required"]["exr"]
+    assert declared[1].get("image_upload") is True and exr.name not in declared[0]
+    name = upload(comfy, exr)
+    assert name == exr.name and name in comfy.object_info()["DepthTools_LoadExrDepth"]["input"]["required"]["exr"][0]
+    by_upload = comfy.run(map_graph(load_node(exr=name)))
+    by_path = comfy.run(map_graph(load_node(path=str(exr))))
+    assert error_of(by_upload) is None and error_of(by_path) is None, (error_of(by_upload), error_of(by_path))
+    assert np.array_equal(saved(comfy, by_upload)[0], saved(comfy, by_path)[0])

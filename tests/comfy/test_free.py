@@ -9,8 +9,8 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.comfy.server import Comfy, error_of
-from tests.comfy.test_model_nodes import midas_graph, picture, upload
+from tests.comfy.server import Comfy, error_of, upload
+from tests.comfy.test_model_nodes import midas_graph, picture
 
 
 def graph(name: str, weights: str, step: int) -> dict:

@@ -4,15 +4,14 @@ missing weights are one line and the server goes on."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 import uuid
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from tests.comfy.server import Comfy, error_of
+from tests.anything_support import random_state_dict, save_pth
+from tests.comfy.server import Comfy, error_of, upload
 from tests.comfy.test_exr_nodes import cli, png, saved
 
 WEIGHTS = "midas-random.pt"
@@ -24,16 +23,6 @@ def picture(path: Path, width: int = 160, height: int = 96) -> Path:
     cv2.circle(rgb, (width // 2, height // 2), height // 3, (250, 240, 230), -1)
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return path
-
-
-def upload(comfy: Comfy, path: Path) -> str:
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{path.name}\"\r\n"
-            "Content-Type: image/png\r\n\r\n").encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(comfy.url + "/upload/image", data=body,
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return str(json.loads(answer.read())["name"])
 
 
 def midas_graph(image: str, weights: str = WEIGHTS, resolution: int = 256) -> dict:
@@ -89,3 +78,25 @@ def test_missing_weights_are_one_line_and_the_next_prompt_runs(comfy: Comfy, mid
     message = error_of(entry)
     assert message is not None and "\n" not in message.strip() and "dpt_hybrid-midas-501f0c75.pt" in message, message
     assert error_of(comfy.run(midas_graph(name, resolution=320))) is None
+
+
+def test_depth_anything_gives_the_command_lines_map(comfy: Comfy, tmp_path: Path) -> None:
+    """Depth Anything V2 (ViT-S, random weights in the published checkpoint's layout) through the node
+    equals `python -m lib_depth --model depth-anything-v2` for the same picture and file."""
+    checkpoint = save_pth(comfy.root / "models" / "depth_tools" / "depth_anything_v2_vits.pth",
+                          random_state_dict("vits"))
+    photo = picture(tmp_path / f"da2-{uuid.uuid4().hex[:6]}.png", 98, 70)
+    graph = {"image": {"class_type": "LoadImage", "inputs": {"image": upload(comfy, photo)}},
+             "da2": {"class_type": "DepthTools_DepthAnythingV2",
+                     "inputs": {"image": ["image", 0], "bg_threshold": 0.1, "resolution": 70,
+                                "weights": checkpoint.name}},
+             "save": {"class_type": "DepthTools_SavePng16",
+                      "inputs": {"images": ["da2", 0], "filename_prefix": f"d/{uuid.uuid4().hex[:8]}", "bits": "16"}}}
+    entry = comfy.run(graph)
+    assert error_of(entry) is None, error_of(entry)
+    cli(photo, "--model", "depth-anything-v2", "--bits", 16, "--resolution", 70, "--weights", checkpoint,
+        "--device", "cpu", "--precision", "fp32", "-o", tmp_path / "out")
+    expected = png((tmp_path / "out" / f"{photo.stem}.depth.png").read_bytes())
+    (got,) = saved(comfy, entry)
+    assert got.shape == (70, 98) and got.dtype == np.uint16
+    assert np.array_equal(got, expected)

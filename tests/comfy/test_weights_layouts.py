@@ -9,8 +9,8 @@ import shutil
 import uuid
 from pathlib import Path
 
-from tests.comfy.server import Comfy, error_of
-from tests.comfy.test_model_nodes import midas_graph, picture, upload
+from tests.comfy.server import Comfy, error_of, upload
+from tests.comfy.test_model_nodes import midas_graph, picture
 
 PUBLISHED = "dpt_hybrid-midas-501f0c75.pt"
 

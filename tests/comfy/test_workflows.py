@@ -14,27 +14,39 @@ from tests.comfy.server import PACK, REPO, Comfy, error_of
 from tests.comfy.test_exr_nodes import cli, png, saved, scene
 
 WORKFLOWS = REPO / "example_workflows"
-#: Widgets the page adds after an input of these kinds, serialised in widgets_values but no input.
-EXTRA_WIDGET = ("control_after_generate", "image_upload")
+UPLOAD = "upload"
+
+
+def _is_widget(spec: list) -> bool:
+    return isinstance(spec[0], list) or spec[0] in ("INT", "FLOAT", "STRING", "BOOLEAN")
 
 
 def widget_inputs(info: dict) -> list[tuple[str, dict]]:
-    """The node's widget inputs in the order the page lays them out (sockets carry no widget)."""
+    """The node's widgets in the order the page saves their widgets_values: required then optional
+    inputs with a widget (sockets carry none), then, for an `image_upload` combo, the upload button
+    that the page's Comfy.UploadImage extension adds: it is created after every other widget (read
+    in the page: a new LoadImage saves [file, "image"], a new Load EXR depth [exr, path, channel,
+    view, "image"])."""
     declared = {**info["input"]["required"], **info["input"].get("optional", {})}
-    return [(name, spec[1] if len(spec) > 1 else {}) for name, spec in declared.items()
-            if isinstance(spec[0], list) or spec[0] in ("INT", "FLOAT", "STRING", "BOOLEAN")]
+    widgets = [(name, spec[1] if len(spec) > 1 else {}) for name, spec in declared.items() if _is_widget(spec)]
+    if any(options.get("image_upload") for _, options in widgets):
+        widgets.append((UPLOAD, {}))
+    return widgets
 
 
 def to_prompt(workflow: dict, object_info: dict) -> dict:
-    """The API prompt for a UI workflow: widgets_values in widget order, links as [node, slot]."""
+    """The API prompt for a UI workflow: widgets_values in widget order (a seed's
+    control_after_generate value and the upload button's are no input), links as [node, slot]."""
     links = {link[0]: link for link in workflow["links"]}
     prompt = {}
     for node in workflow["nodes"]:
         info = object_info[node["type"]]
         values, inputs = iter(node["widgets_values"]), {}
         for name, options in widget_inputs(info):
-            inputs[name] = next(values)
-            if name == "seed" or options.get("control_after_generate") or options.get("image_upload"):
+            value = next(values)
+            if name != UPLOAD:
+                inputs[name] = value
+            if name == "seed" or options.get("control_after_generate"):
                 next(values)
         for socket in node["inputs"]:
             if socket.get("link") is not None:

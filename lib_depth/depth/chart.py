@@ -15,12 +15,15 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..depth.process import EMPTY_BUCKET_SHARE, Histogram
 from .glyph_cache import CachedFont
+from .process import EMPTY_BUCKET_SHARE, Histogram
 
 #: Drawn at twice the displayed size so it stays crisp on high-density screens.
 SCALE = 2
 WIDTH, HEIGHT = 640, 240
+#: The chart's title in the tab, where a click on it sets the cutoff.
+CLICK_TITLE = "Pixels per depth bucket (log scale): click to cut"
+TITLE = "Pixels per depth bucket (log scale)"
 #: Log axis floor: buckets with a smaller share of the image are drawn as a stub.
 MIN_SHARE = 1e-4
 
@@ -152,8 +155,10 @@ def draw_histogram(
     cutoff: float | None = None,
     width: int = WIDTH,
     height: int = HEIGHT,
+    title: str = CLICK_TITLE,
 ) -> np.ndarray:
-    """uint8 HxWx3 RGB picture (SCALE times `width` x `height`) of the 20 buckets.
+    """uint8 HxWx3 RGB picture (SCALE times `width` x `height`) of the 20 buckets, under `title`
+    (the tab's chart is clicked to cut; a ComfyUI node's picture is not).
 
     Occupied buckets are blue, near-empty ones (what the cut suggestions look for) grey; each
     suggestion is an amber dashed line with its value; the cutoff is a red line, and the depths
@@ -164,7 +169,7 @@ def draw_histogram(
     image = Image.new("RGB", (width * s, height * s), PANEL)
     draw = ImageDraw.Draw(image)
     canvas = _Canvas(draw, box, _font(12 * s), decimals_for(box.near, box.far))
-    draw.text((box.left, 8 * s), "Pixels per depth bucket (log scale): click to cut", fill=TEXT, font=_font(13 * s))
+    draw.text((box.left, 8 * s), title, fill=TEXT, font=_font(13 * s))
     legend = "blue: occupied   grey: near-empty"
     canvas.label((box.right - canvas.width_of(legend), 9 * s), legend, MUTED)
     _draw_grid(canvas)
