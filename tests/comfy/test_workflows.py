@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.anything_support import random_state_dict, save_pth
 from tests.comfy.server import PACK, REPO, Comfy, error_of
 from tests.comfy.test_exr_nodes import cli, png, saved, scene
+from tests.comfy.test_model_nodes import picture
 
 WORKFLOWS = REPO / "example_workflows"
 UPLOAD = "upload"
@@ -76,3 +78,21 @@ def test_the_sequence_workflow_gives_the_command_lines_frames(comfy: Comfy, tmp_
     assert len(got) == 2 and all(image.dtype == np.uint16 for image in got)
     for number, image in enumerate(got, start=1):
         assert np.array_equal(image, png((tmp_path / f"shot_{number:04d}.depth.png").read_bytes())), number
+
+
+def test_the_photo_workflow_gives_the_command_lines_depth_anything_map(comfy: Comfy, tmp_path: Path) -> None:
+    """The photo workflow as shipped but for its weights choice: 'auto' takes only the published file
+    (hash-checked), and no published weights exist here, so the test names its random ViT-S file."""
+    photo = picture(comfy.root / "input" / "depth_tools_photo.png", 98, 70)
+    weights = save_pth(comfy.root / "models" / "depth_tools" / "depth_anything_v2_vits.pth", random_state_dict("vits"))
+    workflow = json.loads((WORKFLOWS / "photo_to_depth_anything_16bit.json").read_text())
+    prompt = to_prompt(workflow, comfy.object_info())
+    assert prompt["2"]["inputs"] == {"image": ["1", 0], "bg_threshold": 0.1, "resolution": 518, "weights": "auto"}
+    prompt["2"]["inputs"]["weights"] = weights.name
+    entry = comfy.run(prompt)
+    assert error_of(entry) is None, error_of(entry)
+    cli(photo, "--model", "depth-anything-v2", "--bits", 16, "--weights", weights, "--device", "cpu",
+        "--precision", "fp32", "-o", tmp_path)
+    (got,) = saved(comfy, entry, node="3")
+    assert got.shape == (70, 98) and got.dtype == np.uint16
+    assert np.array_equal(got, png((tmp_path / f"{photo.stem}.depth.png").read_bytes()))
