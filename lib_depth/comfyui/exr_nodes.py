@@ -141,7 +141,7 @@ class DepthHistogram:
         suggested = hist.suggestions[0] if hist.suggestions else float(hist.edges[-1])
         lines.append("suggested cutoffs: " + (", ".join(f"{s:g}" for s in hist.suggestions) or "none"))
         text = "\n".join(lines)
-        chart = torch.from_numpy(draw_histogram(hist, title=TITLE).astype(np.float32) / 255.0)[None]
+        chart = levels_to_image([draw_histogram(hist, title=TITLE)])
         return {"ui": {"text": [text]}, "result": (text, float(suggested), chart)}
 
 
