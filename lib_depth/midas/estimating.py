@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import numpy as np
 
 from ..depth.errors import DepthError
+from ..network_base.batching import batches
+from ..network_base.device_io import Recipe
+from ..network_base.device_io import estimate_batch as device_estimate_batch
 from .device import autocast, check_precision, empty_device_cache, pick_device
 from .geometry import NetworkShape, as_rgb8
 from .weights import ProgressFn
@@ -56,6 +59,8 @@ class NetworkEstimator:
     lock: ClassVar[threading.RLock]  # one forward or device move at a time per model and process
     #: NetworkShape field whose equal values share a forward pass ("padded": MiDaS pads to 32)
     group_by: ClassVar[str] = "content"
+    #: The input's geometry in torch, used instead of `_prepare`/`_restore` on a device other than the CPU
+    device_recipe: ClassVar[Recipe | None] = None
 
     def __init__(self, net: torch.nn.Module, weights: Path, verified: bool, settings: Any) -> None:
         self.model: torch.nn.Module | None = net
@@ -159,21 +164,14 @@ class NetworkEstimator:
     def estimate_batch(self, images: Sequence[np.ndarray], resolution: int | None = None) -> list[Estimation]:
         """`estimate` for each image; images with the same network shape share forward passes."""
         resolution = self._check_resolution(self.default_resolution if resolution is None else resolution)
-        if self.device.type != "cpu" and getattr(self, "device_recipe", None) is not None:  # resized on the device
-            from ..network_base.device_io import estimate_batch
-
-            return [Estimation(r, s) for r, s in estimate_batch(self, images, resolution, as_rgb8)]
+        if self.device.type != "cpu" and self.device_recipe is not None:  # resized on the device
+            return [Estimation(r, s) for r, s in device_estimate_batch(self, images, resolution, as_rgb8)]
         prepared = [self._prepare(image, resolution) for image in images]
-        groups: dict[Any, list[int]] = {}
-        for index, (_, shape) in enumerate(prepared):
-            groups.setdefault(getattr(shape, self.group_by), []).append(index)
         results: list[np.ndarray | None] = [None] * len(prepared)
-        for indices in groups.values():
-            for start in range(0, len(indices), self.max_batch):
-                chunk = indices[start : start + self.max_batch]
-                nearness = self.forward(np.stack([prepared[i][0] for i in chunk]))
-                for row, i in enumerate(chunk):
-                    results[i] = self._restore(nearness[row], prepared[i][1])
+        for chunk in batches([getattr(shape, self.group_by) for _, shape in prepared], self.max_batch):
+            nearness = self.forward(np.stack([prepared[i][0] for i in chunk]))
+            for row, i in enumerate(chunk):
+                results[i] = self._restore(nearness[row], prepared[i][1])
         return [Estimation(r, shape) for r, (_, shape) in zip(results, prepared, strict=True)]  # type: ignore[arg-type]
 
     def forward(self, batch: np.ndarray) -> torch.Tensor:

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .batching import batches
+
 if TYPE_CHECKING:
     import torch
 
@@ -117,21 +119,15 @@ def estimate_batch(estimator: Any, images: Sequence[np.ndarray], resolution: int
     recipe: Recipe = estimator.device_recipe
     rgbs = [as_rgb8(image) for image in images]
     shapes = [recipe.shape(rgb.shape[0], rgb.shape[1], resolution) for rgb in rgbs]
-    groups: dict[Any, list[int]] = {}
-    for index, shape in enumerate(shapes):
-        groups.setdefault((shape.source, shape.padded), []).append(index)
     results: list[Any] = [None] * len(rgbs)
     uploaded = [upload(rgb, estimator.device) for rgb in rgbs]
-    for indices in groups.values():
-        for start in range(0, len(indices), estimator.max_batch):
-            chunk = indices[start : start + estimator.max_batch]
-            shape = shapes[chunk[0]]
-            x = resize_input(torch.stack([uploaded[i] for i in chunk]), shape, recipe)
-            maps = resize_output(estimator.forward(x), shape, recipe).cpu().numpy()
-            for row, i in enumerate(chunk):
-                results[i] = (np.ascontiguousarray(maps[row], dtype=np.float32), shapes[i])
+    for chunk in batches([(shape.source, shape.padded) for shape in shapes], estimator.max_batch):
+        shape = shapes[chunk[0]]
+        x = resize_input(torch.stack([uploaded[i] for i in chunk]), shape, recipe)
+        maps = resize_output(estimator.forward(x), shape, recipe).cpu().numpy()
+        for row, i in enumerate(chunk):
+            results[i] = (np.ascontiguousarray(maps[row], dtype=np.float32), shapes[i])
     return results
-
 
 def video_window(frames: Sequence[np.ndarray], size: tuple[int, int], device: torch.device,
                  mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
