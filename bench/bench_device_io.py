@@ -3,7 +3,7 @@ run: the input preparation and the output resize of MiDaS, Depth Anything V2 and
 timed in main's code (`git archive BASE lib_depth` into a temporary folder) and in this checkout, each in
 its own interpreter, alternated so that the machine's load falls on both alike. On the CPU the
 estimators keep the cv2 path, so the ratio should be 1 within noise; the last column shows what the
-torch path would cost on this CPU (it is only used off the CPU).
+torch path would cost on this CPU (it is only used off the CPU; Video Depth Anything has none yet).
 
     .venv/bin/python bench/bench_device_io.py [--base d472c6d] [--runs 20] [--rounds 3]
 """
@@ -56,14 +56,13 @@ try:
 except ImportError:
     device_io = None
 if device_io is not None:
-    cpu, t = torch.device("cpu"), torch.from_numpy(image)[None]
+    t = torch.from_numpy(image)[None]
     def torch_path(recipe, resolution):
         shape = recipe.shape(720, 1280, resolution)
         y = device_io.resize_input(t, shape, recipe)
         device_io.resize_output(y[:, 0], shape, recipe)
     out["torch MiDaS 384"] = best(lambda: torch_path(MidasEstimator.device_recipe, 384))
     out["torch Depth Anything V2 518"] = best(lambda: torch_path(AnythingEstimator.device_recipe, 518))
-    out["torch Video Depth Anything 518"] = best(lambda: device_io.video_window([image], size, cpu, vf.MEAN, vf.STD))
 print(json.dumps(out))
 """
 

@@ -129,17 +129,3 @@ def estimate_batch(estimator: Any, images: Sequence[np.ndarray], resolution: int
             results[i] = (np.ascontiguousarray(maps[row], dtype=np.float32), shapes[i])
     return results
 
-def video_window(frames: Sequence[np.ndarray], size: tuple[int, int], device: torch.device,
-                 mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """Video Depth Anything's prepared frames on the device: N x H x W x 3 uint8 -> N x 3 x h x w,
-    bicubic (cv2.INTER_CUBIC on float32 RGB / 255 in the official code), ImageNet-normalised."""
-    recipe = Recipe(shape=lambda h, w, r: None, shrink="bicubic", mean=tuple(mean), std=tuple(std))  # type: ignore[arg-type]
-    stacked = upload(np.stack(list(frames)), device)
-    return resize_input(stacked, _Shape(source=tuple(stacked.shape[1:3]), content=size, padded=size), recipe)
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Shape:
-    source: tuple[int, ...]
-    content: tuple[int, int]
-    padded: tuple[int, int]
