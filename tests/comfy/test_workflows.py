@@ -96,3 +96,25 @@ def test_the_photo_workflow_gives_the_command_lines_depth_anything_map(comfy: Co
     (got,) = saved(comfy, entry, node="3")
     assert got.shape == (70, 98) and got.dtype == np.uint16
     assert np.array_equal(got, png((tmp_path / f"{photo.stem}.depth.png").read_bytes()))
+
+
+def test_the_controlnet_workflow_validates_and_gives_the_command_lines_map(comfy: Comfy, tmp_path: Path) -> None:
+    """EXR -> map -> ControlNet apply -> KSampler, as shipped. No SD checkpoint or ControlNet model
+    exists here, so ComfyUI refuses exactly the two loaders (their files are not in its lists) and
+    runs the rest: every link into ControlNetApplyAdvanced and the sampler passed its type check (a
+    mismatch would be an error of those nodes), and the saved map is the command line's."""
+    render = scene(comfy.root / "input" / "depth_tools_render.exr")
+    workflow = json.loads((WORKFLOWS / "exr_to_controlnet_depth.json").read_text())
+    prompt = to_prompt(workflow, comfy.object_info())
+    assert prompt["8"]["inputs"]["image"] == ["2", 0]  # the map is ControlNet's hint
+    status, answer = comfy.post("/prompt", {"prompt": prompt, "client_id": "controlnet-workflow"})
+    assert status == 200, answer
+    refused = {node: [(e["type"], e["extra_info"]["input_name"]) for e in error["errors"]]
+               for node, error in answer["node_errors"].items()}
+    assert refused == {"4": [("value_not_in_list", "ckpt_name")], "7": [("value_not_in_list", "control_net_name")]}
+    assert {tuple(error["dependent_outputs"]) for error in answer["node_errors"].values()} == {("12",)}
+    entry = comfy.wait(str(answer["prompt_id"]))
+    assert error_of(entry) is None, error_of(entry)
+    cli(render, "--bits", 16, "--compress_map", "-o", tmp_path)
+    (got,) = saved(comfy, entry, node="3")
+    assert got.dtype == np.uint16 and np.array_equal(got, png((tmp_path / f"{render.stem}.depth.png").read_bytes()))
