@@ -14,6 +14,7 @@ of a 32-frame one. The maps are those of the official code for the whole list (`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,9 @@ STEP = INFER_LEN - OVERLAP
 ALIGN_LEN = OVERLAP - INTERP_LEN  # key frames the scale and shift are fitted on (0 and 12)
 
 #: a window's network input (32 x 3 x h x w float32) -> its 32 maps at the frame's size (float32 H x W)
-Estimate = Callable[[np.ndarray, tuple[int, int]], list[np.ndarray]]
+Estimate = Callable[[Any, tuple[int, int]], list[np.ndarray]]
+#: (H x W x 3 uint8 frame, (h, w)) -> 3 x h x w float32 input: numpy (`prepare_frame`) or a device tensor
+Prepare = Callable[[np.ndarray, tuple[int, int]], Any]
 
 
 class FrameSource:
@@ -54,24 +57,35 @@ class FrameSource:
         return frame
 
 
-def _take(source: FrameSource, wanted: int, shape: tuple[int, int], last: np.ndarray) -> list[np.ndarray]:
+def _take(source: FrameSource, wanted: int, shape: tuple[int, int], last: Any, prepare: Prepare) -> list[Any]:
     """`wanted` prepared frames, copies of `last` (the last one prepared) once the frames run out."""
-    taken: list[np.ndarray] = []
+    taken: list[Any] = []
     while len(taken) < wanted:
         frame = source.next()
-        last = last if frame is None else prepare_frame(frame, shape)
+        last = last if frame is None else prepare(frame, shape)
         taken.append(last)
     return taken
 
 
-def windows(source: FrameSource, input_size: int) -> Iterator[np.ndarray]:
-    """The official network inputs, one 32-frame window at a time."""
+def _stacking(first: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """(stack, concatenate) for the prepared frames' kind: numpy arrays, or torch tensors on a device."""
+    if isinstance(first, np.ndarray):
+        return np.stack, np.concatenate
+    import torch
+
+    return torch.stack, torch.cat
+
+
+def windows(source: FrameSource, input_size: int, prepare: Prepare = prepare_frame) -> Iterator[Any]:
+    """The official network inputs, one 32-frame window at a time (numpy, or tensors where `prepare`
+    makes them on a device)."""
     first = source.next()
     if first is None:
         raise DepthError("the video has no frames")
     shape = network_size(*first.shape[:2], input_size)
-    start = prepare_frame(first, shape)
-    window = np.stack([start, *_take(source, INFER_LEN - 1, shape, start)])
+    start = prepare(first, shape)
+    stack, concatenate = _stacking(start)
+    window = stack([start, *_take(source, INFER_LEN - 1, shape, start, prepare)])
     k = 0
     while True:
         yield window
@@ -79,7 +93,7 @@ def windows(source: FrameSource, input_size: int) -> Iterator[np.ndarray]:
         if source.done and source.count <= k * STEP:
             return
         kept = window[list(KEYFRAMES)]
-        window = np.concatenate([kept, np.stack(_take(source, STEP, shape, window[-1]))])
+        window = concatenate([kept, stack(_take(source, STEP, shape, window[-1], prepare))])
 
 
 class WindowJoiner:
@@ -109,10 +123,10 @@ class WindowJoiner:
 
 
 def stream_depths(estimate: Estimate, frames: Iterable[np.ndarray], *, input_size: int = 518,
-                  metric: bool = False) -> Iterator[np.ndarray]:
+                  metric: bool = False, prepare: Prepare = prepare_frame) -> Iterator[np.ndarray]:
     """float32 H x W relative disparity (metric depth for a metric model) per frame, in order."""
     source, joiner, index = FrameSource(frames), WindowJoiner(metric=metric), 0
-    for window in windows(source, input_size):
+    for window in windows(source, input_size, prepare):
         assert source.size is not None
         for depth in joiner.add(estimate(window, source.size)):
             if index < source.count:  # before the end every joined map is of a frame already read
