@@ -34,6 +34,7 @@ from . import registry, video_model
 from .align import Aligner
 from .decode import read_image
 from .image_input import ImageInput
+from .lookahead import lookahead_estimate
 
 Estimate = Callable[[Frame], np.ndarray]
 
@@ -96,17 +97,6 @@ def chain_key(frames: list[Frame], settings: ImageInput) -> str:
     return provenance.settings_digest({"frames": stamps, "model": settings.fingerprint(), "align": 2})
 
 
-def network_estimate(settings: ImageInput) -> Estimate:
-    """Frame -> raw nearness with the per-process cached estimator (loaded on first frame)."""
-
-    def estimate(frame: Frame) -> np.ndarray:
-        image = read_image(frame.path)
-        estimator = registry.get_estimator(settings.model, settings.model_settings())
-        return estimator.estimate(image, int(settings.resolution)).nearness  # type: ignore[arg-type]  # set
-
-    return estimate
-
-
 def _store(path: Path, depth: np.ndarray) -> None:
     partial = path.with_name(path.name + ".partial.npy")
     np.save(partial, depth)
@@ -120,7 +110,8 @@ def prepare_images(frames: list[Frame], job: SequenceJob, settings: ImageInput, 
     A frame that cannot be read or estimated is reported (`on_failed`) and left out; the next one
     is aligned to the last good frame. `estimate` replaces the network (tests)."""
     video = estimate is None and registry.entry(settings.model).video
-    estimate = estimate or network_estimate(_check(settings))
+    if estimate is None:
+        _check(settings)
     key = chain_key(frames, settings)
     base = job.output_dir if job.output_dir is not None else (frames[0].path.parent if frames else Path("."))
     folder = base / provenance.FOLDER / f"aligned-{key[:20]}"
@@ -129,6 +120,8 @@ def prepare_images(frames: list[Frame], job: SequenceJob, settings: ImageInput, 
     except OSError as exc:
         raise DepthError(f"cannot create {folder} ({exc.strerror})") from None
     aligned = AlignedDepths(folder=str(folder), key=key)
+    estimate = estimate or lookahead_estimate(frames, settings,
+                                              lambda f: job.force or not aligned.stored(f.path).is_file())
     prepared = Prepared(replace(job, input=aligned), [])
     if video:
         _prepare_video(frames, aligned, job, settings, prepared, on_failed)
