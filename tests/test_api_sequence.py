@@ -21,7 +21,7 @@ import pytest
 from lib_depth import cli
 from lib_depth.api import make_router
 from lib_depth.midas.settings import MidasSettings
-from tests.anything_support import save_pth
+from tests.anything_support import random_state_dict, save_pth
 from tests.api_support import docs_client, request, serve
 from tests.test_cli_sequence import write_frames
 from tests.test_video_paths import write_video
@@ -41,14 +41,14 @@ def vda_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextlib.contextmanager
-def api_server(jobs_dir: Path, weights: Path | None) -> Iterator[str]:
-    """A FastAPI app with the routes, its models on `weights` (CPU, fp32, as the command line is run
-    here), its jobs in `jobs_dir`; yields its base URL."""
+def api_server(jobs_dir: Path, weights: dict[str, Path]) -> Iterator[str]:
+    """A FastAPI app with the routes, each model on its `weights` (CPU, fp32, as the command line is
+    run here), its jobs in `jobs_dir`; yields its base URL."""
     from fastapi import FastAPI
 
     def settings(model: str) -> MidasSettings:
-        del model
-        return MidasSettings(weights=None if weights is None else str(weights), device="cpu", precision="fp32")
+        named = weights.get(model)
+        return MidasSettings(weights=None if named is None else str(named), device="cpu", precision="fp32")
 
     app = FastAPI()
     app.include_router(make_router(settings_fn=settings, jobs_dir=jobs_dir))
@@ -57,8 +57,14 @@ def api_server(jobs_dir: Path, weights: Path | None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory, vda_weights: Path) -> Iterator[str]:
-    with api_server(tmp_path_factory.mktemp("jobs"), vda_weights) as url:
+def da_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_pth(tmp_path_factory.mktemp("da") / "depth_anything_v2_vits.pth", random_state_dict("vits", 0))
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory, vda_weights: Path, da_weights: Path) -> Iterator[str]:
+    weights = {"video-depth-anything": vda_weights, "depth-anything-v2": da_weights}
+    with api_server(tmp_path_factory.mktemp("jobs"), weights) as url:
         yield url
 
 
@@ -102,9 +108,9 @@ def cli_pngs(*args: str | Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(Path(out).glob("*.png"))}
 
 
-def write_shot(folder: Path) -> Path:
+def write_shot(folder: Path, count: int = COUNT) -> Path:
     folder.mkdir(parents=True)
-    for i, rgb in enumerate(video_frames(COUNT, H, W)):
+    for i, rgb in enumerate(video_frames(count, H, W)):
         cv2.imwrite(str(folder / f"shot_{i + 1:04d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return folder
 
@@ -125,14 +131,11 @@ def test_an_exr_zip_gives_the_command_lines_16_bit_maps(base: str, tmp_path: Pat
     assert status["errors"] == [] and status["file"] == "renders.zip" and status["stage"] == "finished"
 
 
-def test_image_frames_and_a_video_through_video_depth_anything(
+def test_a_video_through_video_depth_anything_gives_the_command_lines_maps_and_a_depth_video(
         base: str, tmp_path: Path, vda_weights: Path) -> None:
-    shot = write_shot(tmp_path / "shot")
+    """A video file: decoded into frames named by the file, one stream through the network, the maps
+    and a depth video back (a zip of image frames takes the same path after the decoding)."""
     weights = ["--weights", str(vda_weights)]
-    expected = cli_pngs("--sequence", shot, *VDA_FLAGS, *weights, "--bits", "16", tmp_path / "cli")
-    _, got = run_job(base, zip_folder(shot, tmp_path / "shot.zip", inner=""), **VDA, bits=16)
-    assert got == expected and len(got) == COUNT
-    # a video file: decoded into frames (named by the file), the maps and a depth video back
     clip = write_video(tmp_path / "clip.mp4")
     expected = cli_pngs(clip, *VDA_FLAGS, *weights, "--video-out", tmp_path / "cli.mp4", tmp_path / "cli_clip")
     status, got = run_job(base, clip, **VDA, video_out=True)
@@ -149,12 +152,12 @@ def test_image_frames_and_a_video_through_video_depth_anything(
 
 
 def test_an_interrupted_job_resumes_after_a_restart_skipping_what_it_wrote(tmp_path: Path) -> None:
-    write_frames(tmp_path / "long", list(range(1, 31)), 480, 270)
+    write_frames(tmp_path / "long", list(range(1, 41)), 640, 360)
     options = {"compress": True, "noise": True, "seed": 3}
     expected = cli_pngs("--sequence", tmp_path / "long", "--compress_map", "--noise", "--seed", "3", tmp_path / "cli")
     upload = zip_folder(tmp_path / "long", tmp_path / "long.zip")
     jobs = tmp_path / "jobs"
-    with api_server(jobs, None) as base:
+    with api_server(jobs, {}) as base:
         job_id = client.call("sequence", upload, base, **options)["id"]
         running = wait(base, job_id, until=("running",))
         while running["done"] < 2 and running["state"] == "running":
@@ -165,12 +168,12 @@ def test_an_interrupted_job_resumes_after_a_restart_skipping_what_it_wrote(tmp_p
         status, answer = request(f"{base}/depth-tools/v1/sequence/{job_id}", method="DELETE")
         assert status == 202 and answer["id"] == job_id
         stopped = wait(base, job_id)
-        assert stopped["state"] == "interrupted" and 2 <= stopped["converted"] < 30, stopped
+        assert stopped["state"] == "interrupted" and 2 <= stopped["converted"] < 40, stopped
         partial = result(base, job_id)
         assert len(partial) == stopped["converted"] and all(expected[n] == b for n, b in partial.items())
     maps = next(jobs.glob("seq-*/maps"))
     assert sorted(p.name for p in maps.iterdir() if not p.name.endswith(".depth.png")) == [".depth-tools"]
-    with api_server(jobs, None) as base:  # a new server: no job known until the upload comes again
+    with api_server(jobs, {}) as base:  # a new server: no job known until the upload comes again
         with pytest.raises(client.DepthToolsError) as caught:
             client.call(f"sequence/{job_id}", url=base)
         assert caught.value.status == 404 and "POST the same upload" in caught.value.detail
@@ -178,8 +181,33 @@ def test_an_interrupted_job_resumes_after_a_restart_skipping_what_it_wrote(tmp_p
         assert again["id"] == job_id
         done = wait(base, job_id)
         assert done["state"] == "done" and done["skipped"] == stopped["converted"], done
-        assert done["converted"] == 30 - stopped["converted"]
+        assert done["converted"] == 40 - stopped["converted"]
         assert result(base, job_id) == expected
+
+
+def test_a_picture_model_stops_while_estimating_and_resumes_from_its_stored_depths(
+        base: str, tmp_path: Path, da_weights: Path) -> None:
+    """Depth Anything V2 frames, estimated one by one: an interrupt stops between two estimates
+    (nothing converted yet); the same POST again estimates only the frames not stored, and the maps
+    are the command line's, uninterrupted."""
+    count = 16
+    shot = write_shot(tmp_path / "shot", count)
+    flags = ["--model", "depth-anything-v2", "--resolution", "70", "--device", "cpu", "--precision", "fp32"]
+    expected = cli_pngs("--sequence", shot, *flags, "--weights", str(da_weights), tmp_path / "cli")
+    upload = zip_folder(shot, tmp_path / "frames.zip")
+    options = {"model": "depth-anything-v2", "resolution": 70}
+    job_id = client.call("sequence", upload, base, **options)["id"]
+    status = client.call(f"sequence/{job_id}", url=base)
+    while status["estimated"] < 1 and status["state"] in ("queued", "running"):
+        status = client.call(f"sequence/{job_id}", url=base)
+    assert status["stage"] == "estimating", status
+    request(f"{base}/depth-tools/v1/sequence/{job_id}", method="DELETE")
+    stopped = wait(base, job_id)
+    assert stopped["state"] == "interrupted" and stopped["converted"] == 0 and 1 <= stopped["estimated"] < count
+    assert stopped["result"] is None  # nothing converted: no zip to fetch
+    status, again = run_job(base, upload, **options)
+    assert (status["estimated"], status["converted"]) == (count - stopped["estimated"], count)
+    assert again == expected
 
 
 # --- bad input -----------------------------------------------------------------------------------
@@ -225,7 +253,7 @@ def test_bad_uploads_and_options_are_4xx_in_one_line(base: str, tmp_path: Path) 
 
 def test_missing_weights_are_503_before_a_job(tmp_path: Path) -> None:
     shot = zip_folder(write_shot(tmp_path / "shot"), tmp_path / "shot.zip")
-    with api_server(tmp_path / "jobs", tmp_path / "nowhere.pth") as base:
+    with api_server(tmp_path / "jobs", {"video-depth-anything": tmp_path / "nowhere.pth"}) as base:
         status, detail = refused(base, shot, **VDA)
     assert status == 503 and "nowhere.pth" in detail and "does not exist" in detail
 

@@ -174,6 +174,8 @@ class SequenceStatus(BaseModel):
     stage: str = Field(..., description="what it is doing: waiting, decoding, estimating, converting, video, finished")
     file: str = Field(..., description="the upload's name")
     frames: int = Field(..., description="frames in the sequence (0 until they are listed)")
+    estimated: int = Field(0, description="image frames run through the depth model by this run (a resumed job "
+                           "reuses the depths it stored)")
     done: int = Field(..., description="frames finished: converted + skipped + failed")
     converted: int = Field(..., description="frames whose maps were written by this run")
     skipped: int = Field(..., description="frames whose maps were already there and up to date (a resumed job)")

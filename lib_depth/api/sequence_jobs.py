@@ -54,8 +54,8 @@ class SequenceTask:
         p = self.progress
         result = self.work.folder.result
         return {"id": self.id, "state": self.state, "stage": p.stage, "file": self.work.label, "frames": p.frames,
-                "done": p.done, "converted": p.converted, "skipped": p.skipped, "failed": len(p.errors),
-                "errors": list(p.errors), "gaps": list(p.gaps), "message": self.message,
+                "estimated": p.estimated, "done": p.done, "converted": p.converted, "skipped": p.skipped,
+                "failed": len(p.errors), "errors": list(p.errors), "gaps": list(p.gaps), "message": self.message,
                 "result": f"{self.id}/result" if self.state in FINISHED and result.is_file() else None}
 
 

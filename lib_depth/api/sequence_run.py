@@ -43,6 +43,7 @@ class Progress:
 
     stage: str = "waiting"
     frames: int = 0
+    estimated: int = 0  # image frames through the network this run (the others were stored already)
     converted: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
@@ -125,9 +126,12 @@ def _prepared(work: SequenceWork, frames: list[Frame], job: SequenceJob,
 
         def estimate(frame: Frame) -> np.ndarray:
             progress.check()
-            return network(frame)
+            nearness = network(frame)
+            progress.estimated += 1
+            return nearness
 
     prepared = prepare_images(frames, job, work.image, estimate=estimate, on_failed=progress.record)
+    progress.estimated = prepared.estimated
     progress.check()
     return prepared.job, prepared.frames
 
