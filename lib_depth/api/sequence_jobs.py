@@ -180,5 +180,12 @@ class SequenceJobs:
         except Exception as exc:  # a bug, or memory: one line, and the next job still runs
             return "failed", task.progress.relabel(str(internal_error(exc)))
         finally:
+            self._after()
+
+    def _after(self) -> None:
+        """The host's hook (the WebUI frees the model); its failure is logged, never the job's."""
+        try:
             if self.after is not None:
                 self.after()
+        except Exception as exc:
+            internal_error(exc, context="after a sequence job")
