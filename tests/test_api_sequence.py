@@ -219,7 +219,7 @@ def refused(base: str, upload: Path, **options: object) -> tuple[int, str]:
     return caught.value.status, caught.value.detail
 
 
-def test_bad_uploads_and_options_are_4xx_in_one_line(base: str, tmp_path: Path) -> None:
+def test_bad_uploads_and_options_are_4xx_in_one_line(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("not frames")
     readme = tmp_path / "readme.zip"
@@ -227,6 +227,13 @@ def test_bad_uploads_and_options_are_4xx_in_one_line(base: str, tmp_path: Path) 
         archive.writestr("readme.txt", "no frames here")
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04" + bytes(200))
+    locked = tmp_path / "locked.zip"
+    with zipfile.ZipFile(locked, "w") as archive:
+        archive.writestr("render_0001.exr", b"secret")
+    data = bytearray(locked.read_bytes())  # marked encrypted in both headers (zipfile writes no such zip)
+    data[6] |= 1
+    data[data.index(b"PK\x01\x02") + 8] |= 1
+    locked.write_bytes(bytes(data))
     write_frames(tmp_path / "mixed", [1, 2])
     cv2.imwrite(str(tmp_path / "mixed" / "render_0003.png"), np.zeros((8, 8), np.uint8))
     mixed = zip_folder(tmp_path / "mixed", tmp_path / "mixed.zip")
@@ -237,18 +244,21 @@ def test_bad_uploads_and_options_are_4xx_in_one_line(base: str, tmp_path: Path) 
         (notes, {}, 400, "notes.txt: neither a zip of frames nor a video file"),
         (readme, {}, 400, "readme.zip: no frames in the zip"),
         (broken, {}, 400, "broken.zip: cannot unpack the zip"),
+        (locked, {}, 400, "locked.zip: render_0001.exr in the zip is encrypted"),
         (mixed, {}, 400, "mixed.zip: a sequence is EXR renders or images, not both"),
         (exr, {"bits": 7}, 422, "bits must be 8 or 16, not 7"),
         (exr, {"cuttoff": 3}, 422, "unknown option(s) 'cuttoff'"),
         (shot, {"model": "dpt-huge"}, 422, "unknown depth model 'dpt-huge'"),
     ]
-    for upload, options, code, words in cases:
-        status, detail = refused(base, upload, **options)
-        assert status == code and detail.startswith(words) and "\n" not in detail, (upload.name, detail)
-        assert str(tmp_path) not in detail
-    status, answer = request(f"{base}/depth-tools/v1/sequence", b"x", {"Content-Type": "text/plain"})
-    assert status == 415 and "multipart/form-data" in answer["detail"]
-    assert client.call("info", url=base)["version"]  # still serving
+    with api_server(tmp_path / "jobs", {}) as base:
+        for upload, options, code, words in cases:
+            status, detail = refused(base, upload, **options)
+            assert status == code and detail.startswith(words) and "\n" not in detail, (upload.name, detail)
+            assert str(tmp_path) not in detail
+        status, answer = request(f"{base}/depth-tools/v1/sequence", b"x", {"Content-Type": "text/plain"})
+        assert status == 415 and "multipart/form-data" in answer["detail"]
+        assert client.call("info", url=base)["version"]  # still serving
+    assert list((tmp_path / "jobs").glob("*")) == []  # a refused upload leaves nothing behind
 
 
 def test_missing_weights_are_503_before_a_job(tmp_path: Path) -> None:

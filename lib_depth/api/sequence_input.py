@@ -54,10 +54,11 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def job_key(upload_hash: str, options: SequenceOptions) -> str:
-    """The job's id: the upload's bytes and every option that decides a map."""
+def job_key(upload_hash: str, name: str, options: SequenceOptions) -> str:
+    """The job's id: the upload's bytes and name (a video's frames, so its maps, are named by it) and
+    every option that decides a map."""
     kept = {k: v for k, v in options_dict(options).items() if k not in VIDEO_ONLY}
-    return provenance.settings_digest({"upload": upload_hash, "options": kept})[:20]
+    return provenance.settings_digest({"upload": upload_hash, "name": name, "options": kept})[:20]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,12 +140,15 @@ def unpack_frames(folder: JobFolder, label: str, max_bytes: int) -> None:
             members = _members(archive, label, max_bytes)
             folder.frames.mkdir(parents=True, exist_ok=True)
             for name, info in members.items():
+                if info.flag_bits & 0x1:
+                    raise DepthError(f"{name} in the zip is encrypted: send the frames without a password", label)
                 partial = folder.frames / f".{name}.partial"
                 with archive.open(info) as source, partial.open("wb") as target:
                     shutil.copyfileobj(source, target, CHUNK)
                 os.replace(partial, folder.frames / name)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-        raise DepthError(f"cannot unpack the zip ({exc})", label) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
+        # NotImplementedError: a compression zipfile lacks; ValueError: a name with a NUL in it
+        raise DepthError(f"cannot unpack the zip ({_first_line(exc)})", label) from None
     write_bytes_atomic(marker, json.dumps({"frames": sorted(members)}).encode())
 
 
@@ -170,8 +174,9 @@ def probe_video(path: Path, label: str) -> None:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise DepthError("no video stream in this file", label)
-    except av.error.FFmpegError as exc:
-        raise DepthError(f"neither a zip of frames nor a video file ({_first_line(exc)})", label) from None
+    except av.error.FFmpegError as exc:  # its text names the server's file: FFmpeg's reason alone
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise DepthError(f"neither a zip of frames nor a video file ({reason})", label) from None
 
 
 def _first_line(exc: BaseException) -> str:

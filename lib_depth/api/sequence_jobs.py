@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import threading
 import zipfile
 from collections.abc import Callable
@@ -99,30 +100,39 @@ class SequenceJobs:
     def submit(self, upload: Upload, options: SequenceOptions) -> SequenceTask:
         """Check and store the upload, then queue its job (or answer the same job already queued or
         running). DepthError for a bad upload or option, WeightsError for a model without weights."""
-        image = None
-        depth = depth_options(options, options.background_above)  # OptionsError (422) before anything is stored
-        key = job_key(content_hash(upload.path), options)
-        folder = JobFolder(root=self.root / f"seq-{key}", name=safe_name(upload.filename))
-        keep_upload(upload.path, folder)
-        if folder.is_zip:
-            unpack_frames(folder, upload.filename, UNPACK_FACTOR * self.limits.max_upload_bytes)
-            _, images = list_zip_frames(folder, upload.filename)
-        else:
-            probe_video(folder.upload, upload.filename)
-            images = True
-        if images:
-            image = image_input(options, self.settings_fn)
-        work = SequenceWork(folder=folder, label=upload.filename, options=options, depth=depth, image=image,
-                            max_pixels=self.limits.max_pixels)
+        work = self._checked(upload, options)
+        key = work.folder.root.name.removeprefix("seq-")
         with self.lock:
             running = self.tasks.get(key)
             if running is not None and running.state not in FINISHED:
                 return running
-            task = SequenceTask(id=key, work=work, progress=Progress(relabel=relabeller(folder)))
+            task = SequenceTask(id=key, work=work, progress=Progress(relabel=relabeller(work.folder)))
             self.tasks[key] = task
             self._start()
         self.queue.put(task)
         return task
+
+    def _checked(self, upload: Upload, options: SequenceOptions) -> SequenceWork:
+        """The job's work, its upload stored and a zip unpacked; a refused upload leaves no folder behind."""
+        depth = depth_options(options, options.background_above)  # OptionsError (422) before anything is stored
+        name = safe_name(upload.filename)
+        folder = JobFolder(root=self.root / f"seq-{job_key(content_hash(upload.path), name, options)}", name=name)
+        new = not folder.root.exists()
+        try:
+            keep_upload(upload.path, folder)
+            if folder.is_zip:
+                unpack_frames(folder, upload.filename, UNPACK_FACTOR * self.limits.max_upload_bytes)
+                _, images = list_zip_frames(folder, upload.filename)
+            else:
+                probe_video(folder.upload, upload.filename)
+                images = True
+            image = image_input(options, self.settings_fn) if images else None
+        except BaseException:
+            if new:
+                shutil.rmtree(folder.root, ignore_errors=True)
+            raise
+        return SequenceWork(folder=folder, label=upload.filename, options=options, depth=depth, image=image,
+                            max_pixels=self.limits.max_pixels)
 
     def _start(self) -> None:
         if self.worker is None or not self.worker.is_alive():
