@@ -6,12 +6,13 @@ an interrupt and a resume after a server restart; bad uploads as 4xx with one li
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import time
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -19,10 +20,11 @@ import numpy as np
 import pytest
 
 from lib_depth import cli
-from lib_depth.api import make_router
+from lib_depth.api import make_router, routes
 from lib_depth.midas.settings import MidasSettings
 from tests.anything_support import random_state_dict, save_pth
 from tests.api_support import docs_client, request, serve
+from tests.host_double import WebUI
 from tests.test_cli_sequence import write_frames
 from tests.test_video_paths import write_video
 from tests.video_support import frames as video_frames
@@ -259,6 +261,36 @@ def test_bad_uploads_and_options_are_4xx_in_one_line(tmp_path: Path) -> None:
         assert status == 415 and "multipart/form-data" in answer["detail"]
         assert client.call("info", url=base)["version"]  # still serving
     assert list((tmp_path / "jobs").glob("*")) == []  # a refused upload leaves nothing behind
+
+
+def test_in_the_webui_behind_its_api_auth(make_webui: Callable[..., WebUI], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mounted by the stand-in WebUI with --api (A1111's middleware, its --api-auth): a job runs to
+    the command line's bytes, and its status and result ask for the same credentials."""
+    monkeypatch.setattr(routes, "DEFAULT_JOBS_DIR", tmp_path / "jobs")  # the WebUI names no folder
+    write_frames(tmp_path / "in", [1, 2, 3])
+    expected = cli_pngs("--sequence", tmp_path / "in", "--depth_cutoff", "400", tmp_path / "cli")
+    upload = zip_folder(tmp_path / "in", tmp_path / "in.zip")
+    webui = make_webui("controlnet", start=False)
+    webui.shared.cmd_opts.api, webui.shared.cmd_opts.api_auth = True, "ann:secret"
+    webui.start()
+    with serve(webui.app()) as url:
+        job_id = client.call("sequence", upload, url, auth=("ann", "secret"), cutoff=400)["id"]
+        with pytest.raises(client.DepthToolsError) as caught:
+            client.call(f"sequence/{job_id}", url=url)
+        assert caught.value.status == 401
+        deadline = time.monotonic() + 60
+        while client.call(f"sequence/{job_id}", url=url, auth=("ann", "secret"))["state"] not in FINISHED:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        status, _ = request(f"{url}/depth-tools/v1/sequence/{job_id}/result", method="GET")
+        assert status == 401
+        token = base64.b64encode(b"ann:secret").decode()
+        fetch = urllib.request.Request(f"{url}/depth-tools/v1/sequence/{job_id}/result",
+                                       headers={"Authorization": f"Basic {token}"})
+        with urllib.request.urlopen(fetch, timeout=60) as response, zipfile.ZipFile(io.BytesIO(response.read())) as z:
+            assert {n: z.read(n) for n in z.namelist()} == expected
+    assert next((tmp_path / "jobs").glob("seq-*/upload/in.zip")).is_file() and webui.errors == []
 
 
 def test_missing_weights_are_503_before_a_job(tmp_path: Path) -> None:

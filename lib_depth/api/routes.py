@@ -225,7 +225,7 @@ def make_router(
     limits: ApiLimits = DEFAULT_LIMITS,
     after_midas: Callable[[], None] | None = None,
     dependencies: Sequence[Any] = (),
-    jobs_dir: Path = DEFAULT_JOBS_DIR,
+    jobs_dir: Path | None = None,
 ) -> APIRouter:
     """The routes, for `app.include_router(...)`.
 
@@ -234,12 +234,13 @@ def make_router(
     pixels. `after_midas`: called after each image request (the WebUI frees or offloads the model
     as its memory settings ask). `dependencies`: FastAPI
     dependencies for every route (the WebUI's `--api-auth`). `jobs_dir`: where sequence jobs keep
-    their uploads and maps (a folder per job, kept for a resume).
+    their uploads and maps (a folder per job, kept for a resume; None: `DEFAULT_JOBS_DIR`).
     """
     router = APIRouter(prefix=API_PREFIX, tags=["Depth Tools"], dependencies=list(dependencies))
     handle = make_handler(limits)
     add_exr_routes(router, handle, limits)
     add_midas_routes(router, handle, limits, settings_fn, after_midas)
-    add_sequence_routes(router, handle, SequenceJobs(jobs_dir, settings_fn, limits, after_midas))
+    jobs = SequenceJobs(jobs_dir or DEFAULT_JOBS_DIR, settings_fn, limits, after_midas)
+    add_sequence_routes(router, handle, jobs)
     add_doc_routes(router)
     return router
