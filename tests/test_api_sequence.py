@@ -9,6 +9,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 import zipfile
@@ -24,6 +27,7 @@ from lib_depth.api import make_router, routes
 from lib_depth.midas.settings import MidasSettings
 from tests.anything_support import random_state_dict, save_pth
 from tests.api_support import docs_client, request, serve
+from tests.fixtures_ui import free_port
 from tests.host_double import WebUI
 from tests.test_cli_sequence import write_frames
 from tests.test_video_paths import write_video
@@ -31,6 +35,7 @@ from tests.video_support import frames as video_frames
 from tests.video_support import video_state_dict
 
 client = docs_client()
+REPO = Path(__file__).resolve().parents[1]
 FINISHED = ("done", "failed", "interrupted")
 H, W, COUNT = 42, 56, 5  # Video Depth Anything frames: the network sees 70 px
 VDA = {"model": "video-depth-anything", "resolution": 70}
@@ -185,6 +190,67 @@ def test_an_interrupted_job_resumes_after_a_restart_skipping_what_it_wrote(tmp_p
         assert done["state"] == "done" and done["skipped"] == stopped["converted"], done
         assert done["converted"] == 40 - stopped["converted"]
         assert result(base, job_id) == expected
+
+
+SERVER = """
+import sys
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from lib_depth.api import make_router
+
+app = FastAPI()
+app.include_router(make_router(jobs_dir=Path(sys.argv[1])))
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+@contextlib.contextmanager
+def server_process(jobs_dir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The routes in a server process of their own (to kill): (base URL, the process)."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(jobs_dir), str(port)], env=env, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            with contextlib.suppress(OSError):
+                if request(f"{url}/depth-tools/v1/info", method="GET")[0] == 200:
+                    break
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_a_killed_server_resumes_the_job_when_the_upload_comes_again(tmp_path: Path) -> None:
+    write_frames(tmp_path / "long", list(range(1, 41)), 640, 360)
+    expected = cli_pngs("--sequence", tmp_path / "long", "--mask", tmp_path / "cli")
+    upload = zip_folder(tmp_path / "long", tmp_path / "long.zip")
+    jobs = tmp_path / "jobs"
+    with server_process(jobs) as (url, proc):
+        job_id = client.call("sequence", upload, url, mask=True)["id"]
+        deadline = time.monotonic() + 60
+        while len(list(jobs.glob("seq-*/maps/*.depth.png"))) < 3:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.005)
+        proc.kill()  # SIGKILL: no handler runs, whatever the job was writing
+        proc.wait(timeout=30)
+    maps = next(jobs.glob("seq-*/maps"))
+    written = len(list(maps.glob("*.depth.png")))
+    assert 3 <= written < 40, "the job should have been killed mid-sequence"
+    assert sorted({p.name.split(".")[-2] for p in maps.iterdir() if p.name != ".depth-tools"}) == ["depth", "mask"]
+    with server_process(jobs) as (url, _):
+        assert client.call("sequence", upload, url, mask=True)["id"] == job_id
+        done = wait(url, job_id)
+        assert done["state"] == "done" and done["skipped"] >= written - 1, done  # the frame in hand: redone
+        assert done["skipped"] + done["converted"] == 40
+        assert result(url, job_id) == expected
 
 
 def test_a_picture_model_stops_while_estimating_and_resumes_from_its_stored_depths(
