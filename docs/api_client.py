@@ -22,6 +22,8 @@ from pathlib import Path
 
 URL = "http://127.0.0.1:7860"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+#: the form field each route takes its file in (the others: "exr")
+FILE_FIELDS = {"midas": "image", "sequence": "file"}
 
 
 class DepthToolsError(Exception):
@@ -55,7 +57,7 @@ def call(route, path=None, url=URL, timeout=600, auth=None, **options):
     if path is None:
         request = urllib.request.Request(endpoint)
     else:
-        field = "image" if route == "midas" else "exr"
+        field = FILE_FIELDS.get(route, "exr")
         body, content_type = _multipart(field, path, options)
         request = urllib.request.Request(endpoint, data=body, headers={"Content-Type": content_type})
     if auth:

@@ -31,14 +31,19 @@ class PostOptions(BaseModel):
     invert: bool = Field(False, description="--invert: near = black instead of white")
 
 
-class ExrOptions(PostOptions):
-    """`POST /depth-tools/v1/exr` options (besides the file)."""
+class ReadOptions(BaseModel):
+    """How a render's depth is read: shared by /exr, /histogram and /sequence."""
 
     channel: str | None = Field(None, description="--channel: the EXR channel to read; null = Y, Z, *.Depth.Z, "
                                    "depth.*, R, or the only channel")
     background_above: float = Field(
         DEFAULT_BACKGROUND_ABOVE, gt=0, description="--background-above: depths with |d| above this are background, "
         "like NaN and inf")
+
+
+class ExrOptions(PostOptions, ReadOptions):
+    """`POST /depth-tools/v1/exr` options (besides the file)."""
+
     normal: bool = Field(False, description="--normal: also return the render's exact normal map (ControlNet 1.1 "
                          "normalbae colours: left = red, up = green, facing = blue)")
     fov: float = Field(BLENDER_DEFAULT_FOV, gt=0, lt=180, description="--fov: the render camera's horizontal field "
@@ -51,27 +56,40 @@ class ExrOptions(PostOptions):
         "a list or (in a form) \"X,Y,Z\": use the render's own world-space Normal pass instead of the depth")
 
 
-class HistogramOptions(BaseModel):
+class HistogramOptions(ReadOptions):
     """`POST /depth-tools/v1/histogram` options: what decides the histogram, nothing more."""
 
-    channel: str | None = Field(None, description="as for /exr")
-    background_above: float = Field(DEFAULT_BACKGROUND_ABOVE, gt=0, description="as for /exr")
 
+class ModelOptions(BaseModel):
+    """Which depth model an image goes through, and how: shared by /midas and /sequence."""
 
-class MidasOptions(PostOptions):
-    """`POST /depth-tools/v1/midas` options: the ComfyUI node's parameters, then the same post-processing."""
-
-    model: str = Field("midas", description="--model: midas (default) or depth-anything-v2 (see /info's `models`)")
+    model: str = Field("midas", description="--model: midas (default) or depth-anything-v2 (see /info's `models`); "
+                       "/sequence also takes video-depth-anything")
     resolution: int | None = Field(None, ge=64, le=8192,
                                    description="--resolution: the short side the network sees (null: the model's "
                                    f"default, {DEFAULT_RESOLUTION} for MiDaS, 518 for Depth Anything V2); maps "
                                    "keep the image's size")
     bg_threshold: float = Field(DEFAULT_BG_THRESHOLD, ge=0, le=1, description="--bg-threshold: normalised nearness "
                                 "below this is background (far level in depth, flat in normal); 0 = ControlNet's")
-    a: float = Field(DEFAULT_A, ge=0, le=5 * math.pi, description="-a: z of the normal map (default 2*pi)")
-    normal: bool = Field(True, description="--normal: also return the normal map (ControlNet's normal_midas)")
     precision: str | None = Field(None, description="--precision: auto (null), fp32, fp16 or bf16; another "
                                      "precision than the server's loads a second copy of the model")
+
+
+class MidasOptions(PostOptions, ModelOptions):
+    """`POST /depth-tools/v1/midas` options: the ComfyUI node's parameters, then the same post-processing."""
+
+    a: float = Field(DEFAULT_A, ge=0, le=5 * math.pi, description="-a: z of the normal map (default 2*pi)")
+    normal: bool = Field(True, description="--normal: also return the normal map (ControlNet's normal_midas)")
+
+
+class SequenceOptions(PostOptions, ReadOptions, ModelOptions):
+    """`POST /depth-tools/v1/sequence` options: `--sequence` with the post-processing flags; `model` and
+    its settings apply to image frames and videos, `channel` and `background_above` to EXR frames."""
+
+    video_out: bool = Field(False, description="--video-out: also put the depth maps, in frame order, in the result "
+                            "as depth.mp4 (8-bit H.264, the source video's frame rate or `fps`)")
+    fps: float | None = Field(None, gt=0, le=1000, description="--fps: the depth video's frame rate (null: the "
+                              "uploaded video's, 24 for frames)")
 
 
 class ExrUpload(ExrOptions):
@@ -89,6 +107,13 @@ class HistogramUpload(HistogramOptions):
 class MidasUpload(MidasOptions):
     image: str = Field(..., description="PNG, JPEG or WebP image, base64")
     filename: str | None = Field(None, description="the file's name, used in error messages")
+
+
+class SequenceUpload(SequenceOptions):
+    """JSON body of /sequence; a multipart form (the usual way: the files are large) has the file in `file`."""
+
+    file: str = Field(..., description="a zip of EXR or image frames, or a video file, base64")
+    filename: str | None = Field(None, description="the file's name: a video's frames and the maps are named by it")
 
 
 class Bucket(BaseModel):
@@ -141,6 +166,24 @@ class MidasResponse(BaseModel):
     device: str = Field(..., description="where the network ran")
     precision: str = Field(..., description="fp32, fp16 or bf16")
     model: str = Field("midas", description="the depth model that ran")
+
+
+class SequenceStatus(BaseModel):
+    id: str = Field(..., description="the job's id: the same upload with the same options is the same job")
+    state: str = Field(..., description="queued, running, done, failed or interrupted")
+    stage: str = Field(..., description="what it is doing: waiting, decoding, estimating, converting, video, finished")
+    file: str = Field(..., description="the upload's name")
+    frames: int = Field(..., description="frames in the sequence (0 until they are listed)")
+    estimated: int = Field(0, description="image frames run through the depth model by this run (a resumed job "
+                           "reuses the depths it stored)")
+    done: int = Field(..., description="frames finished: converted + skipped + failed")
+    converted: int = Field(..., description="frames whose maps were written by this run")
+    skipped: int = Field(..., description="frames whose maps were already there and up to date (a resumed job)")
+    failed: int = Field(..., description="frames left out, one line each in `errors`")
+    errors: list[str] = Field(..., description="one line per failed frame, naming it")
+    gaps: list[str] = Field(..., description="missing frame numbers in the names, as the command line warns")
+    message: str | None = Field(None, description="why the whole job failed (one line), when it did")
+    result: str | None = Field(None, description="where the zip of the maps is, once the job has stopped")
 
 
 class ModelInfo(BaseModel):

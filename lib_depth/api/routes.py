@@ -4,18 +4,22 @@
 host passes its MiDaS settings as a function, read at each request, so a settings change applies
 without a restart. User mistakes come back as 4xx with `detail` (never 500): 400 bad input, 413 too
 large, 415 neither JSON nor a form, 422 bad options, 503 MiDaS weights missing or unusable.
+Sequences are jobs (`/sequence`: 202 and an id, then its status, result and interrupt), run by
+`sequence_jobs` in a background thread, with their files in `jobs_dir`.
 """
 
 from __future__ import annotations
 
 import copy
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -36,9 +40,13 @@ from .models import (
     MidasResponse,
     MidasUpload,
     OptionsInvalid,
+    SequenceOptions,
+    SequenceStatus,
+    SequenceUpload,
     json_schema,
     parse_options,
 )
+from .sequence_jobs import SequenceJobs
 from .uploads import ApiError, ApiLimits, Upload, receive_upload
 from .work import SettingsFn, default_settings, exr_answer, histogram_answer, info_answer, midas_answer
 
@@ -47,10 +55,14 @@ API_PREFIX = "/depth-tools/v1"
 #: immutable-call list cannot name the class since the repository root is also a package, ComfyUI's).
 DEFAULT_LIMITS = ApiLimits()
 TITLE = "Depth Tools API"
+#: Where sequence jobs keep their files unless the host names a folder: it outlives a server restart.
+DEFAULT_JOBS_DIR = Path(tempfile.gettempdir()) / "depth-tools-api"
 
 _ERRORS = {
     400: "bad input: not an EXR/image, damaged, no depth in it, malformed body",
     413: "too large: the upload (see /info max_upload_bytes) or the image's pixels (max_pixels)",
+    404: "no such sequence job (after a restart: POST the same upload again), or it wrote no maps",
+    409: "the sequence job has not stopped yet",
     415: "the body is neither application/json nor multipart/form-data",
     422: "bad options: unknown or out of range, a cutoff below the nearest depth, a channel not in the file",
 }
@@ -95,19 +107,20 @@ def http_error(exc: BaseException, upload: Upload | None) -> HTTPException | Non
 
 
 Work = Callable[[Upload, Any], dict[str, Any]]
-Handler = Callable[[Request, str, str, type[BaseModel], Work], Awaitable[JSONResponse]]
+Handler = Callable[..., Awaitable[JSONResponse]]
 
 
 def make_handler(limits: ApiLimits) -> Handler:
     """One upload route's body: receive within `limits`, parse the options, run `work` in a thread,
     and turn a user's mistake into its HTTP status (a bug stays a 500)."""
 
-    async def handle(request: Request, field: str, suffix: str, model: type[BaseModel], work: Work) -> JSONResponse:
+    async def handle(request: Request, field: str, suffix: str, model: type[BaseModel], work: Work,
+                     status: int = 200) -> JSONResponse:
         upload: Upload | None = None
         try:
             async with receive_upload(request, field, suffix, limits) as upload:
                 options = parse_options(model, upload.fields)
-                return JSONResponse(await run_in_threadpool(work, upload, options))
+                return JSONResponse(await run_in_threadpool(work, upload, options), status_code=status)
         except Exception as exc:
             error = http_error(exc, upload)
             if error is None:
@@ -155,6 +168,47 @@ def add_midas_routes(router: APIRouter, handle: Handler, limits: ApiLimits,
         return info_answer(settings_fn, limits)
 
 
+def add_sequence_routes(router: APIRouter, handle: Handler, jobs: SequenceJobs) -> None:
+    def answer(run: Callable[[], Any]) -> Any:
+        try:
+            return run()
+        except ApiError as exc:
+            raise HTTPException(exc.status, exc.detail) from None
+
+    @router.post("/sequence", status_code=202, response_model=SequenceStatus,
+                 responses=_responses(400, 413, 415, 422, 503), openapi_extra=upload_body(SequenceUpload, "file"),
+                 summary="Frames (a zip) or a video -> a sequence job (one mapping for all frames)")
+    async def sequence(request: Request) -> JSONResponse:
+        """`python -m lib_depth --sequence` as a job: a zip of EXR or image frames, or a video file,
+        with the command line's options. Answers 202 and the job's status at once; the job runs in the
+        background, one at a time. The same upload with the same options is the same job: POSTed
+        again (after an interrupt, a kill or a restart) it resumes, skipping the maps already written."""
+        return await handle(request, "file", ".upload", SequenceOptions, lambda u, o: jobs.submit(u, o).status(), 202)
+
+    @router.get("/sequence/{job_id}", response_model=SequenceStatus, responses=_responses(404),
+                summary="A sequence job's state and progress")
+    def sequence_status(job_id: str) -> dict[str, Any]:
+        """State (queued, running, done, failed, interrupted), frames done of all, one line per failed frame."""
+        return answer(lambda: jobs.get(job_id).status())
+
+    @router.get("/sequence/{job_id}/result", responses={200: {"content": {"application/zip": {}}},
+                                                         **_responses(404, 409)},
+                summary="A stopped sequence job's maps (and depth video) as a zip")
+    def sequence_result(job_id: str) -> FileResponse:
+        """The PNGs written (or found up to date), named as the command line names them, in frame
+        order, and `depth.mp4` when `video_out` was asked for and the job is done."""
+        path = answer(lambda: jobs.result(job_id))
+        stem = Path(jobs.get(job_id).work.label).stem
+        return FileResponse(path, media_type="application/zip", filename=f"{stem}_depth.zip")
+
+    @router.delete("/sequence/{job_id}", status_code=202, response_model=SequenceStatus, responses=_responses(404),
+                   summary="Interrupt a sequence job between two frames")
+    def sequence_interrupt(job_id: str) -> dict[str, Any]:
+        """Stops the job after the frame in hand (a queued one never starts); the maps written stay,
+        complete, and POSTing the same upload again resumes it. The answer is the status at the time."""
+        return answer(lambda: jobs.interrupt(job_id).status())
+
+
 def add_doc_routes(router: APIRouter) -> None:
     @router.get("/openapi.json", include_in_schema=False)
     def openapi() -> JSONResponse:
@@ -171,6 +225,7 @@ def make_router(
     limits: ApiLimits = DEFAULT_LIMITS,
     after_midas: Callable[[], None] | None = None,
     dependencies: Sequence[Any] = (),
+    jobs_dir: Path | None = None,
 ) -> APIRouter:
     """The routes, for `app.include_router(...)`.
 
@@ -178,11 +233,14 @@ def make_router(
     flags), read per request: each model's weights are its own. `limits`: upload bytes and image
     pixels. `after_midas`: called after each image request (the WebUI frees or offloads the model
     as its memory settings ask). `dependencies`: FastAPI
-    dependencies for every route (the WebUI's `--api-auth`).
+    dependencies for every route (the WebUI's `--api-auth`). `jobs_dir`: where sequence jobs keep
+    their uploads and maps (a folder per job, kept for a resume; None: `DEFAULT_JOBS_DIR`).
     """
     router = APIRouter(prefix=API_PREFIX, tags=["Depth Tools"], dependencies=list(dependencies))
     handle = make_handler(limits)
     add_exr_routes(router, handle, limits)
     add_midas_routes(router, handle, limits, settings_fn, after_midas)
+    jobs = SequenceJobs(jobs_dir or DEFAULT_JOBS_DIR, settings_fn, limits, after_midas)
+    add_sequence_routes(router, handle, jobs)
     add_doc_routes(router)
     return router
