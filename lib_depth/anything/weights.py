@@ -5,8 +5,9 @@ downloads it into `<annotator downloads>/depth_anything_v2/`, Forge's into
 `models/ControlNetPreprocessor/depth_anything_v2/`), others the official `.pth` from Hugging Face: the
 files are looked for where those keep them, in the same places as the MiDaS weights. Files whose
 name has one published copy are checked against its sha256 (corruption loads silently otherwise);
-the verification is remembered as every network's (`network_base.weights`, which also downloads). Only ViT-S (Apache-2.0) is ever downloaded: ViT-B and
-ViT-L are CC-BY-NC-4.0, used when found, never fetched by us.
+the verification is remembered as every network's (`network_base.weights`, which also downloads).
+Only ViT-S (Apache-2.0) is ever downloaded: ViT-B and ViT-L are CC-BY-NC-4.0, used when found, never
+fetched by us.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..network_base.device_io import Recipe
-from ..network_base.maps import DEFAULT_RESOLUTION
 from ..network_base.device import pick_device
+from ..network_base.device_io import Recipe
 from ..network_base.estimating import Estimation, EstimatorCache, NetworkEstimator
+from ..network_base.maps import DEFAULT_RESOLUTION
 from ..network_base.weights import ProgressFn
 from .device import measure_cpu_precision
 from .geometry import check_resolution, network_shape, prepare, restore, to_network_input
