@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ..anything import DepthError
+from ..depth.errors import DepthError
 from .align import cross_fade, rescaled, scale_and_shift
 from .frames import check_frame, network_size, prepare_frame
 
