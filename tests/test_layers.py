@@ -222,7 +222,7 @@ def test_the_exr_path_imports_no_torch_or_gradio(path: Path) -> None:
     assert not heavy, f"{path.relative_to(REPO)} imports {heavy}"
 
 
-@pytest.mark.parametrize("package", ["midas", "anything", "images"])
+@pytest.mark.parametrize("package", ["network_base", "midas", "anything", "video", "images"])
 def test_models_import_torch_only_when_used(package: str) -> None:
     for path in sorted((LIB / package).glob("*.py")):
         heavy = heavy_imports(path, module_name(path))
