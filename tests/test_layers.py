@@ -63,6 +63,15 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def from_target(node: ast.ImportFrom, package: str) -> str:
+    """The absolute module of `from X import ...` written in `package` (relative levels resolved)."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
 def imports(path: Path, name: str | None = None) -> list[tuple[str, int, bool]]:
     """(absolute module, line, at module level) for every import in the file, relative ones resolved
     from its module `name`. `from . import x` counts as importing `<package>.x`."""
@@ -78,12 +87,7 @@ def imports(path: Path, name: str | None = None) -> list[tuple[str, int, bool]]:
         if isinstance(node, ast.Import):
             found += [(alias.name, node.lineno, id(node) in top_level) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join([*base, node.module] if node.module else base)
-            else:
-                target = node.module or ""
+            target = from_target(node, package)
             if node.module is None or (node.level and not node.module):
                 found += [(f"{target}.{alias.name}", node.lineno, id(node) in top_level) for alias in node.names]
             else:
@@ -150,12 +154,7 @@ def private_imports(path: Path, name: str) -> list[str]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
         if not isinstance(node, ast.ImportFrom):
             continue
-        if node.level:
-            base = package.split(".")
-            base = base[: len(base) - (node.level - 1)]
-            target = ".".join([*base, node.module] if node.module else base)
-        else:
-            target = node.module or ""
+        target = from_target(node, package)
         if target.split(".")[0] != "lib_depth" or layer_of(target) == here:
             continue
         wrong += [f"line {node.lineno}: {here}/ imports {alias.name} from {target}" for alias in node.names
