@@ -62,7 +62,7 @@ else:
     from lib_depth import anything as package
     make = lambda: package.AnythingEstimator.from_pretrained(
         package.AnythingSettings(weights=weights, device=device, precision=precision))
-from lib_depth.midas.device import autocast
+from lib_depth.network_base.device import autocast
 
 start = time.perf_counter()
 est = make()

@@ -105,7 +105,7 @@ def time_batch(est, frames, args: argparse.Namespace) -> tuple[float, float]:
     import numpy as np
     import torch
 
-    from lib_depth.midas.device import autocast
+    from lib_depth.network_base.device import autocast
 
     est.max_batch = len(frames)
     x = est._network_input(np.stack([est._prepare(f, args.resolution)[0] for f in frames]))

@@ -1,7 +1,9 @@
 """The layers of the README's "Development" section, read from every module's imports with `ast`
 (nothing is run).
 
-depth/ imports nothing else of lib_depth; midas/ only depth/; cli (and api/) depth/ and midas/;
+depth/ imports nothing else of lib_depth; network_base/ (what every network shares) only depth/; each
+network package (midas/, anything/, video/) only depth/ and network_base/, never another network's
+package, and no lib_depth package imports another's private (`_`) name; cli (and api/) depth/ and midas/;
 ui/ those and api/ (the standalone server mounts it), never webui/; webui/ anything, and nothing
 imports webui/ back but scripts/. Only webui/host.py touches the WebUI (`modules.*`, Forge,
 ControlNet), and the EXR path never imports torch, controlnet_aux or gradio at module level.
@@ -25,9 +27,9 @@ ALLOWED: dict[str, set[str]] = {
     "depth": set(),
     "network_base": {"depth"},  # what every network shares (issue 24, item 1)
     "midas": {"depth", "network_base"},
-    "anything": {"depth", "network_base", "midas"},  # Depth Anything V2 shares MiDaS's device and weights places
-    "video": {"depth", "network_base", "midas", "anything"},  # V2's encoder and head, a temporal head
-    "images": {"depth", "midas", "anything", "video"},  # the image route over the model packages
+    "anything": {"depth", "network_base"},  # one base for every network: never another network's package
+    "video": {"depth", "network_base"},  # network_base's DINOv2 encoder and DPT head, a temporal head
+    "images": {"depth", "network_base", "midas", "anything", "video"},  # the image route over the model packages
     "cli": {"depth", "midas", "images", "top"},
     "api": {"depth", "midas", "images", "top"},
     "ui": {"depth", "midas", "images", "api", "top"},  # the standalone server mounts the API
@@ -61,6 +63,15 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def from_target(node: ast.ImportFrom, package: str) -> str:
+    """The absolute module of `from X import ...` written in `package` (relative levels resolved)."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
 def imports(path: Path, name: str | None = None) -> list[tuple[str, int, bool]]:
     """(absolute module, line, at module level) for every import in the file, relative ones resolved
     from its module `name`. `from . import x` counts as importing `<package>.x`."""
@@ -76,12 +87,7 @@ def imports(path: Path, name: str | None = None) -> list[tuple[str, int, bool]]:
         if isinstance(node, ast.Import):
             found += [(alias.name, node.lineno, id(node) in top_level) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join([*base, node.module] if node.module else base)
-            else:
-                target = node.module or ""
+            target = from_target(node, package)
             if node.module is None or (node.level and not node.module):
                 found += [(f"{target}.{alias.name}", node.lineno, id(node) in top_level) for alias in node.names]
             else:
@@ -139,6 +145,29 @@ def test_imports_follow_the_layers(path: Path) -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def private_imports(path: Path, name: str) -> list[str]:
+    """`from <another lib_depth package> import _name`: a private name is its package's own business,
+    so one package leaning on it breaks when the other tidies (anything/ used midas/network.py's)."""
+    here = layer_of(name)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    wrong = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        target = from_target(node, package)
+        if target.split(".")[0] != "lib_depth" or layer_of(target) == here:
+            continue
+        wrong += [f"line {node.lineno}: {here}/ imports {alias.name} from {target}" for alias in node.names
+                  if alias.name.startswith("_") and not alias.name.startswith("__")]
+    return wrong
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(LIB)))
+def test_no_package_imports_another_packages_private_names(path: Path) -> None:
+    wrong = private_imports(path, module_name(path))
+    assert not wrong, "\n".join(wrong)
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(LIB)))
 def test_only_the_host_adapter_touches_the_webui(path: Path) -> None:
     if path == LIB / "webui" / "host.py":
@@ -192,7 +221,7 @@ def test_the_exr_path_imports_no_torch_or_gradio(path: Path) -> None:
     assert not heavy, f"{path.relative_to(REPO)} imports {heavy}"
 
 
-@pytest.mark.parametrize("package", ["midas", "anything", "images"])
+@pytest.mark.parametrize("package", ["network_base", "midas", "anything", "video", "images"])
 def test_models_import_torch_only_when_used(package: str) -> None:
     for path in sorted((LIB / package).glob("*.py")):
         heavy = heavy_imports(path, module_name(path))
@@ -223,6 +252,13 @@ def test_the_rules_catch_a_wrong_import(tmp_path: Path) -> None:
         "line 1: depth/ imports lib_depth.midas", "line 2: depth/ imports lib_depth.webui.host"]
     assert heavy_imports(probe, name) == [("torch", 4)]
     assert layer_violations(probe, "lib_depth.webui.probe") == []
+    private = tmp_path / "private.py"
+    private.write_text("from ..midas.network import _first_line, load_count\nfrom .config import _hint\n"
+                       "from lib_depth.midas import _cache\nfrom ..network_base import strict_load\n", encoding="utf8")
+    assert private_imports(private, "lib_depth.anything.private") == [
+        "line 1: anything/ imports _first_line from lib_depth.midas.network",
+        "line 3: anything/ imports _cache from lib_depth.midas"]
+    assert private_imports(private, "lib_depth.midas.private") == []  # its own package's: its business
 
 
 #: the longest function allowed: one screen, so that a function is read whole

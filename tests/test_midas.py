@@ -31,6 +31,7 @@ from lib_depth.midas import (
     release_estimators,
     weights,
 )
+from lib_depth.network_base import device as base_device  # where the probe runs: patched there
 from tests.devices import cpu_only
 
 RES = 64
@@ -276,7 +277,7 @@ def test_cpu_precision_is_measured_once(midas_estimator: MidasEstimator, midas_c
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The real network, probed in fp32 and bf16 (whatever this CPU's flags say): the measurements
     are remembered, the choice follows from them, and a later start reads them instead of measuring."""
-    monkeypatch.setattr(device, "cpu_bf16_support", lambda: None)
+    monkeypatch.setattr(base_device, "cpu_bf16_support", lambda: None)
     first = device.measure_cpu_precision(midas_estimator.model, "test-key")
     assert first in ("fp32", "bf16")
     key = device.precision_state_key("test-key")

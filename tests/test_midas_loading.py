@@ -19,6 +19,7 @@ import pytest
 from lib_depth.depth.dependencies import INSTALL_SPECS, MissingDependency
 from lib_depth.depth.errors import DepthError, internal_error
 from lib_depth.midas import device, network, weights
+from lib_depth.network_base import device as base_device  # where the probe runs: patched there
 from tests.python_without import WITHOUT_PACKAGE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -212,9 +213,9 @@ class TimedNet:
 ])
 def test_auto_precision_on_the_cpu(flags: bool | None, bf16_cost: float, bf16_shift: float, expected: str,
                                    midas_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(device, "cpu_bf16_support", lambda: flags)
+    monkeypatch.setattr(base_device, "cpu_bf16_support", lambda: flags)
     net = TimedNet(bf16_cost, bf16_shift)
-    monkeypatch.setattr(device, "time", net)  # the probe's clock
+    monkeypatch.setattr(base_device, "time", net)  # the probe's clock
     assert device.measure_cpu_precision(net, f"test-{flags}-{bf16_cost}-{bf16_shift}") == expected
     assert ("bf16" in net.calls) is (flags is not False)  # never probed where the CPU has no bf16
 
@@ -240,9 +241,9 @@ def test_the_choice_from_the_measurements(measured: device.PrecisionProbe, expec
 def test_a_choice_remembered_by_an_older_release_is_measured_again(midas_cache: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Releases before the probe version stored a bare "bf16" under the same key: not reused."""
-    monkeypatch.setattr(device, "cpu_bf16_support", lambda: True)
+    monkeypatch.setattr(base_device, "cpu_bf16_support", lambda: True)
     net = TimedNet(bf16_cost=0.92)  # 1.09x: the old rule's "bf16" would no longer be chosen
-    monkeypatch.setattr(device, "time", net)
+    monkeypatch.setattr(base_device, "time", net)
     key = device.precision_state_key("test-old-choice")
     weights.update_state("cpu_precision", key, "bf16")
     assert device.measure_cpu_precision(net, "test-old-choice") == "fp32"

@@ -1,5 +1,6 @@
 """Depth Anything V2 (ViT-S, ViT-B, ViT-L) for ordinary images, beside MiDaS; imports `lib_depth.depth`
-and `lib_depth.midas` (device and precision policy, weights search places, the long-side cap).
+and `lib_depth.network_base` only (device and precision policy, the estimator and its cache, weights
+places and verified downloads, the long-side cap, the DINOv2 encoder and DPT head).
 
 Importing this package is cheap and torch-free: torch is imported on first use. Modules by job:
 
@@ -17,13 +18,13 @@ Importing this package is cheap and torch-free: torch is imported on first use. 
 Public: `AnythingSettings`, `AnythingEstimator`, `AnythingConfig`, `Estimation`, `get_estimator`,
 `loaded_estimator`, `release_estimators`, `find_weights`, `load_network`, `load_count`, `network_shape`,
 `read_config` (a file's size and licence, unloaded), `not_found`, `DEFAULT_RESOLUTION`, `PATCH_SIZE`,
-`SMALL_NAME`, `LABELS`, `WeightsError` (MiDaS's: one type for both models'
+`SMALL_NAME`, `LABELS`, `WeightsError` (network_base's: one type for every model's
 weights), `DepthError`.
 """
 
 from ..depth.errors import DepthError
-from ..midas.estimator import Estimation
-from ..midas.weights import WeightsError
+from ..network_base.estimating import Estimation
+from ..network_base.weights import WeightsError
 from .checkpoint import load_count, load_network, read_config
 from .config import LABELS, PATCH_SIZE, AnythingConfig
 from .estimator import AnythingEstimator, get_estimator, loaded_estimator, release_estimators

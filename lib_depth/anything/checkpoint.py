@@ -21,9 +21,9 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ..depth.dependencies import MissingDependency, require
-from ..midas.network import _can_assign, _first_line, _size
-from ..midas.weights import WeightsError
+from ..network_base.strict_load import can_assign, first_line, human_size
 from ..network_base.torch_load import load_tensors
+from ..network_base.weights import WeightsError
 from .config import AnythingConfig, LayoutError
 from .network import build
 
@@ -41,9 +41,9 @@ def load_count() -> int:
 
 
 def _damaged(path: Path, exc: BaseException, what: str) -> WeightsError:
-    detail = "not a zip or pickle checkpoint" if "Weights only load failed" in str(exc) else _first_line(exc)
+    detail = "not a zip or pickle checkpoint" if "Weights only load failed" in str(exc) else first_line(exc)
     return WeightsError(f"cannot load the {MODEL} weights: the file is truncated, damaged or not {what} "
-                        f"({detail}; {_size(path.stat().st_size)})", path)
+                        f"({detail}; {human_size(path.stat().st_size)})", path)
 
 
 def _read_pth(path: Path) -> Any:
@@ -163,7 +163,7 @@ def load_network(path: Path) -> tuple[torch.nn.Module, AnythingConfig]:
         cfg = AnythingConfig.from_state_dict(state)
     except LayoutError as exc:
         raise WeightsError(str(exc), path) from None
-    assign = _can_assign()
+    assign = can_assign()
     with torch.device("meta") if assign else contextlib.nullcontext():  # meta: no random init of 335M values
         net = build(cfg)
     _check_layout(path, state, net)
@@ -171,7 +171,7 @@ def load_network(path: Path) -> tuple[torch.nn.Module, AnythingConfig]:
     try:
         net.load_state_dict(state, strict=True, **({"assign": True} if assign else {}))
     except Exception as exc:
-        raise WeightsError(f"these are not {MODEL} weights ({_first_line(exc)})", path) from None
+        raise WeightsError(f"these are not {MODEL} weights ({first_line(exc)})", path) from None
     net = net.float().eval().requires_grad_(False)
     with _count_lock:
         _loads += 1

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..depth.dependencies import require
-from ..midas.device import measure_cpu_precision, pick_device
-from ..midas.estimating import Estimation, EstimatorCache, NetworkEstimator
-from ..midas.weights import ProgressFn
+from ..network_base.device import measure_cpu_precision, pick_device, probe_image
 from ..network_base.device_io import Recipe
+from ..network_base.estimating import Estimation, EstimatorCache, NetworkEstimator
+from ..network_base.weights import ProgressFn
 from .checkpoint import load_network
 from .config import AnythingConfig
 from .geometry import DEFAULT_RESOLUTION, MEAN, STD, check, network_shape, prepare, restore
@@ -79,10 +79,8 @@ class AnythingEstimator(NetworkEstimator):
         return net
 
     def _cpu_precision(self) -> str:
-        model = self.model
-        # the probe is 128 px square; this network wants sides that are multiples of 14
-        return measure_cpu_precision(lambda x: model(x[..., :126, :126].contiguous()),  # type: ignore[arg-type, misc]
-                                     f"{self.weights.name}:{self.weights.stat().st_size}")
+        return measure_cpu_precision(self.model, f"{self.weights.name}:{self.weights.stat().st_size}",  # type: ignore[arg-type]
+                                     probe_input=_probe_input(), lock=self.lock)
 
     _check_resolution = staticmethod(check)
     _prepare = staticmethod(prepare)  # the reference's lower-bound resize to multiples of 14, normalised
@@ -96,6 +94,16 @@ class AnythingEstimator(NetworkEstimator):
         import torch
 
         return torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+
+
+def _probe_input() -> torch.Tensor:
+    """The precision probe's picture, 128 px cut to 126 (sides multiples of 14), as x / 127.5 - 1 in
+    NCHW: the input this network was probed with since the probe exists, so its timings and level
+    differences stay those remembered."""
+    import torch
+
+    x = torch.from_numpy(probe_image()[None]).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    return x[..., :126, :126].contiguous()
 
 
 _cache: EstimatorCache[AnythingSettings, AnythingEstimator] = EstimatorCache(AnythingEstimator.from_pretrained)

@@ -8,19 +8,20 @@
 - output: bilinear with `align_corners=True` back to the picture's own size (ControlNet's copy uses
   `align_corners=False`; the reference's `infer_image` is followed here).
 
-The long side is capped like MiDaS's (`midas.geometry.MAX_NETWORK_SIDE`), with the same kind of note.
+The long side is capped like every network's (`network_base.geometry.MAX_NETWORK_SIDE`), with the same note;
+the sizing to multiples of the patch is `network_base.geometry.patch_shape`, which Video Depth Anything shares.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import cv2
 import numpy as np
 
-from ..midas.geometry import MAX_NETWORK_SIDE, NetworkShape, as_rgb8, check_resolution
+from ..network_base.geometry import NetworkShape, as_rgb8, check_resolution, lower_bound_size, patch_shape
+from ..network_base.geometry import constrain_to_multiple_of as base_constrain
 from .config import PATCH_SIZE
 
 if TYPE_CHECKING:
@@ -39,36 +40,18 @@ class AnythingShape(NetworkShape):
 
 
 def constrain_to_multiple_of(x: float, min_val: int = 0, max_val: int | None = None) -> int:
-    """transform.py's `Resize.constrain_to_multiple_of` (round half to even, as np.round)."""
-    y = round(x / PATCH_SIZE) * PATCH_SIZE
-    if max_val is not None and y > max_val:
-        y = math.floor(x / PATCH_SIZE) * PATCH_SIZE
-    if y < min_val:
-        y = math.ceil(x / PATCH_SIZE) * PATCH_SIZE
-    return int(y)
+    """transform.py's `Resize.constrain_to_multiple_of` for the patch size (14)."""
+    return base_constrain(x, PATCH_SIZE, min_val, max_val)
 
 
 def reference_size(height: int, width: int, resolution: int) -> tuple[int, int]:
     """(h, w) of transform.py's `Resize.get_size` for `Resize(resolution, resolution, lower_bound, ...)`."""
-    scale_height, scale_width = resolution / height, resolution / width
-    if scale_width > scale_height:
-        scale_height = scale_width
-    else:
-        scale_width = scale_height
-    return (constrain_to_multiple_of(scale_height * height, min_val=resolution),
-            constrain_to_multiple_of(scale_width * width, min_val=resolution))
+    return lower_bound_size(height, width, resolution, PATCH_SIZE)
 
 
 def network_shape(height: int, width: int, resolution: int = DEFAULT_RESOLUTION) -> AnythingShape:
     """The reference's size; beyond MAX_NETWORK_SIDE both sides shrink in proportion (multiples of 14)."""
-    content = reference_size(height, width, resolution)
-    wanted = None
-    if max(content) > MAX_NETWORK_SIDE:
-        wanted = content
-        scale = MAX_NETWORK_SIDE / max(height, width)
-        content = tuple(max(PATCH_SIZE, constrain_to_multiple_of(side * scale, max_val=MAX_NETWORK_SIDE))
-                        for side in (height, width))  # type: ignore[assignment]
-    return AnythingShape((height, width), content, content, wanted)
+    return patch_shape(height, width, resolution, PATCH_SIZE, AnythingShape)
 
 
 def prepare(image: np.ndarray, resolution: int = DEFAULT_RESOLUTION) -> tuple[np.ndarray, AnythingShape]:
@@ -95,7 +78,7 @@ def prepare(image: np.ndarray, resolution: int = DEFAULT_RESOLUTION) -> tuple[np
 
 
 def check(resolution: int) -> int:
-    """A whole number of pixels, at least MiDaS's minimum (64)."""
+    """A whole number of pixels, at least the minimum every network shares (64)."""
     return check_resolution(resolution)
 
 

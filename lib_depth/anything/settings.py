@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..depth.errors import OptionsError
-from ..midas.settings import MidasSettings
+from ..network_base.settings import NetworkSettings
 from .weights import ENCODERS, candidates, explicit_file
 
 _ALIASES = {"s": "vits", "small": "vits", "b": "vitb", "base": "vitb", "l": "vitl", "large": "vitl"}
@@ -14,7 +14,8 @@ _ALIASES = {"s": "vits", "small": "vits", "b": "vitb", "base": "vitb", "l": "vit
 
 @dataclass(frozen=True, kw_only=True)
 class AnythingSettings:
-    """Like MidasSettings, plus the encoder size wanted; hashable, the key of the per-process cache."""
+    """`NetworkSettings`' fields plus the encoder size wanted, all keyword-only; hashable, the key of the
+    per-process cache. (Not a subclass: the base's fields may be given by position, these may not.)"""
 
     weights: str | None = None  # explicit file or folder: trusted, not hashed
     search_dirs: tuple[str, ...] = ()  # extra folders, in priority order
@@ -27,8 +28,8 @@ class AnythingSettings:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__.__get__(self)  # frozen: normalise in place once
-        # device and precision are normalised (and checked) exactly as MiDaS's
-        common = MidasSettings(weights=self.weights, search_dirs=self.search_dirs, device=self.device,
+        # weights, folders, device and precision are normalised (and checked) as every network's
+        common = NetworkSettings(weights=self.weights, search_dirs=self.search_dirs, device=self.device,
                                precision=self.precision, models_dir=self.models_dir)
         for name in ("weights", "search_dirs", "device", "precision", "models_dir"):
             set_(name, getattr(common, name))

@@ -5,30 +5,27 @@ downloads it into `<annotator downloads>/depth_anything_v2/`, Forge's into
 `models/ControlNetPreprocessor/depth_anything_v2/`), others the official `.pth` from Hugging Face: the
 files are looked for where those keep them, in the same places as the MiDaS weights. Files whose
 name has one published copy are checked against its sha256 (corruption loads silently otherwise);
-the verification is remembered like MiDaS's. Only ViT-S (Apache-2.0) is ever downloaded: ViT-B and
-ViT-L are CC-BY-NC-4.0, used when found, never fetched by us.
+the verification is remembered as every network's (`network_base.weights`, which also downloads).
+Only ViT-S (Apache-2.0) is ever downloaded: ViT-B and ViT-L are CC-BY-NC-4.0, used when found, never
+fetched by us.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import sys
-import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..midas.weights import (
+from ..network_base.weights import (
     EXTENSION_ROOT,
     ProgressFn,
     WeightsError,
+    download,
     file_sha256,
     hf_hub_cache,
     hf_snapshot_files,
-    update_state,
+    remember_verified,
     webui_places,
 )
 
@@ -127,9 +124,7 @@ def verify(path: Path) -> tuple[bool, str | None]:
         return False, (f"its sha256 is {digest[:8]}..., not {expected[:8]}... of the published {path.name}: the "
                        f"file is damaged or another conversion, and was not loaded; replace it, or name it "
                        f"explicitly (--weights) if it is your own")
-    stat = path.stat()
-    update_state("verified", str(path.resolve()), {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                                                  "sha256": digest})
+    remember_verified(path, digest)
     return True, None
 
 
@@ -144,45 +139,12 @@ def small_download_url() -> str:
     return f"{endpoint}/{SMALL_REPO}/resolve/main/{SMALL_NAME}"
 
 
-def _progress_line(done: int, total: int | None) -> None:
-    step = done * 10 // total if total else done >> 26
-    if step != getattr(_progress_line, "shown", -1):
-        _progress_line.shown = step  # type: ignore[attr-defined]
-        sys.stderr.write(f"downloading {SMALL_NAME}: {done / 2**20:.0f}" + (f"/{total / 2**20:.0f} MiB\n"
-                                                                            if total else " MiB\n"))
-
-
 def download_small(folder: Path, url: str | None = None, progress: ProgressFn | None = None,
                    timeout: float = 30.0) -> Path:
     """Download ViT-S into `folder` through a temporary name; it appears only with the published sha256."""
-    url = url or small_download_url()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{SMALL_NAME}.", suffix=".part")
-    except OSError as exc:
-        raise WeightsError(f"cannot write to {folder} to download {SMALL_NAME} ({exc.strerror or exc})") from None
-    tmp, digest, progress = Path(tmp_name), hashlib.sha256(), progress or _progress_line
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total, done = int(response.headers.get("Content-Length") or 0) or None, 0
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                progress(done, total)
-        if digest.hexdigest() != SMALL_SHA256:
-            raise WeightsError(f"the file downloaded from {url} ({done} bytes) has sha256 {digest.hexdigest()[:8]}..., "
-                               f"not the published {SMALL_SHA256[:8]}...; it was deleted, not loaded")
-        final = folder / SMALL_NAME
-        os.replace(tmp, final)
-    except (urllib.error.URLError, OSError) as exc:
-        plain = isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError)
-        raise WeightsError(f"downloading {SMALL_NAME} from {url} failed "
-                           f"({exc.reason if plain else (exc.strerror or exc)})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    verify(final)
-    return final
+    return download(url or small_download_url(), folder, SMALL_NAME, sha256=SMALL_SHA256,
+                    expected=f"the published {SMALL_SHA256[:8]}...", what=SMALL_NAME, progress=progress,
+                    timeout=timeout)
 
 
 def not_found(encoder: str | None, search_dirs: tuple[str, ...], models_dir: str | Path | None,

@@ -22,6 +22,7 @@ from ..midas import estimator as midas_estimator
 from ..midas import weights as midas_weights
 from ..midas.maps import DEFAULT_RESOLUTION as MIDAS_RESOLUTION
 from ..midas.settings import MidasSettings, find_weights
+from ..network_base.weights import ProgressFn
 from . import video_model
 
 #: Where a model's weights are and how to run it: the same fields for every model (the name is
@@ -47,7 +48,7 @@ class Estimator(Protocol):
 
 
 #: (bytes done, bytes total or None): a weights download's progress, as both models report it.
-DownloadProgress = midas_weights.ProgressFn
+DownloadProgress = ProgressFn
 
 
 @dataclass(frozen=True, kw_only=True)

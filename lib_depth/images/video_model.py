@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ..midas.settings import MidasSettings
-from ..midas.weights import EXTENSION_ROOT, WeightsError
+from ..network_base.settings import NetworkSettings
+from ..network_base.weights import EXTENSION_ROOT, WeightsError
 
 SUBFOLDER = "video_depth_anything"
 EXTENSION_MODELS_DIR = EXTENSION_ROOT / "models" / SUBFOLDER
@@ -44,7 +44,7 @@ def file_names() -> list[str]:
     return [f"{prefix}video_depth_anything_{enc}.pth" for enc in ENCODERS for prefix in ("", "metric_")]
 
 
-def search_folders(settings: MidasSettings) -> list[Path]:
+def search_folders(settings: NetworkSettings) -> list[Path]:
     folders = [Path(settings.models_dir).expanduser() if settings.models_dir else EXTENSION_MODELS_DIR]
     folders += [Path(d).expanduser() for d in settings.search_dirs]
     return list(dict.fromkeys(folders))
@@ -54,7 +54,7 @@ def _files_in(folder: Path) -> list[Path]:
     return [f for name in file_names() for f in (folder / name, folder / SUBFOLDER / name) if f.is_file()]
 
 
-def find_weights(settings: MidasSettings) -> Path | None:
+def find_weights(settings: NetworkSettings) -> Path | None:
     """The file that would be loaded: the named file (or the best one in the named folder), else the
     best one found in the usual folders; None when there is none."""
     if settings.weights:
@@ -63,7 +63,7 @@ def find_weights(settings: MidasSettings) -> Path | None:
     return next((f for folder in search_folders(settings) for f in _files_in(folder)), None)
 
 
-def not_found(settings: MidasSettings) -> str:
+def not_found(settings: NetworkSettings) -> str:
     folders = ", ".join(str(f) for f in search_folders(settings))
     return (f"Video Depth Anything weights not found (looked for video_depth_anything_vits.pth, _vitb, _vitl in "
             f"{folders}); put the file from huggingface.co/depth-anything/Video-Depth-Anything-Small (Apache-2.0) "
@@ -79,14 +79,14 @@ def describe(path: Path) -> tuple[str, str]:
     return config.label, config.licence
 
 
-def _key(settings: MidasSettings) -> tuple[str, str]:
+def _key(settings: NetworkSettings) -> tuple[str, str]:
     path = find_weights(settings)
     if path is None:
         raise WeightsError(not_found(settings))
     return str(path), settings.device or "cpu"
 
 
-def load(settings: MidasSettings, progress: Callable[..., None] | None = None) -> Any:
+def load(settings: NetworkSettings, progress: Callable[..., None] | None = None) -> Any:
     """The per-process `VideoEstimator` for these settings (loaded once)."""
     del progress  # nothing is downloaded
     key = _key(settings)
@@ -99,7 +99,7 @@ def load(settings: MidasSettings, progress: Callable[..., None] | None = None) -
     return _CACHE[key]
 
 
-def loaded(settings: MidasSettings) -> Any:
+def loaded(settings: NetworkSettings) -> Any:
     path = find_weights(settings)
     return None if path is None else _CACHE.get((str(path), settings.device or "cpu"))
 

@@ -1,18 +1,20 @@
-"""The MiDaS (DPT-hybrid) network as an estimator; imports only `lib_depth.depth`.
+"""The MiDaS (DPT-hybrid) network as an estimator; imports only `lib_depth.depth` and `lib_depth.network_base`.
 
 Reached through `lib_depth.images.registry` (the entry "midas"), never directly by the entry points.
 
 Importing this package is cheap and torch-free: torch and controlnet_aux's network are imported
 on first use. Modules by job:
 
-- `weights`: find the weights file where users keep it, verify it, download it when allowed.
+- `weights`: the MiDaS file's name, folders and messages (hashing, the state file and the verified
+  download are `network_base.weights`').
 - `network`: weights file -> controlnet_aux's DPT-hybrid network (every damaged file a clear error).
-- `torch_load`: a checkpoint's tensors, weights only, through the loader the host hands over
-  (`use_loader`: inside A1111 its unwrapped `torch.load`; Depth Anything's loading shares it).
-- `settings`, `device`, `geometry`: what to load and where to run it; the image's own aspect ratio.
+- `settings`: `MidasSettings` (`network_base.settings.NetworkSettings` under MiDaS's name).
+- `device`: the shared precision probe run on MiDaS's own input; `geometry`: padding to multiples of 32.
 - `estimator`: `MidasEstimator` (`from_pretrained(settings)`, then call it; `estimate` also gives the
-  notes for the user, e.g. the long-side cap of `geometry.MAX_NETWORK_SIDE`) and the per-process cache.
-- `maps`: nearness -> depth for `lib_depth.depth`, and ControlNet's normal map.
+  notes for the user, e.g. the long-side cap of `network_base.geometry.MAX_NETWORK_SIDE`) and the
+  per-process cache (`network_base.estimating`).
+- `maps`, `torch_load`: re-exports of `network_base.maps` (nearness -> depth, ControlNet's normal map)
+  and `network_base.torch_load` (`use_loader`, the WebUI floor's).
 
 Public: `MidasSettings`, `MidasEstimator`, `Estimation`, `get_estimator`, `loaded_estimator`,
 `release_estimators`, `find_weights`,

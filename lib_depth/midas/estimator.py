@@ -3,7 +3,7 @@
 The seed's ComfyUI node reloads the 470 MiB model for every image and controlnet_aux stretches
 images to multiples of 64; here the model is kept per process (`get_estimator`) and the depth
 comes back at the input's own size. torch is imported on first use only; what every model's
-estimator shares (placement, precision, batches, the cache) is `estimating`'s.
+estimator shares (placement, precision, batches, the cache) is `network_base.estimating`'s.
 
 Outputs are relative inverse depth ("nearness", larger = nearer), as the network gives them;
 `maps.nearness_to_depth` turns them into the depth `depth.process` expects.
@@ -17,14 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..network_base.device import pick_device
 from ..network_base.device_io import Recipe
+from ..network_base.estimating import Estimation, EstimatorCache, NetworkEstimator
 from ..network_base.maps import DEFAULT_RESOLUTION
-from .device import measure_cpu_precision, pick_device
-from .estimating import Estimation, EstimatorCache, NetworkEstimator
+from ..network_base.weights import ProgressFn
+from .device import measure_cpu_precision
 from .geometry import check_resolution, network_shape, prepare, restore, to_network_input
 from .network import INFERENCE_LOCK, load_network
 from .settings import MidasSettings
-from .weights import ProgressFn, resolve
+from .weights import resolve
 
 if TYPE_CHECKING:
     import torch

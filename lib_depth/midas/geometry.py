@@ -1,6 +1,7 @@
 """Geometry: an image goes to the network at its own aspect ratio (never stretched) and comes back
 at its own size. DPT-hybrid's fusion blocks upsample by 2 from 1/32 of the input, so the resized
-image is edge-padded to multiples of 32 and the padding removed from the output."""
+image is edge-padded to multiples of 32 and the padding removed from the output. What every network
+shares (uint8 RGB, the resolution check, the long-side cap and its note) is `network_base.geometry`'s."""
 
 from __future__ import annotations
 
@@ -10,39 +11,22 @@ from typing import TYPE_CHECKING, ClassVar
 import cv2
 import numpy as np
 
-from ..depth.errors import DepthError, OptionsError
+from ..network_base.geometry import MAX_NETWORK_SIDE, MIN_RESOLUTION, NetworkShape, as_rgb8, check_resolution
 
 if TYPE_CHECKING:
     import torch
 
 NETWORK_MULTIPLE = 32
-MIN_RESOLUTION = 64
-#: Longest side the network is fed (twice the largest preprocessor resolution): a 20000x20 strip at
-#: resolution 512 would otherwise be a 512 x 512000 input (786 M values). Beyond it both sides
-#: shrink in proportion (the aspect ratio is kept) and `NetworkShape.note` says so.
-MAX_NETWORK_SIDE = 4096
+
+__all__ = ["MAX_NETWORK_SIDE", "MIN_RESOLUTION", "NETWORK_MULTIPLE", "MidasShape", "NetworkShape", "as_rgb8",
+           "check_resolution", "network_shape", "prepare", "restore", "to_network_input"]
 
 
 @dataclass(frozen=True)
-class NetworkShape:
-    """How an HxW image is fed to the network: resized to `content`, padded to `padded`."""
+class MidasShape(NetworkShape):
+    """How an image is fed to MiDaS: resized to `content`, edge-padded to multiples of 32 (`padded`)."""
 
-    source: tuple[int, int]  # (h, w) of the input, which the output gets back
-    content: tuple[int, int]  # (h, w) after resizing the short side to the resolution
-    padded: tuple[int, int]  # (h, w) rounded up to multiples of 32 by edge replication
-    wanted: tuple[int, int] | None = None  # (h, w) the resolution asked for, when the long-side cap cut it
-    #: the model named in the note (a subclass per model)
     model: ClassVar[str] = "MiDaS"
-
-    @property
-    def note(self) -> str | None:
-        """What the user should hear about the cap (None when the image was not capped)."""
-        if self.wanted is None:
-            return None
-        (h, w), (wh, ww) = self.content, self.wanted
-        return (f"very elongated image ({self.source[1]}x{self.source[0]}): the network input's long side is "
-                f"capped at {MAX_NETWORK_SIDE} px, so {self.model} saw it at {w}x{h} instead of {ww}x{wh} "
-                f"(resolution {min(wh, ww)}); the map is coarser across the short side")
 
 
 def _sides(height: int, width: int, short: int) -> tuple[int, int]:
@@ -52,7 +36,7 @@ def _sides(height: int, width: int, short: int) -> tuple[int, int]:
     return max(1, round(height * scale)), short
 
 
-def network_shape(height: int, width: int, resolution: int) -> NetworkShape:
+def network_shape(height: int, width: int, resolution: int) -> MidasShape:
     """Short side -> `resolution`, long side in proportion (at most MAX_NETWORK_SIDE: then both
     sides shrink in proportion), each padded up to a multiple of 32."""
     content = _sides(height, width, resolution)
@@ -65,31 +49,7 @@ def network_shape(height: int, width: int, resolution: int) -> NetworkShape:
         else:
             content = (max(1, round(height * scale)), MAX_NETWORK_SIDE)
     padded = tuple(-(-side // NETWORK_MULTIPLE) * NETWORK_MULTIPLE for side in content)
-    return NetworkShape((height, width), content, padded, wanted)  # type: ignore[arg-type]
-
-
-def as_rgb8(image: np.ndarray) -> np.ndarray:
-    """uint8 HxWx3 RGB from HxW, HxWx1, HxWx3 or HxWx4 (alpha over white, as ControlNet's HWC3)."""
-    image = np.asarray(image)
-    if image.dtype == np.uint16:
-        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    elif image.dtype == np.bool_:
-        image = image.astype(np.uint8) * np.uint8(255)
-    elif image.dtype != np.uint8:
-        raise DepthError(f"expected an image with uint8 pixels, got {image.dtype}")
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise DepthError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise DepthError(f"the image is empty (shape {image.shape})")
-    if image.shape[2] == 4:
-        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
-        image = image[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
-        image = image.clip(0, 255).astype(np.uint8)
-    return image
+    return MidasShape((height, width), content, padded, wanted)  # type: ignore[arg-type]
 
 
 def prepare(image: np.ndarray, resolution: int) -> tuple[np.ndarray, NetworkShape]:
@@ -103,14 +63,6 @@ def prepare(image: np.ndarray, resolution: int) -> tuple[np.ndarray, NetworkShap
     if (ph, pw) != (h, w):
         rgb = cv2.copyMakeBorder(rgb, 0, ph - h, 0, pw - w, cv2.BORDER_REPLICATE)
     return np.ascontiguousarray(rgb), shape
-
-
-def check_resolution(resolution: int) -> int:
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
-        raise OptionsError(f"resolution must be a whole number of pixels, got {resolution!r}")
-    if resolution < MIN_RESOLUTION:
-        raise OptionsError(f"resolution must be at least {MIN_RESOLUTION}, got {resolution}")
-    return int(resolution)
 
 
 def to_network_input(batch: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-import inspect
 import logging
 import pickle
 import re
@@ -20,6 +19,9 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..depth.dependencies import MissingDependency, require
+from ..network_base.strict_load import can_assign as _can_assign
+from ..network_base.strict_load import first_line as _first_line
+from ..network_base.strict_load import human_size as _size
 from ..network_base.torch_load import load_tensors
 from .weights import WEIGHTS_MIB, WEIGHTS_NAME, WeightsError, expected_sha256_prefix, sha256_file
 
@@ -135,17 +137,6 @@ def network_class() -> type:
     return module.DPTDepthModel
 
 
-def _first_line(exc: BaseException) -> str:
-    """`Type: first sentence` of an exception: torch's messages run on for paragraphs."""
-    text = str(exc).strip().splitlines()
-    sentence = text[0].split(". ")[0].rstrip(".")[:160] if text else ""
-    return f"{type(exc).__name__}: {sentence}" if sentence else type(exc).__name__
-
-
-def _size(size: int) -> str:
-    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 1024:.1f} KiB" if size >= 1024 else f"{size} bytes"
-
-
 def _damaged(path: Path, exc: BaseException) -> WeightsError:
     size = path.stat().st_size
     hint = ""
@@ -229,13 +220,6 @@ def read_state_dict(path: Path, verified: bool) -> Mapping[str, Any]:
 
 def _not_dpt_hybrid(path: Path, detail: str) -> WeightsError:
     return WeightsError(f"these are not MiDaS DPT-hybrid weights ({detail}); use {WEIGHTS_NAME}", path)
-
-
-def _can_assign() -> bool:
-    """torch >= 2.1 loads a state dict by assigning its tensors (what a meta-built net needs)."""
-    import torch
-
-    return "assign" in inspect.signature(torch.nn.Module.load_state_dict).parameters
 
 
 def _meta_device() -> Any:

@@ -5,41 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..depth.errors import OptionsError
+from ..network_base.settings import PRECISION_ALIASES as _PRECISION_ALIASES  # noqa: F401 (its old name)
+from ..network_base.settings import PRECISIONS, NetworkSettings
 from .weights import candidates, explicit_file
 
-PRECISIONS = ("fp32", "fp16", "bf16")
-_PRECISION_ALIASES = {"float32": "fp32", "float": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}
+__all__ = ["PRECISIONS", "MidasSettings", "find_weights"]
 
 
 @dataclass(frozen=True)
-class MidasSettings:
-    """Where the weights are and how to run them; hashable, the key of the per-process cache."""
-
-    weights: str | None = None  # explicit file or folder: trusted, not hashed
-    search_dirs: tuple[str, ...] = ()  # extra folders, in priority order (the WebUI's, from the host adapter)
-    allow_download: bool = False
-    device: str | None = None  # None = auto: cuda > mps > cpu
-    precision: str | None = None  # None = auto: fp16 on GPU, fp32 or bf16 on CPU (measured)
-    models_dir: str | None = None  # this extension's folder (searched first, downloads go there)
-    download_url: str | None = None  # None = Hugging Face (lllyasviel/Annotators)
-
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__.__get__(self)  # frozen: normalise in place once
-        if self.weights is not None:
-            set_("weights", str(self.weights) or None)
-        if isinstance(self.search_dirs, (str, Path)):
-            set_("search_dirs", (self.search_dirs,))
-        set_("search_dirs", tuple(str(d) for d in self.search_dirs if str(d)))
-        if self.models_dir is not None:
-            set_("models_dir", str(self.models_dir))
-        device = (self.device or "").strip().lower()
-        set_("device", None if device in ("", "auto") else device)
-        precision = (self.precision or "").strip().lower()
-        precision = _PRECISION_ALIASES.get(precision, precision)
-        if precision not in ("", "auto", *PRECISIONS):
-            raise OptionsError(f"unknown precision {self.precision!r}; use auto, fp32, fp16 or bf16")
-        set_("precision", None if precision in ("", "auto") else precision)
+class MidasSettings(NetworkSettings):
+    """`NetworkSettings` for MiDaS: `download_url` None is Hugging Face's lllyasviel/Annotators copy."""
 
 
 def find_weights(settings: MidasSettings = MidasSettings()) -> Path | None:

@@ -4,26 +4,43 @@ Users of ControlNet, Forge or the Hugging Face tools usually have the 470 MiB fi
 is looked for where those keep it before anything is downloaded. The published file's name carries
 the first 8 hex digits of its sha256: a found or downloaded file is verified against them (a few KiB
 of corruption load silently otherwise), and a good verification is remembered by (path, size,
-mtime) so that it is not repeated (~1 s) at every start.
+mtime) so that it is not repeated (~1 s) at every start. The hashing, the state file, the verified
+download and the Hugging Face / WebUI folders are every network's (`network_base.weights`, whose
+names are re-exported here); what is MiDaS's is its file name, its folders and its messages.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import sys
-import tempfile
-import threading
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
-from ..depth.errors import DepthError
-from ..depth.png import write_bytes_atomic
+from ..network_base import weights as base
+from ..network_base.weights import (
+    EXTENSION_ROOT,
+    Place,
+    ProgressFn,
+    TextProgress,
+    WeightsError,
+    cache_dir,
+    file_sha256,
+    hf_hub_cache,
+    hf_snapshot_files,
+    read_state,
+    remember_verified,
+    sha256_file,
+    update_state,
+    webui_places,
+)
+from ..network_base.weights import download as download_verified
+from ..network_base.weights import hashed as _hashed  # noqa: F401 (the same dict: tests clear it)
+
+__all__ = ["EXTENSION_MODELS_DIR", "EXTENSION_ROOT", "HF_FILES", "WEIGHTS_MIB", "WEIGHTS_NAME", "Place", "ProgressFn",
+           "ResolvedWeights", "TextProgress", "WeightsError", "cache_dir", "candidates", "default_download_url",
+           "download", "expected_sha256_prefix", "explicit_file", "file_sha256", "hf_cached_files", "hf_hub_cache",
+           "hf_snapshot_files", "not_found_message", "read_state", "resolve", "search_places",
+           "searched_description", "sha256_file", "update_state", "verify", "webui_places"]
 
 WEIGHTS_NAME = "dpt_hybrid-midas-501f0c75.pt"
 #: Size of the published file, for telling a truncated download apart from a wrong file.
@@ -31,15 +48,15 @@ WEIGHTS_MIB = 470
 #: (repository, file in it) on the Hugging Face hub, in the order their caches are searched.
 HF_FILES = (("lllyasviel/Annotators", WEIGHTS_NAME), ("lllyasviel/ControlNet", f"annotator/ckpts/{WEIGHTS_NAME}"))
 #: The extension's own folder: `<extension>/models/midas/` (git ignores `models/`); downloads go there.
-EXTENSION_ROOT = Path(__file__).resolve().parents[2]
 EXTENSION_MODELS_DIR = EXTENSION_ROOT / "models" / "midas"
 
-#: progress(bytes_done, bytes_total or None)
-ProgressFn = Callable[[int, "int | None"], None]
 
 
-class WeightsError(DepthError):
-    """Missing or unusable weights; the message says where it looked and what to do."""
+def __getattr__(name: str) -> object:
+    """`hash_count` is the shared counter's current value (the base module's, which hashes)."""
+    if name == "hash_count":
+        return base.hash_count
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def expected_sha256_prefix(name: str) -> str | None:
@@ -58,67 +75,9 @@ def default_download_url(name: str = WEIGHTS_NAME) -> str:
 # where to look
 
 
-@dataclass(frozen=True)
-class Place:
-    """A folder searched for the weights (the file itself or `midas/<file>` inside it)."""
-
-    folder: Path
-    origin: str
-
-    def files(self, name: str = WEIGHTS_NAME) -> tuple[Path, ...]:
-        return (self.folder / name, self.folder / "midas" / name)
-
-
-def hf_hub_cache() -> Path:
-    """huggingface_hub's cache folder, computed the way it does (without importing it)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
-    return cache / "huggingface" / "hub"
-
-
 def hf_cached_files(cache: Path | None = None) -> list[Path]:
     """Copies of the weights in the Hugging Face cache: the `main` snapshot first, then any other."""
     return hf_snapshot_files(HF_FILES, cache)
-
-
-def hf_snapshot_files(files: Iterable[tuple[str, str]], cache: Path | None = None) -> list[Path]:
-    """Copies of (repository, file name) in the Hugging Face cache, each `main` snapshot first."""
-    cache = hf_hub_cache() if cache is None else cache
-    found: list[Path] = []
-    for repo, filename in files:
-        repo_dir = cache / f"models--{repo.replace('/', '--')}"
-        snapshots = repo_dir / "snapshots"
-        try:
-            main = (repo_dir / "refs" / "main").read_text().strip()
-        except OSError:
-            main = ""
-        names = sorted(p.name for p in snapshots.iterdir()) if snapshots.is_dir() else []
-        for snapshot in sorted(names, key=lambda n: n != main):
-            path = snapshots / snapshot / filename
-            if path.is_file():
-                found.append(path)
-    return found
-
-
-def webui_places(extension_root: Path = EXTENSION_ROOT) -> list[Place]:
-    """ControlNet's and Forge's default folders, when this extension sits in a WebUI's `extensions/`.
-
-    The host adapter passes the configured folders as `search_dirs`; these defaults also let the
-    command line find the weights of a WebUI it is installed in.
-    """
-    if extension_root.parent.name != "extensions":
-        return []
-    webui = extension_root.parent.parent
-    places = [
-        Place(folder / "annotator" / "downloads", "ControlNet annotator folder")
-        for folder in sorted(extension_root.parent.glob("*controlnet*"))
-        if folder != extension_root
-    ]
-    places.append(Place(webui / "models" / "ControlNetPreprocessor", "Forge preprocessor folder"))
-    return places
 
 
 def search_places(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | None = None) -> list[Place]:
@@ -136,17 +95,22 @@ def search_places(search_dirs: Iterable[str | Path] = (), models_dir: str | Path
     return unique
 
 
+def _files(place: Place) -> tuple[Path, ...]:
+    """The weights in a folder: the file itself or `midas/<file>`."""
+    return place.files(WEIGHTS_NAME, "midas")
+
+
 def explicit_file(weights: str | Path) -> Path | None:
     """An explicit file, or the weights inside an explicit folder (or its `midas/`); None if absent."""
     path = Path(weights).expanduser()
     if path.is_dir():
-        return next((f for f in Place(path, "given").files() if f.is_file()), None)
+        return next((f for f in _files(Place(path, "given")) if f.is_file()), None)
     return path if path.is_file() else None
 
 
 def candidates(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | None = None) -> list[Path]:
     """Existing copies of the weights in search order (not yet verified)."""
-    found = [f for place in search_places(search_dirs, models_dir) for f in place.files() if f.is_file()]
+    found = [f for place in search_places(search_dirs, models_dir) for f in _files(place) if f.is_file()]
     found += hf_cached_files()
     unique: list[Path] = []
     for path in found:
@@ -165,72 +129,6 @@ def searched_description(search_dirs: Iterable[str | Path] = (), models_dir: str
 # verification
 
 
-def cache_dir() -> Path:
-    """Where small state (remembered verifications, the CPU precision choice) is kept."""
-    if os.environ.get("DEPTH_TOOLS_CACHE"):
-        return Path(os.environ["DEPTH_TOOLS_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.environ.get("LOCALAPPDATA") or Path.home() / ".cache"
-    return Path(base).expanduser() / "depth-tools"
-
-
-_state_lock = threading.Lock()
-#: Files hashed in this process: (path, size, mtime_ns) -> sha256 hex. Bad ones too, so that a
-#: damaged copy is not re-hashed for every image of a batch.
-_hashed: dict[tuple[str, int, int], str] = {}
-#: How many files were hashed (tests use it to see that a verification was remembered).
-hash_count = 0
-
-
-def read_state() -> dict:
-    try:
-        return json.loads((cache_dir() / "state.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def update_state(section: str, key: str, value: object) -> None:
-    """Merge one entry into the state file; failures are ignored (a read-only home is fine)."""
-    with _state_lock:
-        state = read_state()
-        entries = state.get(section)
-        if not isinstance(entries, dict):
-            entries = state[section] = {}
-        entries[key] = value
-        try:
-            cache_dir().mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(cache_dir() / "state.json", json.dumps(state, indent=1).encode())
-        except OSError:
-            pass
-
-
-def sha256_file(path: Path) -> str:
-    global hash_count
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    hash_count += 1
-    return digest.hexdigest()
-
-
-def _identity(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of `path`, remembered (in this process and on disk) by path, size and mtime."""
-    key = _identity(path)
-    if key in _hashed:
-        return _hashed[key]
-    remembered = read_state().get("verified", {}).get(key[0])
-    if isinstance(remembered, dict) and [remembered.get("size"), remembered.get("mtime_ns")] == list(key[1:]):
-        _hashed[key] = str(remembered.get("sha256", ""))
-        return _hashed[key]
-    digest = _hashed[key] = sha256_file(path)
-    return digest
-
-
 def verify(path: Path, prefix: str | None = None) -> str | None:
     """None when `path`'s sha256 starts with `prefix` (default: the one in its name), else why not.
 
@@ -244,8 +142,7 @@ def verify(path: Path, prefix: str | None = None) -> str | None:
     except OSError as exc:
         return f"cannot read it ({exc.strerror or exc})"
     if digest.startswith(prefix):
-        key = _identity(path)
-        update_state("verified", key[0], {"size": key[1], "mtime_ns": key[2], "sha256": digest})
+        remember_verified(path, digest)
         return None
     return (
         f"its sha256 is {digest[:8]}..., not {prefix}... as its name says: the file is damaged "
@@ -259,26 +156,6 @@ def verify(path: Path, prefix: str | None = None) -> str | None:
 # download
 
 
-class TextProgress:
-    """Default download progress: a rewritten line on a terminal, one line per 10% in a log."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.shown = -1
-
-    def __call__(self, done: int, total: int | None) -> None:
-        text = f"downloading {WEIGHTS_NAME}: {done / 2**20:.0f}" + (f"/{total / 2**20:.0f} MiB" if total else " MiB")
-        if self.stream.isatty():
-            self.stream.write("\r" + text + ("\n" if total and done >= total else ""))
-        else:
-            step = done * 10 // total if total else done >> 26  # every 10%, or every 64 MiB
-            if step == self.shown:
-                return
-            self.shown = step
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-
 def download(url: str, folder: Path, name: str = WEIGHTS_NAME, progress: ProgressFn | None = None,
              timeout: float = 30.0) -> Path:
     """Download `url` to `folder/name` through a temporary name, verifying the sha256 in `name`.
@@ -286,42 +163,8 @@ def download(url: str, folder: Path, name: str = WEIGHTS_NAME, progress: Progres
     A failed or mismatching download leaves nothing behind; the file appears only when complete.
     """
     prefix = expected_sha256_prefix(name)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
-    except OSError as exc:
-        raise WeightsError(f"cannot write to {folder} to download the MiDaS weights ({exc.strerror or exc})") from None
-    tmp = Path(tmp_name)
-    digest = hashlib.sha256()
-    progress = progress or TextProgress()
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            done = 0
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                progress(done, total)
-        if total is not None and done != total:
-            raise WeightsError(f"the download from {url} stopped after {done} of {total} bytes; try again")
-        if prefix and not digest.hexdigest().startswith(prefix):
-            raise WeightsError(
-                f"the file downloaded from {url} has sha256 {digest.hexdigest()[:8]}..., not {prefix}... "
-                "as its name says; it was deleted, not loaded"
-            )
-        final = folder / name
-        os.replace(tmp, final)
-    except (urllib.error.URLError, OSError) as exc:
-        plain = isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError)
-        reason = exc.reason if plain else (exc.strerror or exc)
-        raise WeightsError(f"downloading the MiDaS weights from {url} failed ({reason})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    key = _identity(final)
-    _hashed[key] = digest.hexdigest()
-    update_state("verified", key[0], {"size": key[1], "mtime_ns": key[2], "sha256": digest.hexdigest()})
-    return final
+    return download_verified(url, folder, name, sha256=prefix, expected=f"{prefix}... as its name says",
+                             what="the MiDaS weights", progress=progress, timeout=timeout)
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ temporal DPT head, run over a whole video the way the official `infer_video_dept
 windows every 22 frames, key frames carried over, each window aligned to the previous ones), but
 streamed: frames in and maps out one at a time, in the memory of about two windows.
 
-Imports `lib_depth.anything` (the encoder and DPT head, its config and sizes), `lib_depth.depth`.
+Imports `lib_depth.network_base` (the DINOv2 encoder and DPT head, their layout and sizes) and
+`lib_depth.depth` only.
 Importing this package is cheap and torch-free. Modules by job:
 
 - `config`: `VideoConfig`, the size read from the tensors (metric from the file's name, as run.py).

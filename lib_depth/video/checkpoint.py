@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..anything import WeightsError
+from ..network_base.weights import WeightsError
 from .config import VideoConfig, VideoLayoutError, is_metric_name
 from .network import build
 

@@ -3,7 +3,7 @@
 The official checkpoints (`video_depth_anything_vit{s,b,l}.pth`, `metric_video_depth_anything_vit*.pth`)
 hold Depth Anything V2's DINOv2 encoder under `pretrained.*` and its DPT head under `head.*` (not
 `depth_head.*`) plus four temporal motion modules, `head.motion_modules.{0..3}`. The encoder and
-head widths are therefore Depth Anything V2's, read by `AnythingConfig.from_state_dict` from the
+head widths are therefore Depth Anything V2's, read by `DinoDptConfig.from_state_dict` from the
 same tensors under the V2 names; the motion modules' widths follow from those widths (the official
 `DPTHeadTemporal`: 8 heads, one transformer block of two attention blocks, 32 frame positions).
 Whether a file is the metric model is not in its tensors (same layout): the official `run.py`
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..anything import AnythingConfig
 from ..depth.errors import DepthError
+from ..network_base.dinov2_dpt_layout import DinoDptConfig
 
 MOTION_MODULES = 4
 MOTION_HEADS = 8  # dpt_temporal.py: num_attention_heads
@@ -41,7 +41,7 @@ class VideoLayoutError(DepthError):
 class VideoConfig:
     """The encoder and DPT head (Depth Anything V2's shape) and whether the alignment is metric."""
 
-    anything: AnythingConfig
+    anything: DinoDptConfig  # Depth Anything V2's encoder and head widths
     metric: bool = False  # metric depth: windows are joined without a scale and shift (video_depth.py)
     positions: int = WINDOW_POSITIONS
 
@@ -59,7 +59,7 @@ class VideoConfig:
         as_v2 = {("depth_head." + k[5:] if k.startswith("head.") else k): v
                  for k, v in state.items() if k not in motion}
         try:
-            anything = AnythingConfig.from_state_dict(as_v2)
+            anything = DinoDptConfig.from_state_dict(as_v2)
         except DepthError as exc:
             raise VideoLayoutError(str(exc).replace("Depth Anything V2", "Video Depth Anything")) from None
         pe = state.get(f"head.motion_modules.0.{_FIRST_ATTENTION}.pos_encoder.pe")

@@ -1,6 +1,6 @@
 """The official `infer_video_depth`'s frame preparation (`video_depth.py`, `util/transform.py`):
 
-- network size: Depth Anything V2's lower-bound resize to multiples of 14 (`anything.network_shape`),
+- network size: Depth Anything V2's lower-bound resize to multiples of 14 (`network_base.geometry.patch_shape`),
   after the official cap on wide frames: beyond a 1.78 aspect ratio the input size shrinks to
   `round(int(size * 1.777 / ratio) / 14) * 14` ("due to memory limitation");
 - pixels: float32 RGB / 255 (not float64 as in the image model), `cv2.INTER_CUBIC` on float32,
@@ -12,7 +12,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..anything import PATCH_SIZE, DepthError, network_shape
+from ..depth.errors import DepthError
+from ..network_base.dinov2_dpt_layout import PATCH_SIZE
+from ..network_base.geometry import patch_shape
 
 MEAN = np.array([0.485, 0.456, 0.406])
 STD = np.array([0.229, 0.224, 0.225])
@@ -29,7 +31,7 @@ def input_size(height: int, width: int, size: int) -> int:
 
 def network_size(height: int, width: int, size: int) -> tuple[int, int]:
     """(h, w) the frames are resized to."""
-    return network_shape(height, width, input_size(height, width, size)).content
+    return patch_shape(height, width, input_size(height, width, size), PATCH_SIZE).content
 
 
 def prepare_frame(frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -3,7 +3,7 @@
 module for module under the official key names (`pretrained.*`, `head.*`), so the published state
 dicts load strictly.
 
-The encoder and the head's convolutions are Depth Anything V2's (`lib_depth.anything.network`): the
+The encoder and the head's convolutions are Depth Anything V2's (`lib_depth.network_base.dinov2_dpt`): the
 official code builds the same `DINOv2` and `DPTHead`. What is added is temporal attention: at each
 of four places in the head, every spatial position attends over the window's frames.
 
@@ -22,7 +22,7 @@ import functools
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from ..anything.network import network_classes
+from ..network_base.dinov2_dpt import dinov2_dpt_classes
 from .config import MOTION_HEADS, VideoConfig
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def video_classes() -> SimpleNamespace:
     import torch.nn.functional as F
     from torch import nn
 
-    v2, MotionModule = network_classes(), _motion_classes().MotionModule
+    v2, MotionModule = dinov2_dpt_classes(), _motion_classes().MotionModule
 
     class TemporalHead(v2.Head):
         """dpt_temporal.py DPTHeadTemporal: DPTHead with motion modules after reassembly stages 3 and 4

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..anything import DepthError
+from ..depth.errors import DepthError
 from .align import cross_fade, rescaled, scale_and_shift
 from .frames import check_frame, network_size, prepare_frame
 

@@ -1,4 +1,4 @@
-"""What every depth network's estimator shares (MiDaS's and Depth Anything V2's): placement on a
+"""What every depth network's image estimator shares (MiDaS's and Depth Anything V2's): placement on a
 device, the precision choice, batches of one network shape per forward pass, the fp16 overflow
 fallback, and the per-process cache that loads a model once however many callers ask at once.
 
@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import numpy as np
 
 from ..depth.errors import DepthError
-from ..network_base.batching import batches
-from ..network_base.device_io import Recipe
-from ..network_base.device_io import estimate_batch as device_estimate_batch
+from .batching import batches
 from .device import autocast, check_precision, empty_device_cache, pick_device
+from .device_io import Recipe
+from .device_io import estimate_batch as device_estimate_batch
 from .geometry import NetworkShape, as_rgb8
 from .weights import ProgressFn
 
