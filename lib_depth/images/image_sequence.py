@@ -96,13 +96,15 @@ def chain_key(frames: list[Frame], settings: ImageInput) -> str:
     return provenance.settings_digest({"frames": stamps, "model": settings.fingerprint(), "align": 2})
 
 
-def network_estimate(settings: ImageInput) -> Estimate:
-    """Frame -> raw nearness with the per-process cached estimator (loaded on first frame)."""
+def network_estimate(settings: ImageInput, estimator: registry.Estimator | None = None) -> Estimate:
+    """Frame -> raw nearness with `estimator`, else the per-process cached one (loaded on first
+    frame). A host passes the one it loaded with its own settings (its folders): the same network,
+    not a second copy of it under the file's name."""
 
     def estimate(frame: Frame) -> np.ndarray:
         image = read_image(frame.path)
-        estimator = registry.get_estimator(settings.model, settings.model_settings())
-        return estimator.estimate(image, int(settings.resolution)).nearness  # type: ignore[arg-type]  # set
+        chosen = estimator or registry.get_estimator(settings.model, settings.model_settings())
+        return chosen.estimate(image, int(settings.resolution)).nearness  # type: ignore[arg-type]  # set
 
     return estimate
 
@@ -114,11 +116,15 @@ def _store(path: Path, depth: np.ndarray) -> None:
 
 
 def prepare_images(frames: list[Frame], job: SequenceJob, settings: ImageInput, estimate: Estimate | None = None,
-                   on_failed: Callable[[FrameResult], None] | None = None) -> Prepared:
+                   on_failed: Callable[[FrameResult], None] | None = None,
+                   on_stored: Callable[[Frame], None] | None = None) -> Prepared:
     """Estimate and align the frames in order; the job the sequence pipeline then runs them with.
 
     A frame that cannot be read or estimated is reported (`on_failed`) and left out; the next one
-    is aligned to the last good frame. `estimate` replaces the network (tests)."""
+    is aligned to the last good frame. `estimate` replaces the network of a picture model (tests,
+    `network_estimate` with a host's estimator). `on_stored` hears of each frame whose depth is
+    stored (now or by an earlier run): a progress bar, and a stop between two frames (what it raises
+    ends the preparation; the depths stored so far stay complete)."""
     video = estimate is None and registry.entry(settings.model).video
     estimate = estimate or network_estimate(_check(settings))
     key = chain_key(frames, settings)
@@ -131,7 +137,7 @@ def prepare_images(frames: list[Frame], job: SequenceJob, settings: ImageInput, 
     aligned = AlignedDepths(folder=str(folder), key=key)
     prepared = Prepared(replace(job, input=aligned), [])
     if video:
-        _prepare_video(frames, aligned, job, settings, prepared, on_failed)
+        _prepare_video(frames, aligned, job, settings, prepared, on_failed, on_stored)
         return prepared
     aligner = Aligner(settings.bg_threshold)
     for frame in frames:
@@ -139,6 +145,8 @@ def prepare_images(frames: list[Frame], job: SequenceJob, settings: ImageInput, 
                                                                     estimate, aligner, prepared))
         if result.ok:
             prepared.frames.append(frame)
+            if on_stored is not None:
+                on_stored(frame)
         else:
             prepared.failed.append(result)
             if on_failed is not None:
@@ -164,12 +172,16 @@ def _prepare_frame(frame: Frame, stored: Path, force: bool, estimate: Estimate, 
 
 
 def _prepare_video(frames: list[Frame], aligned: AlignedDepths, job: SequenceJob, settings: ImageInput,
-                   prepared: Prepared, on_failed: Callable[[FrameResult], None] | None) -> None:
+                   prepared: Prepared, on_failed: Callable[[FrameResult], None] | None,
+                   on_stored: Callable[[Frame], None] | None = None) -> None:
     """All frames through the video network in one stream, each map stored as it comes out (memory
     does not grow with the length). A rerun with every depth stored runs nothing; a frame that cannot
     be read, or has another size than the first, is reported and left out of the stream."""
     if not job.force and all(aligned.stored(f.path).is_file() for f in frames):
-        prepared.frames.extend(frames)
+        for frame in frames:
+            prepared.frames.append(frame)
+            if on_stored is not None:
+                on_stored(frame)
         return
     size: list[tuple[int, int]] = []
 
@@ -203,3 +215,5 @@ def _prepare_video(frames: list[Frame], aligned: AlignedDepths, job: SequenceJob
         except OSError as exc:
             raise DepthError(f"cannot write {stored} ({exc.strerror})", prepared.frames[index].path) from None
         prepared.estimated += 1
+        if on_stored is not None:
+            on_stored(prepared.frames[index])
