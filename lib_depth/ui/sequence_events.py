@@ -8,7 +8,7 @@ refuses them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,11 +97,12 @@ def frame_bar(job: str, steps: int, progress: Any, model: bool = False) -> Itera
         yield FrameBar(tracker, progress)
 
 
-def made_message(made: SequenceResult, total: int, folder: Path | None, bits: str) -> str:
-    """What a run made, as the status says it: how many frames, how many were up to date already,
-    where they are; after Interrupt, that the frames written are complete; the frames that failed."""
+def made_message(made: SequenceResult, total: int, folder: Path | None, bits: str, extra: Sequence[str] = ()) -> str:
+    """What a run made, as the status says it: how many frames, how many were up to date already
+    (and the `extra` facts), where they are; after Interrupt, that the frames written are complete;
+    the frames that failed."""
     done = made.done
-    parts = [f"{done} of {total} frames" if made.interrupted else f"Wrote {total} frames", bits]
+    parts = [f"{done} of {total} frames" if made.interrupted else f"Wrote {done} frames", bits, *extra]
     if made.skipped:
         parts.append(f"{made.skipped} already up to date")
     parts.append(f"in {status.code(folder)}" if folder is not None else f"all in {status.code('depth_maps.zip')}")

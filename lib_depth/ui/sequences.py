@@ -71,6 +71,7 @@ class SequenceResult:
     errors: list[str] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
     interrupted: bool = False
+    estimated: int | None = None  # photo frames run through the model this time (None: not known, or EXR)
 
     @property
     def done(self) -> int:
