@@ -7,6 +7,11 @@ chosen model (with progress) and keeps its nearness in the session; the sliders 
 re-render from that without running the model again, and the PNGs, Send to ControlNet and the
 send-to buttons take those maps. Missing weights and any other failure show as a message in the
 status box, never as a traceback.
+
+"As one sequence (video or frames)" swaps the picture for an upload of frames or one video (or a
+server folder), lists the sequence models too (Video Depth Anything) and makes "Estimate depth"
+*Make depth maps* of every frame (`midas_sequence_events`); a sequence model asked for one
+picture answers what to do instead.
 """
 
 from __future__ import annotations
