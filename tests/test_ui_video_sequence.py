@@ -98,7 +98,7 @@ def make(**changes: object) -> dict[str, object]:
     """What *Make depth maps* hands `on_run` in sequence mode: nothing uploaded, no folder named."""
     values: dict[str, object] = {**vars(MidasControls()), "image": None, "model": VDA, "resolution": RES,
                                  "sequence": True, "frames": None, "input_folder": "", "output_folder": "",
-                                 "cutoff": None}
+                                 "cutoff": ""}  # the cutoff box's text: empty, no cutoff
     return {**values, **changes}
 
 
@@ -141,9 +141,10 @@ def test_uploaded_frames_give_the_command_lines_16_bit_pngs(
 def test_a_server_folder_with_cutoff_compress_noise_into_an_output_folder(
         tab_weights: Path, shot: Path, tmp_path: Path) -> None:
     target = tmp_path / "controlnet_batch"
-    chosen = dict(cutoff=0.6, compress=True, noise=True, seed=7, mask=True)
+    chosen = dict(cutoff=" 0.6 ", compress=True, noise=True, seed=7, mask=True)
     out = on_run(make(input_folder=str(shot / "shot_####.png"), output_folder=str(target), **chosen), progress=Bar())
     assert out["downloads"] is None and "Wrote 5 frames" in text(out) and str(target) in text(out)
+    assert "cutoff 0.6" in text(out) and f"{VDA} at resolution {RES}" in text(out)
     expected = cli_pngs([str(shot)], tmp_path / "cli", tab_weights, "--depth_cutoff", "0.6",
                         "--compress_map", "--noise", "--seed", "7", "--mask")
     assert pngs(target) == expected and len(expected) == 2 * COUNT  # maps and masks, byte for byte
@@ -223,8 +224,10 @@ def test_the_checkbox_lists_the_sequence_models_and_swaps_the_inputs() -> None:
     assert VDA in kept["model"]["choices"] and "estimates sequences" in text(kept)
 
 
-def test_nothing_to_make_and_refused_folders_are_messages(tmp_path: Path) -> None:
+def test_nothing_to_make_a_bad_cutoff_and_refused_folders_are_messages(shot: Path, tmp_path: Path) -> None:
     assert "Upload the frames or a video first" in text(on_run(make(), progress=Bar()))
+    bad = on_run(make(input_folder=str(shot), output_folder=str(tmp_path / "o"), cutoff="far"), progress=Bar())
+    assert "the cutoff must be a number" in text(bad) and "'far'" in text(bad) and not (tmp_path / "o").exists()
     previous = hosting.current()
     hosting.use(hosting.TabHost(server_folders=lambda: "Server folders are off: started with --listen"))
     try:

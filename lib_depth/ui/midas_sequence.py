@@ -63,6 +63,21 @@ def server_sequence(spec: str, output_dir: Path) -> FrameList:
     return expand_frames([path], IMAGE_SUFFIXES)
 
 
+def cutoff_value(text: object) -> float | None:
+    """The cutoff box's text as a number (empty: none). A text box, not a number box: gradio 3's
+    number box shows and sends 0 for "nothing", and a cutoff of 0 makes every pixel far."""
+    typed = "" if text is None else str(text).strip()
+    if not typed:
+        return None
+    try:
+        value = float(typed)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise DepthError(f"the cutoff must be a number (leave it empty for no cutoff), not {typed!r}")
+    return value
+
+
 @dataclass(frozen=True, kw_only=True)
 class SequenceChoice:
     """What the user chose for the sequence: the model, its resolution, the controls and the cutoff
@@ -71,12 +86,10 @@ class SequenceChoice:
     model: str
     resolution: int
     controls: MidasControls
-    cutoff: float | None = None
+    cutoff: float | None = None  # `cutoff_value` of the box
 
     def options(self) -> DepthOptions:
-        if self.cutoff is not None and not math.isfinite(float(self.cutoff)):
-            raise DepthError("the cutoff must be a number (leave it empty for no cutoff)")
-        return self.controls.options(cutoff=None if self.cutoff is None else float(self.cutoff))
+        return self.controls.options(cutoff=self.cutoff)
 
     def image_input(self) -> ImageInput:
         """The model's input kind, naming the weights file the tab's settings find (so the outputs'

@@ -24,6 +24,7 @@ from .midas import HINT, MODEL_LABELS, SEQUENCE_LABELS, MidasControls, model_lab
 from .midas_sequence import (
     Bars,
     SequenceChoice,
+    cutoff_value,
     make_image_sequence,
     server_sequence,
     single_picture_message,
@@ -88,8 +89,7 @@ def on_make_sequence(values: Values, progress: Any) -> Updates:
     try:
         model = model_name(values["model"])
         choice = SequenceChoice(model=model, resolution=int(values["resolution"]), controls=controls,
-                                cutoff=values["cutoff"])
-        choice.options()  # a bad cutoff is said before anything runs
+                                cutoff=cutoff_value(values["cutoff"]))  # a bad one is said before anything runs
         run_dir = new_run_dir()
         output_dir = Path(target).expanduser() if target else run_dir
         listing = server_sequence(named, output_dir) if named else upload_frames(paths, output_dir, run_dir / "frames")
@@ -107,17 +107,19 @@ def on_make_sequence(values: Values, progress: Any) -> Updates:
     except Exception as exc:  # our bug or a library's: one readable line here, the traceback in the console
         return _no_maps(status.error(internal_error(exc, context="Image tab sequence")))
     gaps = [str(g) for g in listing.gaps]
-    return _made(made, len(frames), output_dir if target else None, controls, gaps)
+    return _made(made, len(frames), output_dir if target else None, choice, gaps)
 
 
-def _made(made: SequenceResult, total: int, folder: Path | None, controls: MidasControls, gaps: list[str]) -> Updates:
+def _made(made: SequenceResult, total: int, folder: Path | None, choice: SequenceChoice, gaps: list[str]) -> Updates:
     if not made.written:
         if made.interrupted:
             return _no_maps(status.error("Interrupted while estimating the depths: no depth map was written yet; "
                                          "make again to go on."))
         return _no_maps(status.error("No depth map was written.", made.errors))
-    extra = [] if made.estimated is None else [f"{made.estimated} estimated now"]
-    message = made_message(made, total, folder, controls.bits, extra)
+    extra = [f"{status.esc(model_label(choice.model))} at resolution {choice.resolution}"]
+    extra += [] if choice.cutoff is None else [f"cutoff {choice.cutoff:g}"]
+    extra += [] if made.estimated is None else [f"{made.estimated} estimated now"]
+    message = made_message(made, total, folder, choice.controls.bits, extra)
     if gaps:
         message += status.error("Frames are missing from the numbering:", gaps)
     first = first_map(made)

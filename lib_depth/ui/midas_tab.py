@@ -233,8 +233,9 @@ def build() -> MidasTab:
                 follows_the_setting.do_not_save_to_config = True
             run = gr.Button(RUN_LABELS[False], variant="primary", elem_id=_id("run"))
             controls = {**lay_out(own_controls(MidasControls), PREFIX), **post_controls(PREFIX)}
-            cutoff = gr.Number(label="Cutoff (empty: none)", value=None, visible=False, elem_id=_id("cutoff"),
-                               info="relative depth: 0 nearest .. 1 farthest of the first frame; all beyond is far")
+            cutoff = gr.Textbox(label="Cutoff (empty: none)", value="", placeholder="none", visible=False,
+                                elem_id=_id("cutoff"),
+                                info="relative depth: 0 nearest .. 1 farthest of the first frame; all beyond is far")
         with gr.Column(scale=6, min_width=340):
             status_box = gr.HTML(status.hint(HINT), elem_id=_id("status"))
             with gr.Row():
