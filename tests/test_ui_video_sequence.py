@@ -217,6 +217,7 @@ def test_the_checkbox_lists_the_sequence_models_and_swaps_the_inputs() -> None:
     on = on_sequence({"sequence": True, "model": "MiDaS DPT-hybrid"})
     assert set(on) == set(MODE)
     assert VDA in on["model"]["choices"] and on["frames"]["visible"] and not on["image"]["visible"]
+    assert not on["normal_image"]["visible"]
     assert on["run"]["value"] == "Make depth maps" and on["folders"]["visible"] and on["cutoff"]["visible"]
     off = on_sequence({"sequence": False, "model": "MiDaS DPT-hybrid"})
     assert VDA not in off["model"]["choices"] and off["image"]["visible"] and not off["frames"]["visible"]

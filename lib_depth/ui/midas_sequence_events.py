@@ -33,8 +33,9 @@ from .midas_sequence import (
 from .sequence_events import first_map, folder_value, frame_bar, made_message, refused, short_names
 from .sequences import SequenceResult
 
-#: The checkbox ticked or not: what shows, which models are listed, what the button says, the status.
-MODE = ("image", "frames", "folders", "cutoff", "run", "model", "status")
+#: The checkbox ticked or not: what shows (a sequence has no normal map), which models are listed,
+#: what the button says, the status.
+MODE = ("image", "normal_image", "frames", "folders", "cutoff", "run", "model", "status")
 SEQUENCE_HINT = ("Upload the frames (pictures, in the order of their names) or one video, or name them on the "
                  "server below, then press Make depth maps: one mapping for every frame, no flicker.")
 RUN_LABELS = {False: "Estimate depth", True: "Make depth maps"}
@@ -62,8 +63,8 @@ def on_sequence(values: Values) -> Updates:
     labels = list(SEQUENCE_LABELS if on else MODEL_LABELS)
     if choice in SEQUENCE_LABELS and choice not in labels:
         labels.append(choice)
-    shown = gr.update(visible=on)
-    return {"image": gr.update(visible=not on), "frames": shown, "folders": shown, "cutoff": shown,
+    shown, hidden = gr.update(visible=on), gr.update(visible=not on)
+    return {"image": hidden, "normal_image": hidden, "frames": shown, "folders": shown, "cutoff": shown,
             "run": gr.update(value=RUN_LABELS[on]), "model": gr.update(choices=labels),
             "status": mode_status(on, _model(choice))}
 
