@@ -142,10 +142,12 @@ def test_wired_handlers_read_their_inputs_and_answer_their_outputs(with_weights)
     from lib_depth.ui import build_ui
 
     tab = build_ui().midas
-    assert len(tab.wired) == 12  # run, image upload and clear, the model, 2 sliders, 5 boxes, the typed seed's commit
+    # run, image upload and clear, the model, "as one sequence", 2 sliders, 5 boxes, the typed seed's commit
+    assert len(tab.wired) == 13
     assert set(tab.controls) == set(controls())  # every control of MidasControls, and only those
     estimate = on_run(run(photo()))[EST]
-    known = {**run(photo(), mask=True), "nearness": estimate}
+    sequence_off = {"sequence": False, "frames": None, "input_folder": "", "output_folder": "", "cutoff": None}
+    known = {**run(photo(), mask=True), **sequence_off, "nearness": estimate}
     for wired in tab.wired:
         answer = wired.handler({name: known[name] for name in wired.inputs})
         assert answer and set(answer) <= set(wired.outputs), wired

@@ -40,8 +40,8 @@ def photo(height: int = 56, width: int = 84) -> np.ndarray:
 
 
 def values(model: str, **more: object) -> dict[str, object]:
-    """What the tab's events hand their handlers: the model choice and the controls."""
-    return {"model": model, **vars(MidasControls()), **more}
+    """What the tab's events hand their handlers: the model choice, "as one sequence" and the controls."""
+    return {"model": model, "sequence": False, **vars(MidasControls()), **more}
 
 
 def text(line: str) -> str:
@@ -170,7 +170,8 @@ def test_another_model_resets_the_resolution_to_its_default(standalone, vits_fol
     answer = on_model({name: values(ANYTHING)[name] for name in wired.inputs})
     assert set(answer) == set(MODEL_CHOSEN)
     # the event as wired, its answer through gradio's own handling (what the browser is sent)
-    given = {tab.model: ANYTHING, **{tab.controls[name]: value for name, value in vars(MidasControls()).items()}}
+    given = {tab.model: ANYTHING, tab.sequence: False,
+             **{tab.controls[name]: value for name, value in vars(MidasControls()).items()}}
     update = sent(blocks, "on_model", given, tab.resolution)
     assert (update["value"], update["minimum"], update["maximum"], update["step"]) == (518, 70, 2044, 14)
     assert "Apache-2.0" in text(answer["weights"])

@@ -21,8 +21,9 @@ from lib_depth.depth.sample import synthetic_scene
 from lib_depth.depth.sequence import SequenceJob, run_sequence
 from lib_depth.ui import hosting
 from lib_depth.ui.app import parse_args, standalone_host
-from lib_depth.ui.exr_sequence import SequenceView, eta
+from lib_depth.ui.exr_sequence import SequenceView
 from lib_depth.ui.exr_sequence_events import FRAME, SOURCE, on_channel, on_frame, on_make_any, on_source
+from lib_depth.ui.sequences import eta
 from tests.host_double import WebUI
 from tests.ui_values import controls, files, made, text, upload
 

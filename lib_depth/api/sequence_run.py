@@ -16,15 +16,12 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
 from ..depth.errors import DepthError
 from ..depth.frames import Frame, FrameList, expand_frames
 from ..depth.pipeline import ExrInput
 from ..depth.process import DepthOptions
 from ..depth.sequence import FrameResult, SequenceJob, SequenceRun, run_sequence
 from ..images import ImageInput, prepare_images, registry, video_file
-from ..images.image_sequence import network_estimate
 from ..midas import WeightsError
 from .models import SequenceOptions
 from .sequence_input import FRAME_SUFFIXES, JobFolder, frames_are_images, list_zip_frames
@@ -116,21 +113,16 @@ def _frames(work: SequenceWork, progress: Progress) -> tuple[FrameList, Fraction
 
 def _prepared(work: SequenceWork, frames: list[Frame], job: SequenceJob,
               progress: Progress) -> tuple[SequenceJob, list[Frame]]:
-    """Image frames estimated once and aligned (`prepare_images`); a picture model hears the stop
-    flag after every frame, Video Depth Anything (one stream through the network) once it is done."""
+    """Image frames estimated once and aligned (`prepare_images`); the stop flag is heard after every
+    frame whose depth is stored (a picture model's, or one of Video Depth Anything's stream)."""
     assert work.image is not None
     progress.stage = "estimating"
-    estimate = None
-    if not registry.entry(work.image.model).video:
-        network = network_estimate(work.image)
 
-        def estimate(frame: Frame) -> np.ndarray:
-            progress.check()
-            nearness = network(frame)
-            progress.estimated += 1
-            return nearness
+    def stored(frame: Frame) -> None:
+        progress.estimated += 1
+        progress.check()
 
-    prepared = prepare_images(frames, job, work.image, estimate=estimate, on_failed=progress.record)
+    prepared = prepare_images(frames, job, work.image, on_failed=progress.record, on_stored=stored)
     progress.estimated = prepared.estimated
     progress.check()
     return prepared.job, prepared.frames

@@ -104,11 +104,17 @@ def _store(path: Path, depth: np.ndarray) -> None:
 
 
 def prepare_images(frames: list[Frame], job: SequenceJob, settings: ImageInput, estimate: Estimate | None = None,
-                   on_failed: Callable[[FrameResult], None] | None = None) -> Prepared:
+                   on_failed: Callable[[FrameResult], None] | None = None,
+                   on_stored: Callable[[Frame], None] | None = None,
+                   estimator: registry.Estimator | None = None) -> Prepared:
     """Estimate and align the frames in order; the job the sequence pipeline then runs them with.
 
     A frame that cannot be read or estimated is reported (`on_failed`) and left out; the next one
-    is aligned to the last good frame. `estimate` replaces the network (tests)."""
+    is aligned to the last good frame. `estimate` replaces the network of a picture model (tests);
+    `estimator` is a host's loaded one (its own folders: the same network, not a second copy).
+    `on_stored` hears of each frame whose depth is stored (now or by an earlier run): a progress
+    bar, and a stop between two frames (what it raises ends the preparation; the depths stored so
+    far stay complete)."""
     video = estimate is None and registry.entry(settings.model).video
     if estimate is None:
         _check(settings)
@@ -121,10 +127,11 @@ def prepare_images(frames: list[Frame], job: SequenceJob, settings: ImageInput, 
         raise DepthError(f"cannot create {folder} ({exc.strerror})") from None
     aligned = AlignedDepths(folder=str(folder), key=key)
     estimate = estimate or lookahead_estimate(frames, settings,
-                                              lambda f: job.force or not aligned.stored(f.path).is_file())
+                                              lambda f: job.force or not aligned.stored(f.path).is_file(),
+                                              estimator)
     prepared = Prepared(replace(job, input=aligned), [])
     if video:
-        _prepare_video(frames, aligned, job, settings, prepared, on_failed)
+        _prepare_video(frames, aligned, job, settings, prepared, on_failed, on_stored, estimator)
         return prepared
     aligner = Aligner(settings.bg_threshold)
     for frame in frames:
@@ -132,6 +139,8 @@ def prepare_images(frames: list[Frame], job: SequenceJob, settings: ImageInput, 
                                                                     estimate, aligner, prepared))
         if result.ok:
             prepared.frames.append(frame)
+            if on_stored is not None:
+                on_stored(frame)
         else:
             prepared.failed.append(result)
             if on_failed is not None:
@@ -157,12 +166,16 @@ def _prepare_frame(frame: Frame, stored: Path, force: bool, estimate: Estimate, 
 
 
 def _prepare_video(frames: list[Frame], aligned: AlignedDepths, job: SequenceJob, settings: ImageInput,
-                   prepared: Prepared, on_failed: Callable[[FrameResult], None] | None) -> None:
+                   prepared: Prepared, on_failed: Callable[[FrameResult], None] | None,
+                   on_stored: Callable[[Frame], None] | None = None, estimator: Any = None) -> None:
     """All frames through the video network in one stream, each map stored as it comes out (memory
     does not grow with the length). A rerun with every depth stored runs nothing; a frame that cannot
     be read, or has another size than the first, is reported and left out of the stream."""
     if not job.force and all(aligned.stored(f.path).is_file() for f in frames):
-        prepared.frames.extend(frames)
+        for frame in frames:
+            prepared.frames.append(frame)
+            if on_stored is not None:
+                on_stored(frame)
         return
     size: list[tuple[int, int]] = []
 
@@ -186,7 +199,7 @@ def _prepare_video(frames: list[Frame], aligned: AlignedDepths, job: SequenceJob
             prepared.frames.append(frame)
             yield box[0]
 
-    estimator = registry.get_estimator(settings.model, settings.model_settings())
+    estimator = estimator or registry.get_estimator(settings.model, settings.model_settings())
     to_depth = Aligner(settings.bg_threshold).to_depth
     maps = video_model.aligned_stream(estimator.depths(images(), input_size=int(settings.resolution or 518)))
     for index, nearness in enumerate(maps):
@@ -196,3 +209,5 @@ def _prepare_video(frames: list[Frame], aligned: AlignedDepths, job: SequenceJob
         except OSError as exc:
             raise DepthError(f"cannot write {stored} ({exc.strerror})", prepared.frames[index].path) from None
         prepared.estimated += 1
+        if on_stored is not None:
+            on_stored(prepared.frames[index])

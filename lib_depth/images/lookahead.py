@@ -42,9 +42,10 @@ def _readable(frame: Frame) -> np.ndarray | None:
         return None
 
 
-def lookahead_estimate(frames: list[Frame], settings: ImageInput, wanted: Callable[[Frame], bool]) -> Estimate:
-    """Frame -> raw nearness through the per-process estimator (loaded on the first frame); `wanted`
-    says which later frames still need estimating (not those whose depth is stored)."""
+def lookahead_estimate(frames: list[Frame], settings: ImageInput, wanted: Callable[[Frame], bool],
+                       estimator: registry.Estimator | None = None) -> Estimate:
+    """Frame -> raw nearness through `estimator`, else the per-process one (loaded on the first
+    frame); `wanted` says which later frames still need estimating (not those whose depth is stored)."""
     position = {frame.path: index for index, frame in enumerate(frames)}
     ready: dict[Path, np.ndarray] = {}
 
@@ -52,18 +53,18 @@ def lookahead_estimate(frames: list[Frame], settings: ImageInput, wanted: Callab
         if frame.path in ready:
             return ready.pop(frame.path)
         image = read_image(frame.path)
-        estimator = registry.get_estimator(settings.model, settings.model_settings())
+        chosen = estimator or registry.get_estimator(settings.model, settings.model_settings())
         resolution = int(settings.resolution)  # type: ignore[arg-type]  # set by the settings
-        size = group_size(estimator)
+        size = group_size(chosen)
         if size == 1:
-            return estimator.estimate(image, resolution).nearness
+            return chosen.estimate(image, resolution).nearness
         group = [(frame, image)]
         for later in frames[position.get(frame.path, len(frames)) + 1:]:
             if len(group) == size:
                 break
             if wanted(later) and (picture := _readable(later)) is not None:
                 group.append((later, picture))
-        done = estimator.estimate_batch([img for _, img in group], resolution)  # type: ignore[attr-defined]
+        done = chosen.estimate_batch([img for _, img in group], resolution)  # type: ignore[attr-defined]
         ready.update({f.path: result.nearness for (f, _), result in zip(group[1:], done[1:], strict=True)})
         return done[0].nearness
 

@@ -8,7 +8,10 @@ through `hosting.TabHost`, which the WebUI adapter hands to `build_tab` (never b
   previews, cut clicks, making the PNGs), with `depth.chart` drawing the histogram; `fast_preview` (the
   tab's own route, which `javascript/depth_tools_tab.js` sends cuts to, with no gradio event) and
   `shown` (each loaded render and its cutoff in force, kept on the server under a key).
-- `midas_tab` over `midas` (estimate once, re-render as the controls move).
+- `midas_tab` over `midas` (estimate once, re-render as the controls move), and its sequence mode,
+  `midas_sequence_events` over `midas_sequence` (photo frames or a video through the CLI's sequence core).
+- `sequences` and `sequence_events`: what both sequence modes share (frames from uploads or server
+  folders, progress and Interrupt between frames, the zip, the server folders panel, the result line).
 - `controls` (the post-processing controls both sub-tabs share, defined once: their components,
   their values by name, their `DepthOptions`), `events` (handlers wired by name: a dict of values
   in, updates by component name out; one `Wiring` method per kind of event), `controlnet_send` (Send to

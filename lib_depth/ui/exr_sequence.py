@@ -8,29 +8,20 @@ sequence made in the tab has the bytes `python -m lib_depth --sequence` writes. 
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
-import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..depth.errors import DepthError
-from ..depth.exr import EXR_SUFFIX, read_depth
-from ..depth.frames import Frame, FrameList, expand_frames
+from ..depth.exr import read_depth
+from ..depth.frames import Frame, FrameList
 from ..depth.levels import Summary
 from ..depth.normals import NormalOptions
 from ..depth.pipeline import ExrInput
 from ..depth.process import DepthMap, DepthOptions, scan_depth
-from ..depth.sequence import FrameResult, Mapping, SequenceJob, convert_frames, map_frame, scan_frames
+from ..depth.sequence import Mapping, SequenceJob, convert_frames, map_frame, scan_frames
 from .exr import ExrView, MapControls, channel_choice, downscale
-
-ZIP_NAME = "depth_maps.zip"
-
-
-class Interrupted(Exception):
-    """Raised between two frames when the user pressed Interrupt: the frames written stay complete."""
+from .sequences import Interrupted, Report, SequenceResult, Steps, counted, zip_written
 
 
 @dataclass(frozen=True)
@@ -91,31 +82,6 @@ class SequenceView(ExrView):
         return replace(self, path=str(frame.path), index=index, preview=downscale(exr.depth))
 
 
-def link_uploads(paths: Sequence[str], folder: Path) -> FrameList:
-    """The uploads as frames of one folder: gradio keeps each upload in a folder of its own, so
-    natural order (and gaps) must come from the file names, as `expand_frames` reads them there.
-    Hard links where the file system allows (no copy of hundreds of MiB), else copies."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        source = Path(path)
-        target = folder / source.name
-        if target.exists():
-            raise DepthError("two uploads have this name: one sequence needs one file per frame", source.name)
-        try:
-            os.link(source, target)
-        except OSError:
-            shutil.copy2(source, target)
-    return expand_frames([folder], (EXR_SUFFIX,))
-
-
-def server_frames(spec: str) -> FrameList:
-    """A folder, glob or frame pattern (`render_####.exr`) on the server, as the command line takes it."""
-    text = spec.strip().strip('"')
-    if not text:
-        raise DepthError("name a folder (or a pattern such as render_####.exr) on the server")
-    return expand_frames([Path(os.path.expanduser(text))], (EXR_SUFFIX,))
-
-
 def load_sequence(listing: FrameList, channel: str | None = None) -> SequenceView:
     """Scan every frame once (stage 1, then stage 2 on the whole range for the histogram) and
     preview the first good one. Frames of another size or channel are left out and listed."""
@@ -145,32 +111,12 @@ def load_sequence(listing: FrameList, channel: str | None = None) -> SequenceVie
     )
 
 
-@dataclass
-class SequenceResult:
-    """What one "Make depth maps" of a sequence did."""
-
-    written: list[str] = field(default_factory=list)  # PNGs written (or found up to date)
-    converted: int = 0
-    skipped: int = 0  # up to date in the output folder, left as they were
-    errors: list[str] = field(default_factory=list)
-    downloads: list[str] = field(default_factory=list)
-    interrupted: bool = False
-
-
-def eta(done: int, total: int, elapsed: float) -> str:
-    """"about 12 s left" from the frames done so far (nothing to say before the first one)."""
-    if done <= 0 or done >= total:
-        return ""
-    left = elapsed / done * (total - done)
-    return f"about {left:.0f} s left" if left < 120 else f"about {left / 60:.0f} min left"
-
-
 def make_sequence(
     view: SequenceView,
     controls: MapControls,
     output_dir: Path,
     zip_it: bool,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: Report | None = None,
     interrupted: Callable[[], bool] = lambda: False,
 ) -> SequenceResult:
     """Full-size PNGs of every frame (their normal maps too when asked for) with the sequence's
@@ -181,32 +127,11 @@ def make_sequence(
     summary = view.summary_for(options)
     job = view.job(options, bool(controls.mask), output_dir, controls.normal_options())
     result = SequenceResult()
-    total, start = len(view.frames), time.monotonic()
-
-    def on_result(done: FrameResult) -> None:
-        if done.ok:
-            result.written.extend(done.outputs)
-            result.skipped += done.skipped
-            result.converted += not done.skipped
-        else:
-            result.errors.append(done.error or "failed")
-        count = result.converted + result.skipped + len(result.errors)
-        if progress is not None:
-            progress(count, total, eta(count, total, time.monotonic() - start))
-        if count < total and interrupted():
-            raise Interrupted
-
-    if progress is not None:
-        progress(0, total, "")
+    steps = Steps(len(view.frames), progress, interrupted).begin()
     try:
-        convert_frames(list(view.frames), job, summary, 1, on_result)
+        convert_frames(list(view.frames), job, summary, 1, counted(result, steps))
     except Interrupted:
         result.interrupted = True
-    if zip_it and result.written:
-        archive = output_dir / ZIP_NAME
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
-            for written in result.written:
-                zf.write(written, Path(written).name)
-        result.downloads = [str(archive)]
+    if zip_it:
+        zip_written(result, output_dir)
     return result
-

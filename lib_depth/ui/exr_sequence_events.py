@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from PIL import Image
 
 from ..depth.errors import DepthError
-from ..depth.png import read_png
-from . import hosting, status
+from . import status
 from .compat import file_paths
 from .events import Updates, Values
-from .exr import AUTO_CHANNEL, MapControls, new_run_dir, to_display
+from .exr import AUTO_CHANNEL, MapControls, new_run_dir
 from .exr_events import (
     LOADED,
     PREVIEW,
@@ -33,7 +31,9 @@ from .exr_events import (
     shown_outputs,
     view_outputs,
 )
-from .exr_sequence import SequenceView, link_uploads, load_sequence, make_sequence, server_frames
+from .exr_sequence import SequenceView, load_sequence, make_sequence
+from .sequence_events import first_map, folder_value, frame_bar, made_message, refused, short_names
+from .sequences import link_uploads, server_frames
 from .shown import SHOWN
 
 #: A source (re)loaded: `exr_events.LOADED`, the frame slider and the server folders panel.
@@ -43,40 +43,16 @@ FRAME = ("view", *PREVIEW)
 SEQUENCE_HINT = "Upload the frames (or name a server folder below) to see the histogram of the whole sequence."
 
 
-def folders_note() -> str:
-    """The folder boxes' note: what they take, or why the host refuses them."""
-    refusal = hosting.current().server_folders()
-    if refusal:
-        return status.error(refusal)
-    return status.hint("A folder, a glob or a frame pattern (render_####.exr) on the server, as on the command line. "
-                       "The output folder can be ControlNet's batch input folder; a rerun converts only what changed.")
-
-
-def _folder(value: str | None) -> str:
-    return (value or "").strip()
-
-
-def _refused() -> str | None:
-    return hosting.current().server_folders()
-
-
-def _short(message: str, paths: list[str]) -> str:
-    """Errors name uploads by their file names, not gradio's temporary folders."""
-    for path in paths:
-        message = message.replace(str(Path(path).parent) + "/", "")
-    return message
-
-
 def sequence_outputs(files: Any, folder: str | None, channel: str | None, controls: MapControls) -> Updates:
     """`SOURCE`: the frames loaded as one sequence (uploads, or the server folder when one is
     named), previewing the first."""
     hidden = gr.update(choices=[], value=None, visible=False)
     extra = {"frame": gr.update(visible=False, value=1), "folders": gr.update(visible=True)}
     paths = file_paths(files)
-    named = _folder(folder)
+    named = folder_value(folder)
     try:
         if named:
-            refusal = _refused()
+            refusal = refused()
             if refusal:
                 raise DepthError(refusal)
             listing = server_frames(named)
@@ -88,7 +64,7 @@ def sequence_outputs(files: Any, folder: str | None, channel: str | None, contro
             return {**out, **extra}
         view = load_sequence(listing, channel)
     except DepthError as exc:
-        return {**failed_outputs(_short(str(exc), paths), hidden, controls), **extra}
+        return {**failed_outputs(short_names(str(exc), paths), hidden, controls), **extra}
     out = shown_outputs(view, hidden, channel, controls)
     out["status"] += _left_out(view)
     count = len(view.frames)
@@ -148,45 +124,22 @@ def on_make_any(values: Values, progress: Any = gr.Progress()) -> Updates:  # no
     if not isinstance(view, SequenceView):
         return made_outputs(status.error("Load the frames first: upload them, or press Enter in the folder box."))
     controls = controls_in(values)
-    target = _folder(values["output_folder"])
-    refusal = _refused() if target else None
+    target = folder_value(values["output_folder"])
+    refusal = refused() if target else None
     if refusal:
         return made_outputs(status.error(refusal))
     try:
         controls.options(), controls.normal_options()
         output_dir = Path(target).expanduser() if target else new_run_dir()
-        total = len(view.frames)
-        with hosting.current().progress("Depth Tools: sequence", total) as tracker:
-
-            def report(done: int, count: int, left: str) -> None:
-                desc = f"Frame {done} of {count}" + (f", {left}" if left else "")
-                progress((done, count), desc=desc)
-                if done:
-                    tracker.step(desc)
-
-            made = make_sequence(view, controls, output_dir, not target, report, lambda: tracker.interrupted)
+        with frame_bar("Depth Tools: sequence", len(view.frames), progress) as bar:
+            made = make_sequence(view, controls, output_dir, not target, bar.report(), bar.interrupted)
     except (OSError, DepthError) as exc:
         return made_outputs(status.error(f"Cannot make the sequence: {exc}"))
     return _sequence_made(made, view, output_dir if target else None, controls)
 
 
 def _sequence_made(made: Any, view: SequenceView, folder: Path | None, values: MapControls) -> Updates:
-    total = len(view.frames)
-    done = made.converted + made.skipped
     if not made.written:
         return made_outputs(status.error("No depth map was written.", made.errors))
-    first = Image.fromarray(to_display(read_png(made.written[0]))).convert("RGB")
-    parts = [f"{done} of {total} frames" if made.interrupted else f"Wrote {total} frames", values.bits]
-    if made.skipped:
-        parts.append(f"{made.skipped} already up to date")
-    parts.append(f"in {status.code(folder)}" if folder is not None else f"all in {status.code('depth_maps.zip')}")
-    if made.interrupted:
-        again = "make again to convert the rest" if folder is not None else "the zip holds those"
-        message = status.error(f"Interrupted after {done} of {total} frames: the frames written are complete; {again}.")
-        message += status.done(parts)
-    else:
-        message = status.done(parts)
-    if made.errors:
-        message += status.error(f"{len(made.errors)} of {total} frames failed:", made.errors)
-    return made_outputs(message, made.downloads or None, first)
-
+    return made_outputs(made_message(made, len(view.frames), folder, values.bits), made.downloads or None,
+                        first_map(made))

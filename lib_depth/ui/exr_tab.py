@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from . import hosting, status
+from . import status
 from .compat import image, quick, sequential
 from .controlnet_send import BOTH, KINDS, send_controls
 from .controls import controls_of, edit_events, lay_out, own_controls, post_controls, send_buttons
@@ -25,7 +25,8 @@ from .exr_events import (
     on_sample,
     on_synced,
 )
-from .exr_sequence_events import FRAME, SOURCE, folders_note, on_channel, on_frame, on_make_any, on_source
+from .exr_sequence_events import FRAME, SOURCE, on_channel, on_frame, on_make_any, on_source
+from .sequence_events import folders_panel
 from .shown import tag
 
 
@@ -114,20 +115,8 @@ def _sources() -> dict[str, Any]:
                     elem_id=_id("files"))
     sequence = gr.Checkbox(label="As one sequence (animation frames: one mapping, one histogram, no flicker)",
                            elem_id=_id("sequence"))
-    with gr.Column(visible=False, elem_id=_id("folders")) as folders:
-        refused = hosting.current().server_folders() is not None
-        with gr.Row():
-            input_folder = gr.Textbox(
-                label="Or frames on the server (Enter loads them)", interactive=not refused,
-                placeholder="/renders/shot_010/render_####.exr", elem_id=_id("input_folder"),
-            )
-            output_folder = gr.Textbox(
-                label="Output folder on the server (empty: a zip)", interactive=not refused,
-                placeholder="/webui/controlnet_batch_input", elem_id=_id("output_folder"),
-            )
-        gr.HTML(folders_note(), elem_id=_id("folders_note"))
-    return {"files": files, "sequence": sequence, "folders": folders, "input_folder": input_folder,
-            "output_folder": output_folder}
+    panel = folders_panel(_id, "/renders/shot_010/render_####.exr")
+    return {"files": files, "sequence": sequence, **panel}
 
 
 def _choices() -> dict[str, Any]:

@@ -33,9 +33,12 @@ MAX_RESOLUTION = 2048  # the slider's top, as ControlNet's (its bottom and step 
 BG_THRESHOLD = (0.0, 1.0, 0.01, DEFAULT_BG_THRESHOLD)
 NORMAL_A = (0.0, round(MAX_A, 2), 0.05, round(DEFAULT_A, 2))
 OUTPUT_STEM = "image"
+HINT = "Upload a photo or a render without depth, choose the model, then press Estimate depth."
 
 #: The model choice as the dropdown shows it (labels; gradio 3.41 has no (label, value) choices).
 MODEL_LABELS = {entry.label: entry.name for entry in registry.ESTIMATORS.values()}
+#: The choice in sequence mode: the picture models (aligned frame to frame) and the sequence models.
+SEQUENCE_LABELS = {**MODEL_LABELS, **{entry.label: entry.name for entry in registry.SEQUENCE_ESTIMATORS.values()}}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +108,7 @@ def model_settings(model: str) -> MidasSettings:
 def model_name(choice: str | None) -> str:
     """The registry name of a dropdown value (its label; a name is taken too, as the settings store
     it); OptionsError for anything else."""
-    return MODEL_LABELS.get(str(choice)) or registry.entry(str(choice)).name
+    return SEQUENCE_LABELS.get(str(choice)) or registry.entry(str(choice)).name
 
 
 def model_label(model: str) -> str:

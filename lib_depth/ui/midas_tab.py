@@ -7,6 +7,11 @@ chosen model (with progress) and keeps its nearness in the session; the sliders 
 re-render from that without running the model again, and the PNGs, Send to ControlNet and the
 send-to buttons take those maps. Missing weights and any other failure show as a message in the
 status box, never as a traceback.
+
+"As one sequence (video or frames)" swaps the picture for an upload of frames or one video (or a
+server folder), lists the sequence models too (Video Depth Anything) and makes "Estimate depth"
+*Make depth maps* of every frame (`midas_sequence_events`); a sequence model asked for one
+picture answers what to do instead.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from .controls import (
 from .events import Updates, Values, Wired, Wiring
 from .exr import new_run_dir
 from .midas import (
+    HINT,
     MODEL_LABELS,
     Estimate,
     MidasControls,
@@ -49,11 +55,11 @@ from .midas import (
     weights_line,
     write_maps,
 )
+from .midas_sequence import UPLOAD_SUFFIXES, single_picture_message
+from .midas_sequence_events import MODE, RUN_LABELS, mode_status, on_make_sequence, on_sequence
+from .sequence_events import folders_panel
 
 log = logging.getLogger(__name__)
-
-HINT = "Upload a photo or a render without depth, choose the model, then press Estimate depth."
-
 
 @dataclass
 class MidasTab:
@@ -75,6 +81,12 @@ class MidasTab:
     result: Any
     nearness: Any
     commit: Any  # hidden: the tab's script clicks it for a number typed and entered (`controls.commit_button`)
+    sequence: Any  # "as one sequence (video or frames)"
+    frames: Any  # the frames' (or one video's) upload, shown in sequence mode instead of `image`
+    folders: Any  # the server folders panel (sequence mode)
+    input_folder: Any
+    output_folder: Any
+    cutoff: Any  # the sequence's cutoff (relative depth: 0 nearest .. 1 farthest of the first frame)
     wired: list[Wired] = field(default_factory=list)  # every event, as `wire` made it (for the tests)
 
     def named(self, *names: str) -> dict[str, Any]:
@@ -88,6 +100,8 @@ MAPS = ("depth_image", "normal_image", "mask_image", "status", "downloads", "res
 ESTIMATED = ("nearness", *MAPS)
 #: Another model chosen: its resolution and weights, and no estimate (the old one was another model's).
 MODEL_CHOSEN = ("resolution", "weights", *ESTIMATED)
+#: What "Estimate depth" (in sequence mode *Make depth maps*) reads besides the controls.
+RUN_INPUTS = ("image", "model", "resolution", "sequence", "frames", "input_folder", "output_folder", "cutoff")
 
 
 # ---------------------------------------------------------------- handlers
@@ -124,7 +138,9 @@ def _no_maps(controls: MidasControls, message: str) -> Updates:
 
 
 def on_run(values: Values, progress: Any = gr.Progress()) -> Updates:  # noqa: B008 - gradio's progress bar
-    """Run the chosen model: `ESTIMATED`."""
+    """Run the chosen model: `ESTIMATED`; in sequence mode on every frame (`midas_sequence_events`)."""
+    if values.get("sequence"):
+        return on_make_sequence(values, progress)
     picture, resolution = values["image"], int(values["resolution"])
     controls = MidasControls.from_values(values)
     if picture is None:
@@ -132,6 +148,9 @@ def on_run(values: Values, progress: Any = gr.Progress()) -> Updates:  # noqa: B
     try:
         model = model_name(values["model"])
         label = model_label(model)
+        single = single_picture_message(model)
+        if single:
+            return _failed(controls, single)
         with hosting.current().running(f"Depth Tools: {label}", 2) as tracker:
             progress(0.05, desc=f"Loading {label}")
             tracker.step(f"loading {label}")
@@ -179,7 +198,8 @@ def on_model(values: Values) -> Updates:
         return {"weights": status.error(exc), "nearness": None, **_no_maps(controls, status.error(exc))}
     minimum, maximum, step, default = resolution_spec(model)
     return {"resolution": gr.update(value=default, minimum=minimum, maximum=maximum, step=step),
-            "weights": weights_line(model), "nearness": None, **maps_outputs(None, controls)}
+            "weights": weights_line(model), "nearness": None, **maps_outputs(None, controls),
+            "status": mode_status(bool(values.get("sequence")), model)}
 
 
 # ---------------------------------------------------------------- layout
@@ -198,7 +218,12 @@ def build() -> MidasTab:
             choice = gr.Dropdown(label="Depth model", choices=list(MODEL_LABELS), value=model_label(model),
                                  elem_id=_id("model"))
             weights = gr.HTML(weights_line(model), elem_id=_id("weights"))
+            sequence = gr.Checkbox(label="As one sequence (video or frames): one mapping for every frame",
+                                   elem_id=_id("sequence"))
             picture = image(label="Image", type="numpy", height=360, elem_id=_id("image"))
+            frames = gr.File(label="Frames (pictures) or one video", file_count="multiple",
+                             file_types=list(UPLOAD_SUFFIXES), visible=False, elem_id=_id("frames"))
+            panel = folders_panel(_id, "/photos/shot_010/frame_####.png or /clips/shot_010.mp4")
             resolution = slider(resolution_spec(model), "resolution",
                                 "the model's input size (short side); larger is finer and slower")(_id("resolution"))
             for follows_the_setting in (choice, resolution):
@@ -206,8 +231,11 @@ def build() -> MidasTab:
                 # (modules/ui_loadsave.py): the model would then ignore the default-model setting, and
                 # disagree with the weights line and the resolution's grid. It skips these.
                 follows_the_setting.do_not_save_to_config = True
-            run = gr.Button("Estimate depth", variant="primary", elem_id=_id("run"))
+            run = gr.Button(RUN_LABELS[False], variant="primary", elem_id=_id("run"))
             controls = {**lay_out(own_controls(MidasControls), PREFIX), **post_controls(PREFIX)}
+            cutoff = gr.Textbox(label="Cutoff (empty: none)", value="", placeholder="none", visible=False,
+                                elem_id=_id("cutoff"),
+                                info="relative depth: 0 nearest .. 1 farthest of the first frame; all beyond is far")
         with gr.Column(scale=6, min_width=340):
             status_box = gr.HTML(status.hint(HINT), elem_id=_id("status"))
             with gr.Row():
@@ -224,7 +252,8 @@ def build() -> MidasTab:
             commit = commit_button(PREFIX)
     tab = MidasTab(image=picture, model=choice, weights=weights, resolution=resolution, controls=controls, run=run,
                    status=status_box, depth_image=depth_image, normal_image=normal_image, mask_image=mask_image,
-                   downloads=downloads, result=result, nearness=gr.State(None), commit=commit)
+                   downloads=downloads, result=result, nearness=gr.State(None), commit=commit, sequence=sequence,
+                   frames=frames, cutoff=cutoff, **panel)
     tab.wired = wire(tab).wired
     return tab
 
@@ -234,10 +263,11 @@ def wire(tab: MidasTab) -> Wiring:
     wiring = Wiring(sequential(PREFIX))
     controls = tab.named(*tab.controls)
     estimated, maps = tab.named(*ESTIMATED), tab.named(*MAPS)
-    wiring.work(tab.run.click, on_run, {**tab.named("image", "model", "resolution"), **controls}, estimated)
+    wiring.work(tab.run.click, on_run, {**tab.named(*RUN_INPUTS), **controls}, estimated)
+    wiring.load(tab.sequence.input, on_sequence, tab.named("sequence", "model"), tab.named(*MODE))
     for event in (tab.image.upload, tab.image.clear):
         wiring.load(event, on_image, controls, estimated)
-    wiring.load(tab.model.input, on_model, {**tab.named("model"), **controls}, tab.named(*MODEL_CHOSEN))
+    wiring.load(tab.model.input, on_model, {**tab.named("model", "sequence"), **controls}, tab.named(*MODEL_CHOSEN))
     for event in edit_events(controls_of(MidasControls), tab.controls, tab.commit):
         wiring.preview(event, on_controls, {"nearness": tab.nearness, **controls}, maps)
     return wiring
