@@ -140,7 +140,8 @@ def explicit_file(weights: str | Path) -> Path | None:
     """An explicit file, or the weights inside an explicit folder (or its `midas/`); None if absent."""
     path = Path(weights).expanduser()
     if path.is_dir():
-        return next((f for f in Place(path, "given").files() if f.is_file()), None)
+        from . import hf_layout  # (it imports this module) transformers' folder of the same network
+        return next((f for f in Place(path, "given").files() if f.is_file()), None) or hf_layout.folder_weights(path)
     return path if path.is_file() else None
 
 
@@ -148,6 +149,8 @@ def candidates(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | 
     """Existing copies of the weights in search order (not yet verified)."""
     found = [f for place in search_places(search_dirs, models_dir) for f in place.files() if f.is_file()]
     found += hf_cached_files()
+    from . import hf_layout  # (it imports this module) Intel/dpt-hybrid-midas in the cache
+    found += hf_layout.cached_files()
     unique: list[Path] = []
     for path in found:
         if path not in unique:
@@ -157,7 +160,7 @@ def candidates(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | 
 
 def searched_description(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | None = None) -> str:
     folders = [str(p.folder) for p in search_places(search_dirs, models_dir)]
-    folders.append(f"{hf_hub_cache()} ({' and '.join(repo for repo, _ in HF_FILES)})")
+    folders.append(f"{hf_hub_cache()} ({', '.join(repo for repo, _ in HF_FILES)} and Intel/dpt-hybrid-midas)")
     return ", ".join(folders)
 
 
