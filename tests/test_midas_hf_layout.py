@@ -68,7 +68,7 @@ def hf_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     model.load_state_dict(integer_state_dict(model.state_dict()), assign=True)
     model.eval()
     folder = tmp_path_factory.mktemp("dpt-hybrid-midas")
-    model.save_pretrained(folder)
+    model.save_pretrained(folder, safe_serialization=True)  # the default since 4.35 (4.30: pytorch_model.bin)
     return model, folder
 
 
