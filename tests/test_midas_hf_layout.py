@@ -322,3 +322,17 @@ def test_a_folder_without_weights_is_not_taken_for_one(tmp_path: Path) -> None:
     assert hf_layout.folder_weights(tmp_path) is None
     with pytest.raises(WeightsError, match=r"has no dpt_hybrid-midas-501f0c75\.pt"):
         resolve(weights=tmp_path)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_the_numpy_reader_reads_half_precision_files(tmp_path: Path, monkeypatch, dtype: str) -> None:
+    """fp16 and bf16 copies of the model exist; numpy has no bf16, its bits are widened to fp32's."""
+    from safetensors.torch import load_file
+
+    values = torch.from_numpy(np.linspace(-3.0, 3.0, 24, dtype=np.float32).reshape(2, 3, 4)).to(getattr(torch, dtype))
+    path = save({"a": values, "b": values[0].clone()}, tmp_path / "model.safetensors")
+    reference = load_file(str(path))
+    monkeypatch.setitem(__import__("sys").modules, "safetensors.torch", None)
+    read = hf_layout.read_tensors(path)
+    assert all(torch.equal(read[k].float(), reference[k].float()) for k in reference)
+    assert torch.equal(read["a"].float(), values.float())

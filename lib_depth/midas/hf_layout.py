@@ -30,14 +30,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..network_base.torch_load import load_tensors
-from .weights import WeightsError, hf_snapshot_files
+from .hf_folder import FILES, REPO, folder_weights, is_hf_file
+from .weights import WeightsError
 
 if TYPE_CHECKING:
     import torch
 
-REPO = "Intel/dpt-hybrid-midas"
-#: the weights file of a transformers folder, in the order from_pretrained prefers them
-FILES = ("model.safetensors", "pytorch_model.bin")
+__all__ = ["FILES", "REPO", "check_config", "folder_weights", "is_hf_file", "midas_shapes", "read_state_dict"]
 
 #: config.json values that fix the layout and the computation: (key, value, transformers' default
 #: when the key is absent); `backbone_config` is checked apart
@@ -144,25 +143,7 @@ DROPPED = ("pretrained.model.head.weight", "pretrained.model.head.bias")
 
 
 # --------------------------------------------------------------------------------------------
-# recognising the layout
-
-
-def folder_weights(folder: Path) -> Path | None:
-    """The weights file of a transformers folder (config.json beside it), else None."""
-    if not (folder / "config.json").is_file():
-        return None
-    return next((folder / name for name in FILES if (folder / name).is_file()), None)
-
-
-def is_hf_file(path: Path) -> bool:
-    """A transformers weights file: a safetensors file (never our own layout), or a
-    `pytorch_model.bin` beside a config.json."""
-    return path.suffix == ".safetensors" or (path.name == FILES[1] and (path.parent / "config.json").is_file())
-
-
-def cached_files(cache: Path | None = None) -> list[Path]:
-    """Intel/dpt-hybrid-midas in the Hugging Face cache (`models--Intel--dpt-hybrid-midas/snapshots/<rev>/`)."""
-    return hf_snapshot_files([(REPO, name) for name in FILES], cache)
+# the config
 
 
 def check_config(path: Path) -> None:

@@ -24,6 +24,7 @@ from typing import TextIO
 
 from ..depth.errors import DepthError
 from ..depth.png import write_bytes_atomic
+from . import hf_folder
 
 WEIGHTS_NAME = "dpt_hybrid-midas-501f0c75.pt"
 #: Size of the published file, for telling a truncated download apart from a wrong file.
@@ -139,18 +140,15 @@ def search_places(search_dirs: Iterable[str | Path] = (), models_dir: str | Path
 def explicit_file(weights: str | Path) -> Path | None:
     """An explicit file, or the weights inside an explicit folder (or its `midas/`); None if absent."""
     path = Path(weights).expanduser()
-    if path.is_dir():
-        from . import hf_layout  # (it imports this module) transformers' folder of the same network
-        return next((f for f in Place(path, "given").files() if f.is_file()), None) or hf_layout.folder_weights(path)
+    if path.is_dir():  # lllyasviel's file, else transformers' folder of the same network (hf_folder)
+        return next((f for f in Place(path, "given").files() if f.is_file()), None) or hf_folder.folder_weights(path)
     return path if path.is_file() else None
 
 
 def candidates(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | None = None) -> list[Path]:
     """Existing copies of the weights in search order (not yet verified)."""
     found = [f for place in search_places(search_dirs, models_dir) for f in place.files() if f.is_file()]
-    found += hf_cached_files()
-    from . import hf_layout  # (it imports this module) Intel/dpt-hybrid-midas in the cache
-    found += hf_layout.cached_files()
+    found += hf_cached_files() + hf_snapshot_files(hf_folder.CACHED)  # then Intel/dpt-hybrid-midas
     unique: list[Path] = []
     for path in found:
         if path not in unique:
@@ -160,7 +158,7 @@ def candidates(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | 
 
 def searched_description(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | None = None) -> str:
     folders = [str(p.folder) for p in search_places(search_dirs, models_dir)]
-    folders.append(f"{hf_hub_cache()} ({', '.join(repo for repo, _ in HF_FILES)} and Intel/dpt-hybrid-midas)")
+    folders.append(f"{hf_hub_cache()} ({', '.join(repo for repo, _ in HF_FILES)} and {hf_folder.REPO})")
     return ", ".join(folders)
 
 
