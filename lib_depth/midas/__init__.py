@@ -7,6 +7,8 @@ on first use. Modules by job:
 
 - `weights`: find the weights file where users keep it, verify it, download it when allowed.
 - `network`: weights file -> controlnet_aux's DPT-hybrid network (every damaged file a clear error).
+- `hf_folder`, `hf_layout`: the same network in Hugging Face's layout (Intel/dpt-hybrid-midas, a
+  transformers folder): where its files are, and its tensors renamed to ours, strictly.
 - `torch_load`: a checkpoint's tensors, weights only, through the loader the host hands over
   (`use_loader`: inside A1111 its unwrapped `torch.load`; Depth Anything's loading shares it).
 - `settings`, `device`, `geometry`: what to load and where to run it; the image's own aspect ratio.
