@@ -24,28 +24,11 @@ from lib_depth.midas import hf_layout
 from lib_depth.midas.network import _ensure_torchvision, load_network
 from lib_depth.midas.weights import WeightsError, resolve, searched_description
 from tests.integer_weights import integer_state_dict
+from tests.midas_hf_support import PUBLISHED, to_hf_layout
 
 torch = pytest.importorskip("torch")
 
 TOLERANCE = 1e-4  # of the output's range
-
-#: Intel/dpt-hybrid-midas's config: transformers' convert_dpt_hybrid_to_pytorch.py (`get_dpt_config`,
-#: the "midas" branch: hidden 768, reassemble factors 1, 1, 1, 0.5, neck 256, 512, 768, 768, patch 16,
-#: no batch norm in the fusion residuals, readout "project") over DPTConfig's hybrid defaults
-#: (configuration_dpt.py: the BiT backbone_config, backbone_featmap_shape, neck_ignore_stages)
-PUBLISHED: dict[str, Any] = {
-    "architectures": ["DPTForDepthEstimation"], "model_type": "dpt", "is_hybrid": True, "hidden_size": 768,
-    "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "hidden_act": "gelu",
-    "layer_norm_eps": 1e-12, "image_size": 384, "patch_size": 16, "num_channels": 3, "qkv_bias": True,
-    "backbone_out_indices": [2, 5, 8, 11], "readout_type": "project", "reassemble_factors": [1, 1, 1, 0.5],
-    "neck_hidden_sizes": [256, 512, 768, 768], "fusion_hidden_size": 256, "head_in_index": -1,
-    "use_batch_norm_in_fusion_residual": False, "add_projection": False,
-    "backbone_featmap_shape": [1, 1024, 24, 24], "neck_ignore_stages": [0, 1],
-    "backbone_config": {"model_type": "bit", "global_padding": "same", "layer_type": "bottleneck",
-                        "depths": [3, 4, 9], "out_features": ["stage1", "stage2", "stage3"],
-                        "embedding_dynamic_padding": True},
-}
-
 
 def transformers_dpt() -> Any:
     _ensure_torchvision()  # transformers imports torchvision: the CPU torch beside a CUDA torchvision here
@@ -336,3 +319,20 @@ def test_the_numpy_reader_reads_half_precision_files(tmp_path: Path, monkeypatch
     read = hf_layout.read_tensors(path)
     assert all(torch.equal(read[k].float(), reference[k].float()) for k in reference)
     assert torch.equal(read["a"].float(), values.float())
+
+
+def test_the_test_renaming_is_undone_exactly() -> None:
+    """tests/midas_hf_support.py's renaming (for the ComfyUI tests) and hf_layout's are each other's inverse."""
+    state = integer_state_dict(hf_layout.midas_shapes())
+    back = hf_layout.to_midas(to_hf_layout(state), Path("support"))
+    dropped = set(hf_layout.DROPPED)
+    assert list(back) == list(state)
+    assert all(torch.equal(back[k], state[k]) for k in state if k not in dropped)
+
+
+@pytest.mark.slow
+def test_the_test_renaming_gives_transformers_names(hf_model: tuple[Any, Path]) -> None:
+    """What tests/midas_hf_support.py writes has exactly the names and shapes of transformers' model."""
+    model, _ = hf_model
+    shapes = {k: tuple(v.shape) for k, v in to_hf_layout(integer_state_dict(hf_layout.midas_shapes())).items()}
+    assert shapes == {k: tuple(v.shape) for k, v in model.state_dict().items()}
