@@ -5,7 +5,8 @@ unloads it (*Unload models*, `POST /free`, memory pressure); the next call loads
 Weights, in order: the file chosen in the node (trusted, as `--weights`), else searched (and
 verified, never unpickled) in `models/depth_tools/` (with any path extra_model_paths.yaml adds),
 then comfyui_controlnet_aux's `ckpts/` layout inside any pack (ComfyUI-Inference-Core-Nodes has the
-same), then the Hugging Face cache. Nothing is downloaded: the node says where to put the file.
+same under `PACK_ROOTS`), then the Hugging Face cache (with transformers' Intel/dpt-hybrid-midas).
+Nothing is downloaded: the node says where to put the file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ AUTO = "auto"
 CKPTS = ("ckpts/lllyasviel/Annotators", "ckpts/depth-anything/Depth-Anything-V2-Large",
          "ckpts/depth-anything/Depth-Anything-V2-Base", "ckpts/depth-anything/Depth-Anything-V2-Small")
 
+#: where a pack keeps them: at its top (comfyui_controlnet_aux), or where ComfyUI-Inference-Core-Nodes
+#: does (its controlnet_preprocessors/utils.py: `annotator_ckpts_path = here / "ckpts"`, `here` that folder)
+PACK_ROOTS = ("", "src/inference_core_nodes/controlnet_preprocessors")
+
 _held: dict[str, object] = {}  # "patcher": the ReleasingPatcher of the estimator in use
 
 
@@ -29,7 +34,7 @@ def search_dirs() -> tuple[str, ...]:
     dirs = [*host.models_dirs()]
     for root in host.custom_nodes_dirs():
         for pack in sorted(root.iterdir()) if root.is_dir() else ():
-            dirs += [str(pack / sub) for sub in CKPTS if (pack / sub).is_dir()]
+            dirs += [str(pack / root / sub) for root in PACK_ROOTS for sub in CKPTS if (pack / root / sub).is_dir()]
     return tuple(dict.fromkeys(dirs))
 
 

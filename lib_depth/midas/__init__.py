@@ -10,6 +10,8 @@ on first use. Modules by job:
 - `network`: weights file -> controlnet_aux's DPT-hybrid network (every damaged file a clear error).
 - `settings`: `MidasSettings` (`network_base.settings.NetworkSettings` under MiDaS's name).
 - `device`: the shared precision probe run on MiDaS's own input; `geometry`: padding to multiples of 32.
+- `hf_folder`, `hf_layout`: the same network in Hugging Face's layout (Intel/dpt-hybrid-midas, a
+  transformers folder): where its files are, and its tensors renamed to ours, strictly.
 - `estimator`: `MidasEstimator` (`from_pretrained(settings)`, then call it; `estimate` also gives the
   notes for the user, e.g. the long-side cap of `network_base.geometry.MAX_NETWORK_SIDE`) and the
   per-process cache (`network_base.estimating`).

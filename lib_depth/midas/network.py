@@ -23,6 +23,7 @@ from ..network_base.strict_load import can_assign as _can_assign
 from ..network_base.strict_load import first_line as _first_line
 from ..network_base.strict_load import human_size as _size
 from ..network_base.torch_load import load_tensors
+from . import hf_layout
 from .weights import WEIGHTS_MIB, WEIGHTS_NAME, WeightsError, expected_sha256_prefix, sha256_file
 
 if TYPE_CHECKING:
@@ -284,7 +285,8 @@ def load_network(path: Path, verified: bool = False) -> torch.nn.Module:
     """Build controlnet_aux's DPT-hybrid from a weights file: fp32, eval mode, on the CPU."""
     global _loads, _meta_fails
 
-    state = read_state_dict(path, verified)
+    # transformers' layout (Intel/dpt-hybrid-midas) is renamed to ours: hf_layout
+    state = hf_layout.read_state_dict(path) if hf_layout.is_hf_file(path) else read_state_dict(path, verified)
     dpt = network_class()
     net, on_meta = _build(dpt)
     expected = set(net.state_dict())

@@ -42,6 +42,8 @@ __all__ = ["EXTENSION_MODELS_DIR", "EXTENSION_ROOT", "HF_FILES", "WEIGHTS_MIB", 
            "hf_snapshot_files", "not_found_message", "read_state", "resolve", "search_places",
            "searched_description", "sha256_file", "update_state", "verify", "webui_places"]
 
+from . import hf_folder
+
 WEIGHTS_NAME = "dpt_hybrid-midas-501f0c75.pt"
 #: Size of the published file, for telling a truncated download apart from a wrong file.
 WEIGHTS_MIB = 470
@@ -103,15 +105,15 @@ def _files(place: Place) -> tuple[Path, ...]:
 def explicit_file(weights: str | Path) -> Path | None:
     """An explicit file, or the weights inside an explicit folder (or its `midas/`); None if absent."""
     path = Path(weights).expanduser()
-    if path.is_dir():
-        return next((f for f in _files(Place(path, "given")) if f.is_file()), None)
+    if path.is_dir():  # lllyasviel's file, else transformers' folder of the same network (hf_folder)
+        return next((f for f in _files(Place(path, "given")) if f.is_file()), None) or hf_folder.folder_weights(path)
     return path if path.is_file() else None
 
 
 def candidates(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | None = None) -> list[Path]:
     """Existing copies of the weights in search order (not yet verified)."""
     found = [f for place in search_places(search_dirs, models_dir) for f in _files(place) if f.is_file()]
-    found += hf_cached_files()
+    found += hf_cached_files() + hf_snapshot_files(hf_folder.CACHED)  # then Intel/dpt-hybrid-midas
     unique: list[Path] = []
     for path in found:
         if path not in unique:
@@ -121,7 +123,7 @@ def candidates(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | 
 
 def searched_description(search_dirs: Iterable[str | Path] = (), models_dir: str | Path | None = None) -> str:
     folders = [str(p.folder) for p in search_places(search_dirs, models_dir)]
-    folders.append(f"{hf_hub_cache()} ({' and '.join(repo for repo, _ in HF_FILES)})")
+    folders.append(f"{hf_hub_cache()} ({', '.join(repo for repo, _ in HF_FILES)} and {hf_folder.REPO})")
     return ", ".join(folders)
 
 
