@@ -48,6 +48,23 @@ def estimate_frames(model: str, weights: str, image: torch.Tensor, resolution: i
     return frames, normals
 
 
+def map_image(frames: DepthFrames) -> torch.Tensor:
+    """The 16-bit maps of `--bits 16` (one mapping for a sequence) as one IMAGE batch."""
+    maps = depth_maps(frames, DepthOptions(bits=16), host.Progress(len(frames.depths)))
+    return levels_to_image([m.levels for m in maps])
+
+
+def patch_model_inputs(model: str, weights: tuple) -> dict:
+    """image, bg_threshold, resolution (the registry's default, in steps of the model's patches), weights."""
+    spec = entry(model)
+    return {"required": {"image": ("IMAGE",)},
+            "optional": {"bg_threshold": ("FLOAT", {"default": DEFAULT_BG_THRESHOLD, "min": 0, "max": 1,
+                                                    "step": 0.05}),
+                         "resolution": ("INT", {"default": spec.default_resolution, "min": spec.resolution_step,
+                                                "max": 16380, "step": spec.resolution_step}),
+                         "weights": weights}}
+
+
 def _weights_choice() -> tuple:
     return ([AUTO, *host.model_files()], {"tooltip": "auto: searched in models/depth_tools and "
                                           "comfyui_controlnet_aux's ckpts; a file here is used as it is"})
@@ -72,8 +89,7 @@ class MidasDepth:
     def estimate(self, image: torch.Tensor, a: float = DEFAULT_A, bg_threshold: float = DEFAULT_BG_THRESHOLD,
                  resolution: int = 512, weights: str = AUTO) -> tuple:
         frames, normals = estimate_frames("midas", weights, image, resolution, bg_threshold, a)
-        maps = depth_maps(frames, DepthOptions(bits=16), host.Progress(len(frames.depths)))
-        return levels_to_image([m.levels for m in maps]), frames, levels_to_image(normals)
+        return map_image(frames), frames, levels_to_image(normals)
 
 
 class DepthAnythingV2:
@@ -84,17 +100,10 @@ class DepthAnythingV2:
 
     @classmethod
     def INPUT_TYPES(cls) -> dict:
-        spec = entry("depth-anything-v2")
-        return {"required": {"image": ("IMAGE",)},
-                "optional": {"bg_threshold": ("FLOAT", {"default": DEFAULT_BG_THRESHOLD, "min": 0, "max": 1,
-                                                        "step": 0.05}),
-                             "resolution": ("INT", {"default": spec.default_resolution, "min": spec.resolution_step,
-                                                    "max": 16380, "step": spec.resolution_step}),
-                             "weights": _weights_choice()}}
+        return patch_model_inputs("depth-anything-v2", _weights_choice())
 
     @one_line
     def estimate(self, image: torch.Tensor, bg_threshold: float = DEFAULT_BG_THRESHOLD, resolution: int = 518,
                  weights: str = AUTO) -> tuple:
         frames, _ = estimate_frames("depth-anything-v2", weights, image, resolution, bg_threshold, None)
-        maps = depth_maps(frames, DepthOptions(bits=16), host.Progress(len(frames.depths)))
-        return levels_to_image([m.levels for m in maps]), frames
+        return map_image(frames), frames
