@@ -1,0 +1,106 @@
+"""The Video Depth Anything node in a real ComfyUI: frames batched by ComfyUI's own nodes (LoadImage,
+ImageBatch) give the command line's `--model video-depth-anything --sequence FRAMES --bits 16` maps,
+byte for byte, through the node's own map and through its DEPTH socket and *Depth to ControlNet map*
+(one mapping for the clip); one frame is `--sequence` of one frame; missing weights are one line
+naming the folder, and the next prompt runs. Random weights in the official layout
+(`tests/video_support.py`), 64 x 48 frames, a 70-pixel network input: seconds on a CPU."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.anything_support import save_pth
+from tests.comfy.server import Comfy, error_of, upload
+from tests.comfy.test_exr_nodes import cli, png, saved
+from tests.video_support import frames, video_state_dict
+
+NODE = "DepthTools_VideoDepthAnything"
+#: not an official file name, so that `auto` never finds it (the missing-weights case stays missing)
+WEIGHTS = "vda-random-vits.pth"
+H, W = 48, 64
+
+
+@pytest.fixture(scope="module")
+def weights(comfy: Comfy) -> Path:
+    return save_pth(comfy.root / "models" / "video_depth_anything" / WEIGHTS, video_state_dict("vits"))
+
+
+def shot(folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True)
+    paths = []
+    for i, rgb in enumerate(frames(count, H, W)):
+        paths.append(folder / f"{folder.name}_{i:04d}.png")
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return paths
+
+
+def video_graph(comfy: Comfy, pictures: list[Path], weights: str = WEIGHTS) -> dict:
+    """LoadImage per frame, joined into one batch by ComfyUI's ImageBatch; the node's map saved, and its
+    DEPTH through *Depth to ControlNet map* (no cutoff, compress or noise) saved too."""
+    graph: dict = {f"f{i}": {"class_type": "LoadImage", "inputs": {"image": upload(comfy, p)}}
+                   for i, p in enumerate(pictures)}
+    batch = ["f0", 0]
+    for i in range(1, len(pictures)):
+        graph[f"b{i}"] = {"class_type": "ImageBatch", "inputs": {"image1": batch, "image2": [f"f{i}", 0]}}
+        batch = [f"b{i}", 0]
+    prefix = f"v/{uuid.uuid4().hex[:8]}"
+    graph["vda"] = {"class_type": NODE, "inputs": {"image": batch, "bg_threshold": 0.1, "resolution": 70,
+                                                    "weights": weights}}
+    graph["save"] = {"class_type": "DepthTools_SavePng16",
+                     "inputs": {"images": ["vda", 0], "filename_prefix": prefix, "bits": "16"}}
+    graph["map"] = {"class_type": "DepthTools_DepthToMap",
+                    "inputs": {"depth": ["vda", 1], "use_cutoff": False, "cutoff": 0.0, "compress": False,
+                               "invert": False, "noise": False, "seed": 0}}
+    graph["save_map"] = {"class_type": "DepthTools_SavePng16",
+                         "inputs": {"images": ["map", 0], "filename_prefix": prefix + "m", "bits": "16"}}
+    return graph
+
+
+def cli_maps(pictures: list[Path], weights: Path, out: Path) -> list[np.ndarray]:
+    cli("--model", "video-depth-anything", "--sequence", pictures[0].parent, "--bits", 16, "--resolution", 70,
+        "--bg_threshold", 0.1, "--weights", weights, "--device", "cpu", "-o", out)
+    return [png((out / f"{p.stem}.depth.png").read_bytes()) for p in pictures]
+
+
+@pytest.mark.parametrize("count", [4, 1])
+def test_the_node_gives_the_command_lines_sequence(comfy: Comfy, weights: Path, tmp_path: Path,
+                                                   count: int) -> None:
+    pictures = shot(tmp_path / f"clip{uuid.uuid4().hex[:6]}", count)
+    entry = comfy.run(video_graph(comfy, pictures))
+    assert error_of(entry) is None, error_of(entry)
+    expected = cli_maps(pictures, weights, tmp_path / "out")
+    for node in ("save", "save_map"):
+        got = saved(comfy, entry, node)
+        assert len(got) == count and all(g.shape == (H, W) and g.dtype == np.uint16 for g in got)
+        assert all(np.array_equal(g, e) for g, e in zip(got, expected, strict=True)), node
+    if count > 1:  # one mapping for the clip, not one per frame: not every frame reaches the nearest level
+        assert max(int(e.max()) for e in expected) == 65535 and min(int(e.max()) for e in expected) < 65535
+
+
+def test_missing_weights_are_one_line_and_the_next_prompt_runs(comfy: Comfy, weights: Path,
+                                                              tmp_path: Path) -> None:
+    pictures = shot(tmp_path / f"miss{uuid.uuid4().hex[:6]}", 2)
+    message = error_of(comfy.run(video_graph(comfy, pictures, weights="auto")))
+    assert message is not None and "\n" not in message.strip(), message
+    assert "video_depth_anything_vits.pth" in message and "never downloads" in message, message
+    assert str(Path("models") / "video_depth_anything") in message, message
+    assert error_of(comfy.run(video_graph(comfy, pictures))) is None
+
+
+def test_object_info_lists_the_node_and_its_inputs(comfy: Comfy, weights: Path) -> None:
+    info = comfy.object_info()
+    node = info[NODE]
+    assert node["category"] == "Depth Tools" and node["display_name"] == "Video Depth Anything (Depth Tools)"
+    assert node["input"]["required"] == {"image": ["IMAGE"]}
+    optional = node["input"]["optional"]
+    assert set(optional) == {"bg_threshold", "resolution", "weights"}
+    assert optional["resolution"][0] == "INT" and optional["resolution"][1]["default"] == 518
+    assert optional["resolution"][1]["step"] == 14
+    assert optional["bg_threshold"][0] == "FLOAT"
+    assert optional["weights"][0][0] == "auto" and weights.name in optional["weights"][0]
+    assert node["output"] == ["IMAGE", info["DepthTools_LoadExrDepth"]["output"][0]]
