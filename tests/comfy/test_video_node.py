@@ -2,11 +2,14 @@
 ImageBatch) give the command line's `--model video-depth-anything --sequence FRAMES --bits 16` maps,
 byte for byte, through the node's own map and through its DEPTH socket and *Depth to ControlNet map*
 (one mapping for the clip); one frame is `--sequence` of one frame; missing weights are one line
-naming the folder, and the next prompt runs. Random weights in the official layout
-(`tests/video_support.py`), 64 x 48 frames, a 70-pixel network input: seconds on a CPU."""
+naming the folder, and the next prompt runs; `POST /free` drops the cached network. Random weights in
+the official layout (`tests/video_support.py`), 64 x 48 frames, a 70-pixel network input: seconds on a
+CPU."""
 
 from __future__ import annotations
 
+import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -104,3 +107,31 @@ def test_object_info_lists_the_node_and_its_inputs(comfy: Comfy, weights: Path) 
     assert optional["bg_threshold"][0] == "FLOAT"
     assert optional["weights"][0][0] == "auto" and weights.name in optional["weights"][0]
     assert node["output"] == ["IMAGE", info["DepthTools_LoadExrDepth"]["output"][0]]
+
+
+def test_free_unloads_the_video_network(comfy: Comfy, weights: Path, tmp_path: Path) -> None:
+    """As `test_free.py` for MiDaS: while cached, a damaged file changes nothing; after /free the next
+    prompt loads it again and fails on it, naming it (each prompt's bg_threshold differs, so that
+    ComfyUI's output cache cannot answer it)."""
+    placed = weights.with_name(f"free-{uuid.uuid4().hex[:6]}.pth")
+    shutil.copyfile(weights, placed)
+    pictures = shot(tmp_path / f"free{uuid.uuid4().hex[:6]}", 2)
+
+    def run(step: int) -> str | None:
+        graph = video_graph(comfy, pictures, weights=placed.name)
+        graph["vda"]["inputs"]["bg_threshold"] = 0.1 + step * 1e-3
+        return error_of(comfy.run(graph))
+
+    try:
+        assert run(1) is None
+        damaged = placed.with_suffix(".part")  # a new file in its place: the cached one may be memory-mapped
+        damaged.write_bytes(placed.read_bytes()[:4096])
+        damaged.replace(placed)
+        assert run(2) is None  # still cached
+        status, _ = comfy.post("/free", {"unload_models": True, "free_memory": True})
+        assert status == 200
+        time.sleep(2)  # the prompt worker applies /free's flags between prompts
+        message = run(3)
+    finally:
+        placed.unlink()
+    assert message is not None and placed.name in message and "\n" not in message.strip(), message
