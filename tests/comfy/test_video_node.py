@@ -9,7 +9,6 @@ CPU."""
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from pathlib import Path
 
@@ -51,6 +50,11 @@ def video_graph(comfy: Comfy, pictures: list[Path], weights: str = WEIGHTS) -> d
     for i in range(1, len(pictures)):
         graph[f"b{i}"] = {"class_type": "ImageBatch", "inputs": {"image1": batch, "image2": [f"f{i}", 0]}}
         batch = [f"b{i}", 0]
+    return depth_graph(graph, batch, weights)
+
+
+def depth_graph(graph: dict, batch: list, weights: str) -> dict:
+    """`graph` (whose node `batch` gives the frames) with the node, its map saved and its DEPTH mapped."""
     prefix = f"v/{uuid.uuid4().hex[:8]}"
     graph["vda"] = {"class_type": NODE, "inputs": {"image": batch, "bg_threshold": 0.1, "resolution": 70,
                                                     "weights": weights}}
@@ -85,6 +89,32 @@ def test_the_node_gives_the_command_lines_sequence(comfy: Comfy, weights: Path, 
         assert max(int(e.max()) for e in expected) == 65535 and min(int(e.max()) for e in expected) < 65535
 
 
+def test_a_video_through_comfyuis_load_video_gives_the_command_lines_maps(comfy: Comfy, weights: Path,
+                                                                         tmp_path: Path) -> None:
+    """The way a user brings a clip in (core *Load Video* -> *Get Video Components*, PyAV's rgb24
+    frames) against `python -m lib_depth --model video-depth-anything clip.mp4` (the same decoder)."""
+    import av
+
+    clip = tmp_path / f"clip{uuid.uuid4().hex[:6]}.mp4"
+    with av.open(str(clip), mode="w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.height, stream.width, stream.pix_fmt = H, W, "yuv420p"
+        for rgb in frames(5, H, W):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    graph = {"video": {"class_type": "LoadVideo", "inputs": {"file": upload(comfy, clip)}},
+             "parts": {"class_type": "GetVideoComponents", "inputs": {"video": ["video", 0]}}}
+    entry = comfy.run(depth_graph(graph, ["parts", 0], WEIGHTS))
+    assert error_of(entry) is None, error_of(entry)
+    cli("--model", "video-depth-anything", clip, "--bits", 16, "--resolution", 70, "--bg_threshold", 0.1,
+        "--weights", weights, "--device", "cpu", "-o", tmp_path / "out")
+    expected = [png((tmp_path / "out" / f"{clip.stem}_{i:06d}.depth.png").read_bytes()) for i in range(1, 6)]
+    got = saved(comfy, entry)
+    assert len(got) == 5 and all(np.array_equal(g, e) for g, e in zip(got, expected, strict=True))
+
+
 def test_missing_weights_are_one_line_and_the_next_prompt_runs(comfy: Comfy, weights: Path,
                                                               tmp_path: Path) -> None:
     pictures = shot(tmp_path / f"miss{uuid.uuid4().hex[:6]}", 2)
@@ -111,7 +141,7 @@ def test_object_info_lists_the_node_and_its_inputs(comfy: Comfy, weights: Path) 
 
 def test_free_unloads_the_video_network(comfy: Comfy, weights: Path, tmp_path: Path) -> None:
     """As `test_free.py` for MiDaS: while cached, a damaged file changes nothing; after /free the next
-    prompt loads it again and fails on it, naming it (each prompt's bg_threshold differs, so that
+    run loads it again and fails on it, naming it (each prompt's bg_threshold differs, so that
     ComfyUI's output cache cannot answer it)."""
     placed = weights.with_name(f"free-{uuid.uuid4().hex[:6]}.pth")
     shutil.copyfile(weights, placed)
@@ -130,7 +160,12 @@ def test_free_unloads_the_video_network(comfy: Comfy, weights: Path, tmp_path: P
         assert run(2) is None  # still cached
         status, _ = comfy.post("/free", {"unload_models": True, "free_memory": True})
         assert status == 200
-        time.sleep(2)  # the prompt worker applies /free's flags between prompts
+        # The prompt worker reads /free's flags when its wait for a prompt ends: at once if it was
+        # waiting, else (it was still finishing the last prompt) only after the next one. A prompt
+        # of ComfyUI's own nodes in between makes sure they are applied before ours runs.
+        preview = {"i": {"class_type": "LoadImage", "inputs": {"image": upload(comfy, pictures[0])}},
+                   "p": {"class_type": "PreviewImage", "inputs": {"images": ["i", 0]}}}
+        assert error_of(comfy.run(preview)) is None
         message = run(3)
     finally:
         placed.unlink()
