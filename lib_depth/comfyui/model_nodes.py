@@ -7,6 +7,7 @@ video frames is aligned frame to frame as the command line's image `--sequence` 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 import torch
@@ -54,17 +55,6 @@ def map_image(frames: DepthFrames) -> torch.Tensor:
     return levels_to_image([m.levels for m in maps])
 
 
-def patch_model_inputs(model: str, weights: tuple) -> dict:
-    """image, bg_threshold, resolution (the registry's default, in steps of the model's patches), weights."""
-    spec = entry(model)
-    return {"required": {"image": ("IMAGE",)},
-            "optional": {"bg_threshold": ("FLOAT", {"default": DEFAULT_BG_THRESHOLD, "min": 0, "max": 1,
-                                                    "step": 0.05}),
-                         "resolution": ("INT", {"default": spec.default_resolution, "min": spec.resolution_step,
-                                                "max": 16380, "step": spec.resolution_step}),
-                         "weights": weights}}
-
-
 def _weights_choice() -> tuple:
     return ([AUTO, *host.model_files()], {"tooltip": "auto: searched in models/depth_tools and "
                                           "comfyui_controlnet_aux's ckpts; a file here is used as it is"})
@@ -92,18 +82,42 @@ class MidasDepth:
         return map_image(frames), frames, levels_to_image(normals)
 
 
-class DepthAnythingV2:
+class PatchModelNode(ABC):
+    """A model on 14-pixel patches (Depth Anything V2, Video Depth Anything): an IMAGE batch in, the
+    16-bit maps of `--bits 16` and the DEPTH socket out; a subclass names its model, weights and
+    how its frames are estimated."""
+
     CATEGORY = "Depth Tools"
     FUNCTION = "estimate"
     RETURN_TYPES = ("IMAGE", DEPTH)
     RETURN_NAMES = ("depth_map", "depth")
+    MODEL = "depth-anything-v2"
 
     @classmethod
     def INPUT_TYPES(cls) -> dict:
-        return patch_model_inputs("depth-anything-v2", _weights_choice())
+        spec = entry(cls.MODEL)
+        return {"required": {"image": ("IMAGE",)},
+                "optional": {"bg_threshold": ("FLOAT", {"default": DEFAULT_BG_THRESHOLD, "min": 0, "max": 1,
+                                                        "step": 0.05}),
+                             "resolution": ("INT", {"default": spec.default_resolution, "min": spec.resolution_step,
+                                                    "max": 16380, "step": spec.resolution_step}),
+                             "weights": cls.weights_choice()}}
+
+    @classmethod
+    def weights_choice(cls) -> tuple:
+        return _weights_choice()
+
+    @abstractmethod
+    def frames(self, image: torch.Tensor, bg_threshold: float, resolution: int, weights: str) -> DepthFrames:
+        """The batch's depths, as the command line estimates these frames."""
 
     @one_line
     def estimate(self, image: torch.Tensor, bg_threshold: float = DEFAULT_BG_THRESHOLD, resolution: int = 518,
                  weights: str = AUTO) -> tuple:
-        frames, _ = estimate_frames("depth-anything-v2", weights, image, resolution, bg_threshold, None)
+        frames = self.frames(image, bg_threshold, resolution, weights)
         return map_image(frames), frames
+
+
+class DepthAnythingV2(PatchModelNode):
+    def frames(self, image: torch.Tensor, bg_threshold: float, resolution: int, weights: str) -> DepthFrames:
+        return estimate_frames(self.MODEL, weights, image, resolution, bg_threshold, None)[0]

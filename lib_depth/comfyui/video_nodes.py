@@ -21,11 +21,9 @@ import torch
 
 from ..images import video_model
 from ..images.align import Aligner
-from ..midas.maps import DEFAULT_BG_THRESHOLD
 from . import host
-from .errors import one_line
-from .frames import DEPTH, DepthFrames
-from .model_nodes import map_image, patch_model_inputs
+from .frames import DepthFrames
+from .model_nodes import PatchModelNode
 from .models import AUTO, VIDEO_MODEL, video_estimator
 from .tensors import image_to_rgb8
 
@@ -51,26 +49,17 @@ def video_frames(weights: str, image: torch.Tensor, resolution: int, bg_threshol
                        seed_offsets=tuple(range(len(depths))), channel=None, sequence=True)
 
 
-def _weights_choice() -> tuple:
-    return ([AUTO, *host.model_files(host.VIDEO_MODELS_FOLDER)],
-            {"tooltip": "auto: video_depth_anything_vits/vitb/vitl.pth searched in models/video_depth_anything, "
-                        "models/videodepthanything and models/depth_tools; a file here is used as it is"})
-
-
-class VideoDepthAnything:
+class VideoDepthAnything(PatchModelNode):
     """The frames of a clip -> consistent 16-bit depth maps and our DEPTH socket (one sequence)."""
 
-    CATEGORY = "Depth Tools"
-    FUNCTION = "estimate"
-    RETURN_TYPES = ("IMAGE", DEPTH)
-    RETURN_NAMES = ("depth_map", "depth")
+    MODEL = VIDEO_MODEL
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict:
-        return patch_model_inputs(VIDEO_MODEL, _weights_choice())
+    def weights_choice(cls) -> tuple:
+        return ([AUTO, *host.model_files(host.VIDEO_MODELS_FOLDER)],
+                {"tooltip": "auto: video_depth_anything_vits/vitb/vitl.pth searched in "
+                            "models/video_depth_anything, models/videodepthanything and models/depth_tools; "
+                            "a file here is used as it is"})
 
-    @one_line
-    def estimate(self, image: torch.Tensor, bg_threshold: float = DEFAULT_BG_THRESHOLD,
-                 resolution: int = video_model.DEFAULT_RESOLUTION, weights: str = AUTO) -> tuple:
-        frames = video_frames(weights, image, resolution, bg_threshold)
-        return map_image(frames), frames
+    def frames(self, image: torch.Tensor, bg_threshold: float, resolution: int, weights: str) -> DepthFrames:
+        return video_frames(weights, image, resolution, bg_threshold)
