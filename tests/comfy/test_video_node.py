@@ -121,7 +121,10 @@ def test_missing_weights_are_one_line_and_the_next_prompt_runs(comfy: Comfy, wei
     message = error_of(comfy.run(video_graph(comfy, pictures, weights="auto")))
     assert message is not None and "\n" not in message.strip(), message
     assert "video_depth_anything_vits.pth" in message and "never downloads" in message, message
-    assert str(Path("models") / "video_depth_anything") in message, message
+    # every folder `auto` searched (the message lists the very folders the search walks), ours first
+    searched = [str(Path("models") / name) for name in ("video_depth_anything", "videodepthanything", "depth_tools")]
+    assert all(folder in message for folder in searched), message
+    assert message.index(searched[0]) < message.index(searched[1]) < message.index(searched[2]), message
     assert error_of(comfy.run(video_graph(comfy, pictures))) is None
 
 
