@@ -10,6 +10,7 @@ package, relatively, when ComfyUI loads the folder from `custom_nodes/`. Modules
 - `save_nodes`: Save 16-bit PNG.
 - `models`: where the weights are, and the network handed to ComfyUI's model manager.
 - `model_nodes`: MiDaS and Depth Anything V2 on IMAGE batches (frames aligned as `--sequence`).
+- `video_nodes`: Video Depth Anything on an IMAGE batch (one consistent sequence).
 
 Public: `NODE_CLASS_MAPPINGS`, `NODE_DISPLAY_NAME_MAPPINGS` (ComfyUI's classic node mappings, which
 0.3.x and later load).
@@ -18,6 +19,7 @@ Public: `NODE_CLASS_MAPPINGS`, `NODE_DISPLAY_NAME_MAPPINGS` (ComfyUI's classic n
 from .exr_nodes import DepthHistogram, DepthToMap, LoadExrDepth, NormalFromRender
 from .model_nodes import DepthAnythingV2, MidasDepth
 from .save_nodes import SaveDepthPng
+from .video_nodes import VideoDepthAnything
 
 NODE_CLASS_MAPPINGS = {
     "DepthTools_LoadExrDepth": LoadExrDepth,
@@ -27,6 +29,7 @@ NODE_CLASS_MAPPINGS = {
     "DepthTools_SavePng16": SaveDepthPng,
     "DepthTools_MiDaS": MidasDepth,
     "DepthTools_DepthAnythingV2": DepthAnythingV2,
+    "DepthTools_VideoDepthAnything": VideoDepthAnything,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "DepthTools_LoadExrDepth": "Load EXR depth (Depth Tools)",
@@ -36,6 +39,7 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "DepthTools_SavePng16": "Save 16-bit PNG (Depth Tools)",
     "DepthTools_MiDaS": "MiDaS depth map (Depth Tools)",
     "DepthTools_DepthAnythingV2": "Depth Anything V2 (Depth Tools)",
+    "DepthTools_VideoDepthAnything": "Video Depth Anything (Depth Tools)",
 }
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

@@ -19,9 +19,13 @@ import torch
 
 from ..depth.exr import EXR_SUFFIX
 
-#: Our folder in ComfyUI's `models/` (registered once, at import): `models/depth_tools/`.
+#: Our folders in ComfyUI's `models/` (registered once, at import; extra_model_paths.yaml may add
+#: more under these names): `models/depth_tools/` for the picture models, `models/video_depth_anything/`
+#: for Video Depth Anything (its own folder: the files are large, and named as the official release).
 MODELS_FOLDER = "depth_tools"
-folder_paths.add_model_folder_path(MODELS_FOLDER, os.path.join(folder_paths.models_dir, MODELS_FOLDER))
+VIDEO_MODELS_FOLDER = "video_depth_anything"
+for _folder in (MODELS_FOLDER, VIDEO_MODELS_FOLDER):
+    folder_paths.add_model_folder_path(_folder, os.path.join(folder_paths.models_dir, _folder))
 
 
 def input_exr_files() -> list[str]:
@@ -44,9 +48,14 @@ def save_target(prefix: str, width: int, height: int) -> tuple[Path, str, int, s
     return Path(folder), stem, counter, subfolder
 
 
-def models_dirs() -> list[str]:
-    """`models/depth_tools/` and any other folder a user registered for it (extra_model_paths.yaml)."""
-    return list(folder_paths.get_folder_paths(MODELS_FOLDER))
+def models_dirs(folder: str = MODELS_FOLDER) -> list[str]:
+    """`models/<folder>/` and any other folder a user registered for it (extra_model_paths.yaml)."""
+    return list(folder_paths.get_folder_paths(folder))
+
+
+def models_root() -> Path:
+    """ComfyUI's `models/` (other packs' folders in it hold weights a user may already have)."""
+    return Path(folder_paths.models_dir)
 
 
 def custom_nodes_dirs() -> list[Path]:
@@ -77,13 +86,13 @@ def torch_device() -> str:
     return str(comfy.model_management.get_torch_device())
 
 
-def model_files() -> list[str]:
-    """The files of our models folder(s), for a node's explicit weights choice."""
-    return list(folder_paths.get_filename_list(MODELS_FOLDER))
+def model_files(folder: str = MODELS_FOLDER) -> list[str]:
+    """The files of one of our models folders, for a node's explicit weights choice."""
+    return list(folder_paths.get_filename_list(folder))
 
 
-def model_file(name: str) -> Path | None:
-    found = folder_paths.get_full_path(MODELS_FOLDER, name)
+def model_file(name: str, folder: str = MODELS_FOLDER) -> Path | None:
+    found = folder_paths.get_full_path(folder, name)
     return Path(found) if found else None
 
 

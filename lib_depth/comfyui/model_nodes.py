@@ -7,6 +7,7 @@ video frames is aligned frame to frame as the command line's image `--sequence` 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 import torch
@@ -48,6 +49,12 @@ def estimate_frames(model: str, weights: str, image: torch.Tensor, resolution: i
     return frames, normals
 
 
+def map_image(frames: DepthFrames) -> torch.Tensor:
+    """The 16-bit maps of `--bits 16` (one mapping for a sequence) as one IMAGE batch."""
+    maps = depth_maps(frames, DepthOptions(bits=16), host.Progress(len(frames.depths)))
+    return levels_to_image([m.levels for m in maps])
+
+
 def _weights_choice() -> tuple:
     return ([AUTO, *host.model_files()], {"tooltip": "auto: searched in models/depth_tools and "
                                           "comfyui_controlnet_aux's ckpts; a file here is used as it is"})
@@ -72,29 +79,45 @@ class MidasDepth:
     def estimate(self, image: torch.Tensor, a: float = DEFAULT_A, bg_threshold: float = DEFAULT_BG_THRESHOLD,
                  resolution: int = 512, weights: str = AUTO) -> tuple:
         frames, normals = estimate_frames("midas", weights, image, resolution, bg_threshold, a)
-        maps = depth_maps(frames, DepthOptions(bits=16), host.Progress(len(frames.depths)))
-        return levels_to_image([m.levels for m in maps]), frames, levels_to_image(normals)
+        return map_image(frames), frames, levels_to_image(normals)
 
 
-class DepthAnythingV2:
+class PatchModelNode(ABC):
+    """A model on 14-pixel patches (Depth Anything V2, Video Depth Anything): an IMAGE batch in, the
+    16-bit maps of `--bits 16` and the DEPTH socket out; a subclass names its model, weights and
+    how its frames are estimated."""
+
     CATEGORY = "Depth Tools"
     FUNCTION = "estimate"
     RETURN_TYPES = ("IMAGE", DEPTH)
     RETURN_NAMES = ("depth_map", "depth")
+    MODEL = "depth-anything-v2"
 
     @classmethod
     def INPUT_TYPES(cls) -> dict:
-        spec = entry("depth-anything-v2")
+        spec = entry(cls.MODEL)
         return {"required": {"image": ("IMAGE",)},
                 "optional": {"bg_threshold": ("FLOAT", {"default": DEFAULT_BG_THRESHOLD, "min": 0, "max": 1,
                                                         "step": 0.05}),
                              "resolution": ("INT", {"default": spec.default_resolution, "min": spec.resolution_step,
                                                     "max": 16380, "step": spec.resolution_step}),
-                             "weights": _weights_choice()}}
+                             "weights": cls.weights_choice()}}
+
+    @classmethod
+    def weights_choice(cls) -> tuple:
+        return _weights_choice()
+
+    @abstractmethod
+    def frames(self, image: torch.Tensor, bg_threshold: float, resolution: int, weights: str) -> DepthFrames:
+        """The batch's depths, as the command line estimates these frames."""
 
     @one_line
     def estimate(self, image: torch.Tensor, bg_threshold: float = DEFAULT_BG_THRESHOLD, resolution: int = 518,
                  weights: str = AUTO) -> tuple:
-        frames, _ = estimate_frames("depth-anything-v2", weights, image, resolution, bg_threshold, None)
-        maps = depth_maps(frames, DepthOptions(bits=16), host.Progress(len(frames.depths)))
-        return levels_to_image([m.levels for m in maps]), frames
+        frames = self.frames(image, bg_threshold, resolution, weights)
+        return map_image(frames), frames
+
+
+class DepthAnythingV2(PatchModelNode):
+    def frames(self, image: torch.Tensor, bg_threshold: float, resolution: int, weights: str) -> DepthFrames:
+        return estimate_frames(self.MODEL, weights, image, resolution, bg_threshold, None)[0]
