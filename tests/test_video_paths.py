@@ -83,12 +83,12 @@ def test_large_is_found_where_the_user_has_it_and_never_downloaded(tmp_path: Pat
     large = folder / "video_depth_anything" / "video_depth_anything_vitl.pth"
     large.write_bytes(b"")
     entry = registry.entry("video-depth-anything")
-    settings = ModelSettings(search_dirs=(str(folder),), allow_download=True, models_dir=str(tmp_path / "own"))
+    settings = ModelSettings(search_dirs=(str(folder),), allow_download=False, models_dir=str(tmp_path / "own"))
     assert entry.find_weights(settings) == large  # the best size first
     large.unlink()
     small.unlink()
     report = registry.weights_report("video-depth-anything", settings)
-    assert report.path is None and "never downloads" in report.problem and str(tmp_path / "own") in report.problem
+    assert report.path is None and "never downloaded" in report.problem and str(tmp_path / "own") in report.problem
     with pytest.raises(Exception, match="not found"):
         entry.load(settings, None)
     assert not any((tmp_path / "own").rglob("*"))  # nothing fetched

@@ -181,8 +181,8 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
                        "depth_anything_v2_vit{s,b,l}.pth or .safetensors (default: search ControlNet's, Forge's "
                        "and the Hugging Face folders)")
     group.add_argument("--download", action="store_true",
-                       help="download the weights if none are found: MiDaS (470 MiB), Depth Anything V2 ViT-S only "
-                       "(Apache-2.0; Base and Large are CC-BY-NC-4.0 and never downloaded)")
+                       help="download the weights if none are found: MiDaS (470 MiB), of Depth Anything V2 and Video "
+                       "Depth Anything only Small (Apache-2.0; Base and Large are CC-BY-NC-4.0 and never downloaded)")
     group.add_argument("--device", metavar="DEV", help="auto (default: cuda, mps, else cpu), cpu, cuda, cuda:N, mps")
     group.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto",
                        help="auto (default): fp16 on a GPU; on a CPU fp32 or bf16, whichever measures faster")

@@ -6,7 +6,10 @@ Weights, in order: the file chosen in the node (trusted, as `--weights`), else s
 verified, never unpickled) in `models/depth_tools/` (with any path extra_model_paths.yaml adds),
 then comfyui_controlnet_aux's `ckpts/` layout inside any pack (ComfyUI-Inference-Core-Nodes has the
 same under `PACK_ROOTS`), then the Hugging Face cache (with transformers' Intel/dpt-hybrid-midas).
-Nothing is downloaded: the node says where to put the file.
+With `auto` and no file found, the WebUI's download rule: the permissively licensed file is
+downloaded into `models/depth_tools/` (MiDaS; Depth Anything V2 Small; Video Depth Anything Small into
+`models/video_depth_anything/`), verified by its published sha256 before it appears; the
+non-commercial sizes (Base, Large) never are. `HF_ENDPOINT` names a mirror, as for huggingface_hub.
 
 Video Depth Anything (official file names, `video_depth_anything_vits.pth` ...): the file chosen in
 its node (from `models/video_depth_anything/`), else searched in `models/video_depth_anything/`,
@@ -44,7 +47,7 @@ def search_dirs() -> tuple[str, ...]:
     dirs = [*host.models_dirs()]
     for root in host.custom_nodes_dirs():
         for pack in sorted(root.iterdir()) if root.is_dir() else ():
-            dirs += [str(pack / root / sub) for root in PACK_ROOTS for sub in CKPTS if (pack / root / sub).is_dir()]
+            dirs += [str(pack / base / sub) for base in PACK_ROOTS for sub in CKPTS if (pack / base / sub).is_dir()]
     return tuple(dict.fromkeys(dirs))
 
 
@@ -55,7 +58,7 @@ def settings(weights: str) -> MidasSettings:
     chosen: Path | None = host.model_file(weights) if weights and weights != AUTO else None
     return MidasSettings(weights=None if chosen is None else str(chosen),
                          search_dirs=() if chosen is not None else search_dirs(),
-                         models_dir=host.models_dirs()[0], device=device,
+                         models_dir=host.models_dirs()[0], device=device, allow_download=chosen is None,
                          precision="fp32" if device == "cpu" else None)
 
 
@@ -67,7 +70,7 @@ def video_settings(weights: str) -> MidasSettings:
                *host.models_dirs()]
     return MidasSettings(weights=None if chosen is None else str(chosen),
                          search_dirs=() if chosen is not None else tuple(dict.fromkeys(folders[1:])),
-                         models_dir=folders[0], device=host.torch_device())
+                         models_dir=folders[0], device=host.torch_device(), allow_download=chosen is None)
 
 
 def _unloaded() -> None:

@@ -14,8 +14,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.hub import Hub
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -69,6 +71,7 @@ class Comfy:
     url: str
     process: subprocess.Popen
     log: Path
+    hub: Hub = field(default_factory=Hub)  # its HF_ENDPOINT: downloads are asked of it, never of the internet
 
     def get(self, path: str, timeout: float = 30) -> bytes:
         with urllib.request.urlopen(self.url + path, timeout=timeout) as answer:
@@ -135,12 +138,13 @@ def start(base: Path, *, extra_packs: tuple[Path, ...] = (), python: str = sys.e
         shutil.copytree(pack, root / "custom_nodes" / pack.name, ignore=shutil.ignore_patterns(".git"))
     port = free_port()
     log = base / "comfyui.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", "PYTHONPATH": ""}
+    hub = Hub()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", "PYTHONPATH": "", "HF_ENDPOINT": hub.url}
     command = [python, str(HERE / "launch_comfyui.py"), "--cpu", "--listen", "127.0.0.1", "--port",
                str(port), "--disable-auto-launch", "--disable-metadata", "--disable-api-nodes", "--verbose", "WARNING"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    comfy = Comfy(root=root, url=f"http://127.0.0.1:{port}", process=process, log=log)
+    comfy = Comfy(root=root, url=f"http://127.0.0.1:{port}", process=process, log=log, hub=hub)
     end = time.monotonic() + START_TIMEOUT
     while time.monotonic() < end:
         if process.poll() is not None:
@@ -155,6 +159,7 @@ def start(base: Path, *, extra_packs: tuple[Path, ...] = (), python: str = sys.e
 
 
 def stop(comfy: Comfy) -> None:
+    comfy.hub.close()
     comfy.process.terminate()
     try:
         comfy.process.wait(timeout=15)

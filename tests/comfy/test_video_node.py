@@ -120,7 +120,7 @@ def test_missing_weights_are_one_line_and_the_next_prompt_runs(comfy: Comfy, wei
     pictures = shot(tmp_path / f"miss{uuid.uuid4().hex[:6]}", 2)
     message = error_of(comfy.run(video_graph(comfy, pictures, weights="auto")))
     assert message is not None and "\n" not in message.strip(), message
-    assert "video_depth_anything_vits.pth" in message and "never downloads" in message, message
+    assert "video_depth_anything_vits.pth" in message and "never downloaded" in message, message
     # every folder `auto` searched (the message lists the very folders the search walks), ours first
     searched = [str(Path("models") / name) for name in ("video_depth_anything", "videodepthanything", "depth_tools")]
     assert all(folder in message for folder in searched), message
