@@ -1,6 +1,7 @@
 """A Video Depth Anything `.pth` -> the network, strictly, read with `weights_only=True` (a file that
-holds Python objects is refused, never unpickled). The size comes from the tensors; whether the
-alignment is metric from the file's name, as the official run.py decides it.
+holds Python objects is refused, never unpickled) through the host's loader (`network_base.torch_load`:
+inside A1111 the wrapped `torch.load` refuses current checkpoints and answers None). The size comes
+from the tensors; whether the alignment is metric from the file's name, as the official run.py decides it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from ..network_base.torch_load import load_tensors
 from ..network_base.weights import WeightsError
 from .config import VideoConfig, VideoLayoutError, is_metric_name
 from .network import build
@@ -19,12 +21,10 @@ MODEL = "Video Depth Anything"
 
 def read_state(path: Path) -> dict[str, Any]:
     """The file's state dict (CPU tensors, memory-mapped where the format allows)."""
-    import torch
-
     if not path.is_file():
         raise WeightsError(f"no {MODEL} weights file here", path)
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+        state = load_tensors(path, mmap=zipfile.is_zipfile(path))
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
         line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"cannot load the {MODEL} weights: damaged, or not a weights-only checkpoint "
