@@ -3,7 +3,8 @@ run: the input preparation and the output resize of MiDaS, Depth Anything V2 and
 timed in main's code (`git archive BASE lib_depth` into a temporary folder) and in this checkout, each in
 its own interpreter, alternated so that the machine's load falls on both alike. On the CPU the
 estimators keep the cv2 path, so the ratio should be 1 within noise; the last column shows what the
-torch path would cost on this CPU (it is only used off the CPU; Video Depth Anything has none yet).
+torch path would cost on this CPU (it is only used off the CPU; for Video Depth Anything its frame
+preparation, video/device_frames.py).
 
     .venv/bin/python bench/bench_device_io.py [--base d472c6d] [--runs 20] [--rounds 3]
 """
@@ -63,6 +64,13 @@ if device_io is not None:
         device_io.resize_output(y[:, 0], shape, recipe)
     out["torch MiDaS 384"] = best(lambda: torch_path(MidasEstimator.device_recipe, 384))
     out["torch Depth Anything V2 518"] = best(lambda: torch_path(AnythingEstimator.device_recipe, 518))
+try:
+    from lib_depth.video.device_frames import device_preparer
+except ImportError:
+    device_preparer = None
+if device_preparer is not None:
+    prepare_on_cpu = device_preparer("cpu")
+    out["torch Video Depth Anything 518"] = best(lambda: prepare_on_cpu(image, size))
 print(json.dumps(out))
 """
 
