@@ -267,6 +267,7 @@ def test_a_picture_model_stops_while_estimating_and_resumes_from_its_stored_dept
     job_id = client.call("sequence", upload, base, **options)["id"]
     status = client.call(f"sequence/{job_id}", url=base)
     while status["estimated"] < 1 and status["state"] in ("queued", "running"):
+        time.sleep(0.02)
         status = client.call(f"sequence/{job_id}", url=base)
     assert status["stage"] == "estimating", status
     request(f"{base}/depth-tools/v1/sequence/{job_id}", method="DELETE")
@@ -327,6 +328,20 @@ def test_bad_uploads_and_options_are_4xx_in_one_line(tmp_path: Path) -> None:
         assert status == 415 and "multipart/form-data" in answer["detail"]
         assert client.call("info", url=base)["version"]  # still serving
     assert list((tmp_path / "jobs").glob("*")) == []  # a refused upload leaves nothing behind
+
+
+def test_a_job_folder_that_cannot_be_written_is_a_507_in_one_line(tmp_path: Path) -> None:
+    """The server's disk, not the upload: before, the OSError came out as a bare 500."""
+    write_frames(tmp_path / "exr", [1, 2])
+    exr = zip_folder(tmp_path / "exr", tmp_path / "exr.zip")
+    jobs = tmp_path / "jobs"
+    with api_server(jobs, {}) as base:
+        if jobs.is_dir():
+            jobs.rmdir()
+        jobs.write_text("a file where the jobs folder should be")
+        status, detail = refused(base, exr)
+        assert status == 507 and detail.startswith("cannot store the upload for its job") and "\n" not in detail
+        assert client.call("info", url=base)["version"]  # still serving
 
 
 def test_in_the_webui_behind_its_api_auth(make_webui: Callable[..., WebUI], tmp_path: Path,

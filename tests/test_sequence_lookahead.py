@@ -82,3 +82,27 @@ def test_a_rerun_estimates_only_the_frames_not_stored(tmp_path: Path, monkeypatc
     assert groups == [2] and again.estimated == 2  # frame 2 with frame 9, the only other one missing
     for name, depth in stored.items():  # a resumed chain goes on from the stored float32 depth: ~1e-8 apart
         assert np.allclose(restored[name], depth, rtol=0, atol=1e-6, equal_nan=True), name
+
+
+class Tight(Stand_in):
+    """A device whose memory takes one frame at a time: any group of more fails."""
+
+    def estimate_batch(self, images: list[np.ndarray], resolution: int) -> list[SimpleNamespace]:
+        if len(images) > 1:
+            self.groups.append(-len(images))
+            raise RuntimeError("CUDA out of memory")
+        return super().estimate_batch(images, resolution)
+
+
+def test_a_group_that_fails_as_a_whole_goes_on_one_frame_at_a_time(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    listing = frames(tmp_path / "frames")
+    _, one_by_one, _ = run(monkeypatch, listing, "cpu", tmp_path / "cpu")
+    tight = Tight("cuda")
+    monkeypatch.setattr(registry, "get_estimator", lambda model, settings: tight)
+    prepared = prepare_images(listing, SequenceJob(output_dir=tmp_path / "gpu"), ImageInput(resolution=64))
+    assert not prepared.failed and prepared.estimated == FRAMES
+    assert tight.groups == [-GPU_GROUP] + [1] * FRAMES  # one failed group, then every frame alone
+    for frame in prepared.frames:
+        assert np.array_equal(np.load(prepared.job.input.stored(frame.path)), one_by_one[frame.path.name],
+                              equal_nan=True)

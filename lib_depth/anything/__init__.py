@@ -5,8 +5,9 @@ places and verified downloads, the long-side cap, the DINOv2 encoder and DPT hea
 Importing this package is cheap and torch-free: torch is imported on first use. Modules by job:
 
 - `config`: `AnythingConfig`, the network's shape read from a weights file's tensors (never its name).
-- `network`: the reference's DINOv2 encoder + DPT head in plain torch (no timm: same on every host),
-  with DINOv2's own position-embedding interpolation (`+ 0.1` offset, `scale_factor` form).
+- `network`: `DepthAnythingV2`, the reference's network over `network_base.dinov2_dpt` (the DINOv2
+  encoder + DPT head in plain torch, no timm: same on every host, with DINOv2's own position-embedding
+  interpolation), which Video Depth Anything shares.
 - `weights`: where the files are (ours, configured folders, ControlNet's and Forge's
   `depth_anything_v2/`, the Hugging Face cache), their published sha256, the ViT-S-only download.
 - `checkpoint`: a `.pth` (weights only, never unpickled) or `.safetensors` file -> the network, strictly.

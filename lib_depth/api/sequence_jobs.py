@@ -126,13 +126,17 @@ class SequenceJobs:
             else:
                 probe_video(folder.upload, upload.filename)
                 images = True
-            image = image_input(options, self.settings_fn) if images else None
+            image, model_settings = image_input(options, self.settings_fn) if images else (None, None)
+        except OSError as exc:  # the server's disk (full, not writable): a 507 in one line, not a bare 500
+            if new:
+                shutil.rmtree(folder.root, ignore_errors=True)
+            raise ApiError(507, f"cannot store the upload for its job ({exc.strerror or exc})") from None
         except BaseException:
             if new:
                 shutil.rmtree(folder.root, ignore_errors=True)
             raise
         return SequenceWork(folder=folder, label=upload.filename, options=options, depth=depth, image=image,
-                            max_pixels=self.limits.max_pixels)
+                            model_settings=model_settings, max_pixels=self.limits.max_pixels)
 
     def _start(self) -> None:
         if self.worker is None or not self.worker.is_alive():

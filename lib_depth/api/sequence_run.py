@@ -22,6 +22,7 @@ from ..depth.pipeline import ExrInput
 from ..depth.process import DepthOptions
 from ..depth.sequence import FrameResult, SequenceJob, SequenceRun, run_sequence
 from ..images import ImageInput, prepare_images, registry, video_file
+from ..images.registry import ModelSettings
 from ..midas import WeightsError
 from .models import SequenceOptions
 from .sequence_input import FRAME_SUFFIXES, JobFolder, frames_are_images, list_zip_frames
@@ -72,9 +73,11 @@ class Progress:
         return [Path(p) for index in sorted(self.outputs) for p in self.outputs[index]]
 
 
-def image_input(options: SequenceOptions, settings_fn: SettingsFn) -> ImageInput:
-    """The model the frames go through, with the host's settings resolved to a weights file now: a
-    missing file is a 503 before the job is queued (WeightsError), naming where the host looks."""
+def image_input(options: SequenceOptions, settings_fn: SettingsFn) -> tuple[ImageInput, ModelSettings]:
+    """The model the frames go through and the host's settings it is loaded with (the same settings,
+    hence the same cached network, as the host's own calls; found files verified as there). The file
+    is looked up now, so a missing one is a 503 before the job is queued (WeightsError), naming where
+    the host looks; the ImageInput records it (what a stored depth depends on)."""
     entry = registry.entry(options.model)  # OptionsError (422) for an unknown model
     settings = settings_fn(entry.name)
     if options.precision:
@@ -82,9 +85,10 @@ def image_input(options: SequenceOptions, settings_fn: SettingsFn) -> ImageInput
     report = registry.weights_report(entry.name, settings)
     if report.path is None and not report.download:
         raise WeightsError(report.problem)
-    return ImageInput(model=entry.name, resolution=options.resolution, bg_threshold=options.bg_threshold,
-                      weights=None if report.path is None else str(report.path), download=report.download,
-                      device=settings.device, precision=settings.precision)
+    image = ImageInput(model=entry.name, resolution=options.resolution, bg_threshold=options.bg_threshold,
+                       weights=None if report.path is None else str(report.path), download=report.download,
+                       device=settings.device, precision=settings.precision)
+    return image, settings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +100,7 @@ class SequenceWork:
     options: SequenceOptions
     depth: DepthOptions  # the options' mapping (checked: bits, background limit)
     image: ImageInput | None  # None: EXR frames
+    model_settings: ModelSettings | None = None  # the host's, for loading the model (with `image`)
     max_pixels: int
 
 
@@ -122,7 +127,9 @@ def _prepared(work: SequenceWork, frames: list[Frame], job: SequenceJob,
         progress.estimated += 1
         progress.check()
 
-    prepared = prepare_images(frames, job, work.image, on_failed=progress.record, on_stored=stored)
+    estimator = registry.get_estimator(work.image.model, work.model_settings) if work.model_settings else None
+    prepared = prepare_images(frames, job, work.image, on_failed=progress.record, on_stored=stored,
+                              estimator=estimator)
     progress.estimated = prepared.estimated
     progress.check()
     return prepared.job, prepared.frames

@@ -8,7 +8,9 @@ forward pass, their transfers are queued before the work), and hands the others 
 asked for. On the CPU a group is one frame: batching gains nothing there and holds more memory.
 
 A frame of the group that cannot be read is left out of it; it fails again, alone, when its turn
-comes, so its error is its own and the rest of the sequence goes on.
+comes, so its error is its own and the rest of the sequence goes on. A group that fails as a whole
+(most likely the device's memory: eight frames beside a loaded SD model) is run again as the frame
+alone, and the rest of the sequence goes one frame at a time, as before grouping.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def lookahead_estimate(frames: list[Frame], settings: ImageInput, wanted: Callab
     frame); `wanted` says which later frames still need estimating (not those whose depth is stored)."""
     position = {frame.path: index for index, frame in enumerate(frames)}
     ready: dict[Path, np.ndarray] = {}
+    alone: list[bool] = []  # set once a whole group failed: one frame at a time from then on
 
     def estimate(frame: Frame) -> np.ndarray:
         if frame.path in ready:
@@ -55,7 +58,7 @@ def lookahead_estimate(frames: list[Frame], settings: ImageInput, wanted: Callab
         image = read_image(frame.path)
         chosen = estimator or registry.get_estimator(settings.model, settings.model_settings())
         resolution = int(settings.resolution)  # type: ignore[arg-type]  # set by the settings
-        size = group_size(chosen)
+        size = 1 if alone else group_size(chosen)
         if size == 1:
             return chosen.estimate(image, resolution).nearness
         group = [(frame, image)]
@@ -64,7 +67,11 @@ def lookahead_estimate(frames: list[Frame], settings: ImageInput, wanted: Callab
                 break
             if wanted(later) and (picture := _readable(later)) is not None:
                 group.append((later, picture))
-        done = chosen.estimate_batch([img for _, img in group], resolution)  # type: ignore[attr-defined]
+        try:
+            done = chosen.estimate_batch([img for _, img in group], resolution)  # type: ignore[attr-defined]
+        except Exception:  # the group's failure is not this frame's: the frame alone says what it is
+            alone.append(True)
+            return chosen.estimate(image, resolution).nearness
         ready.update({f.path: result.nearness for (f, _), result in zip(group[1:], done[1:], strict=True)})
         return done[0].nearness
 

@@ -16,6 +16,7 @@ The device: the one asked for, auto = cuda > mps > cpu as for the picture models
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ SINGLE_PICTURE = ("Video Depth Anything estimates sequences (--sequence, a folde
                   "for a single picture use --model depth-anything-v2")
 
 _CACHE: dict[tuple[str, str], Any] = {}
+#: One load at a time: the API's worker thread and the UI's threads may ask at once (two copies on a GPU).
+_LOCK = threading.Lock()
 
 
 def describe(path: Path) -> tuple[str, str]:
@@ -53,13 +56,14 @@ def _device(settings: NetworkSettings) -> str:
 
 def load(settings: NetworkSettings, progress: Callable[..., None] | None = None) -> Any:
     """The per-process `VideoEstimator` for these settings (found, verified or downloaded, loaded once)."""
-    key = (str(resolve(settings, progress)), _device(settings))
-    if key not in _CACHE:
-        from ..video import VideoEstimator
+    with _LOCK:
+        key = (str(resolve(settings, progress)), _device(settings))
+        if key not in _CACHE:
+            from ..video import VideoEstimator
 
-        _CACHE.clear()
-        _CACHE[key] = VideoEstimator.from_file(key[0], device=key[1])
-    return _CACHE[key]
+            release(free=True)
+            _CACHE[key] = VideoEstimator.from_file(key[0], device=key[1])
+        return _CACHE[key]
 
 
 def loaded(settings: NetworkSettings) -> Any:
@@ -68,8 +72,18 @@ def loaded(settings: NetworkSettings) -> Any:
 
 
 def release(free: bool = False) -> None:
-    del free  # a CPU network: dropping it is the only release
+    """Drop the network (the next call loads it again); its device memory is given back too, as the
+    picture models' `free` does (a GPU's caching allocator keeps it otherwise)."""
+    del free  # a stream holds one window: nothing is worth keeping on the CPU between runs
+    held = bool(_CACHE)
     _CACHE.clear()
+    if held:
+        import gc
+
+        from ..network_base.device import empty_device_cache
+
+        gc.collect()
+        empty_device_cache()
 
 
 def aligned_stream(nearness: Iterable[np.ndarray]) -> Iterator[np.ndarray]:

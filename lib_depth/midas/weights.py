@@ -35,6 +35,7 @@ from ..network_base.weights import (
 )
 from ..network_base.weights import download as download_verified
 from ..network_base.weights import hashed as _hashed  # noqa: F401 (the same dict: tests clear it)
+from . import hf_folder
 
 __all__ = ["EXTENSION_MODELS_DIR", "EXTENSION_ROOT", "HF_FILES", "WEIGHTS_MIB", "WEIGHTS_NAME", "Place", "ProgressFn",
            "ResolvedWeights", "TextProgress", "WeightsError", "cache_dir", "candidates", "default_download_url",
@@ -42,7 +43,6 @@ __all__ = ["EXTENSION_MODELS_DIR", "EXTENSION_ROOT", "HF_FILES", "WEIGHTS_MIB", 
            "hf_snapshot_files", "not_found_message", "read_state", "resolve", "search_places",
            "searched_description", "sha256_file", "update_state", "verify", "webui_places"]
 
-from . import hf_folder
 
 WEIGHTS_NAME = "dpt_hybrid-midas-501f0c75.pt"
 #: Size of the published file, for telling a truncated download apart from a wrong file.
@@ -51,7 +51,6 @@ WEIGHTS_MIB = 470
 HF_FILES = (("lllyasviel/Annotators", WEIGHTS_NAME), ("lllyasviel/ControlNet", f"annotator/ckpts/{WEIGHTS_NAME}"))
 #: The extension's own folder: `<extension>/models/midas/` (git ignores `models/`); downloads go there.
 EXTENSION_MODELS_DIR = EXTENSION_ROOT / "models" / "midas"
-
 
 
 def __getattr__(name: str) -> object:

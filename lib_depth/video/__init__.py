@@ -10,7 +10,8 @@ Importing this package is cheap and torch-free. Modules by job:
 - `config`: `VideoConfig`, the size read from the tensors (metric from the file's name, as run.py).
 - `network`: the temporal head and motion modules in plain torch, official key names.
 - `checkpoint`: a `.pth` -> the network, strictly, weights only.
-- `frames`: the official frame preparation; `align`: the official joining of windows (numpy).
+- `frames`: the official frame preparation (`device_frames`: the same on the device, off the CPU);
+  `align`: the official joining of windows (numpy).
 - `stream`: the window schedule and the streaming generator; `estimator`: `VideoEstimator`.
 
 Public: `VideoEstimator`, `VideoConfig`, `load_video_network`, `stream_depths`, `LABELS`,

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.hub import Hub
@@ -71,7 +71,7 @@ class Comfy:
     url: str
     process: subprocess.Popen
     log: Path
-    hub: Hub = field(default_factory=Hub)  # its HF_ENDPOINT: downloads are asked of it, never of the internet
+    hub: Hub  # its HF_ENDPOINT: downloads are asked of it, never of the internet
 
     def get(self, path: str, timeout: float = 30) -> bytes:
         with urllib.request.urlopen(self.url + path, timeout=timeout) as answer:
