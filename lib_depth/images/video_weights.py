@@ -9,7 +9,7 @@ fetched by us.
 
 Small's sha256 is the Git LFS oid of depth-anything/Video-Depth-Anything-Small's file (116,440,756
 bytes): the same digest in every independent record of a download of it we could read (installers
-and manifests that pin it, which also pin Depth Anything V2 Small's published 715fade1..., the one
+and manifests that pin it; one of them also pins Depth Anything V2 Small as 715fade1..., the digest
 `anything.weights` checks). A found file of that name must have it (as Depth Anything V2's), so a
 damaged copy is refused with one line instead of loading silently; a file you name is trusted.
 """
