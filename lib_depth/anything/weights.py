@@ -12,7 +12,6 @@ fetched by us.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,11 @@ from ..network_base.weights import (
     EXTENSION_ROOT,
     ProgressFn,
     WeightsError,
+    check_published,
     download,
-    file_sha256,
     hf_hub_cache,
     hf_snapshot_files,
-    remember_verified,
+    hf_url,
     webui_places,
 )
 
@@ -116,16 +115,8 @@ def verify(path: Path) -> tuple[bool, str | None]:
     expected = PUBLISHED_SHA256.get(path.name)
     if expected is None:
         return False, None
-    try:
-        digest = file_sha256(path)
-    except OSError as exc:
-        return False, f"cannot read it ({exc.strerror or exc})"
-    if digest != expected:
-        return False, (f"its sha256 is {digest[:8]}..., not {expected[:8]}... of the published {path.name}: the "
-                       f"file is damaged or another conversion, and was not loaded; replace it, or name it "
-                       f"explicitly (--weights) if it is your own")
-    remember_verified(path, digest)
-    return True, None
+    problem = check_published(path, expected)
+    return problem is None, problem
 
 
 @dataclass(frozen=True)
@@ -135,8 +126,7 @@ class ResolvedWeights:
 
 
 def small_download_url() -> str:
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    return f"{endpoint}/{SMALL_REPO}/resolve/main/{SMALL_NAME}"
+    return hf_url(SMALL_REPO, SMALL_NAME)
 
 
 def download_small(folder: Path, url: str | None = None, progress: ProgressFn | None = None,

@@ -16,11 +16,10 @@ damaged copy is refused with one line instead of loading silently; a file you na
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ..network_base.settings import NetworkSettings
-from ..network_base.weights import EXTENSION_ROOT, WeightsError, download, file_sha256, remember_verified
+from ..network_base.weights import EXTENSION_ROOT, WeightsError, check_published, download, hf_url
 
 SUBFOLDER = "video_depth_anything"
 EXTENSION_MODELS_DIR = EXTENSION_ROOT / "models" / SUBFOLDER
@@ -70,23 +69,11 @@ def find_weights(settings: NetworkSettings) -> Path | None:
 def verify(path: Path) -> str | None:
     """Why a found file may not be loaded (None: it may): a published name with another sha256."""
     expected = PUBLISHED_SHA256.get(path.name)
-    if expected is None:
-        return None
-    try:
-        digest = file_sha256(path)
-    except OSError as exc:
-        return f"cannot read it ({exc.strerror or exc})"
-    if digest != expected:
-        return (f"its sha256 is {digest[:8]}..., not {expected[:8]}... of the published {path.name}: the file is "
-                f"damaged or another conversion, and was not loaded; replace it, or name it explicitly if it is "
-                f"your own")
-    remember_verified(path, digest)
-    return None
+    return None if expected is None else check_published(path, expected)
 
 
 def small_download_url() -> str:
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    return f"{endpoint}/{SMALL_REPO}/resolve/main/{SMALL_NAME}"
+    return hf_url(SMALL_REPO, SMALL_NAME)
 
 
 def resolve(settings: NetworkSettings, progress: object = None) -> Path:

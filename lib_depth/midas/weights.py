@@ -11,7 +11,6 @@ names are re-exported here); what is MiDaS's is its file name, its folders and i
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +67,7 @@ def expected_sha256_prefix(name: str) -> str | None:
 
 def default_download_url(name: str = WEIGHTS_NAME) -> str:
     """The Annotators repository's copy; `HF_ENDPOINT` (a mirror) is honoured like huggingface_hub does."""
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    return f"{endpoint}/{HF_FILES[0][0]}/resolve/main/{name}"
+    return base.hf_url(HF_FILES[0][0], name)
 
 
 # --------------------------------------------------------------------------------------------

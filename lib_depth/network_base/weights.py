@@ -181,6 +181,28 @@ def remember_verified(path: Path, digest: str) -> None:
     update_state("verified", key[0], {"size": key[1], "mtime_ns": key[2], "sha256": digest})
 
 
+def check_published(path: Path, expected: str) -> str | None:
+    """Why a found file of a published name may not be loaded (None: its sha256 is `expected`, now
+    remembered). Both models whose small file has a known digest (Depth Anything V2, Video Depth
+    Anything) check their found copies so: corruption would otherwise load silently."""
+    try:
+        digest = file_sha256(path)
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    if digest != expected:
+        return (f"its sha256 is {digest[:8]}..., not {expected[:8]}... of the published {path.name}: the file is "
+                f"damaged or another conversion, and was not loaded; replace it, or name it explicitly (--weights) "
+                f"if it is your own")
+    remember_verified(path, digest)
+    return None
+
+
+def hf_url(repo: str, name: str) -> str:
+    """`name` of the Hugging Face repository `repo`; `HF_ENDPOINT` (a mirror) honoured as huggingface_hub does."""
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    return f"{endpoint}/{repo}/resolve/main/{name}"
+
+
 # --------------------------------------------------------------------------------------------
 # download
 
