@@ -34,9 +34,7 @@ from . import registry, video_model
 from .align import Aligner
 from .decode import read_image
 from .image_input import ImageInput
-from .lookahead import lookahead_estimate
-
-Estimate = Callable[[Frame], np.ndarray]
+from .lookahead import Estimate, lookahead_estimate
 
 
 @dataclass
